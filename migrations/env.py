@@ -1,0 +1,52 @@
+"""Alembic environment: async engine, URL from Guichet's settings unless the
+caller (tests, `guichet migrate`) passes a connection or URL in the config."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+import models
+from models.session import create_engine
+from settings import get_settings
+
+config = context.config
+target_metadata = models.Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        # SQLite cannot ALTER constraints: batch mode rebuilds the table.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_configure)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+    asyncio.run(_run_async(url))
+
+
+if context.is_offline_mode():
+    raise SystemExit("Offline (SQL script) migrations are not supported; run `guichet migrate`.")
+run()

