@@ -24,7 +24,6 @@ PRODUCT_TYPES_WITH_TARGET_RUNS = frozenset({ProductType.CREDENTIAL, ProductType.
 InvalidPrice = error_class(BadRequest, "invalid_price")
 TargetRunsNotAllowed = error_class(BadRequest, "target_course_runs_not_allowed")
 InvalidCourseRunDates = error_class(BadRequest, "invalid_course_run_dates")
-OrganizationNotInCourse = error_class(BadRequest, "organization_not_in_course")
 InUse = error_class(Conflict, "in_use")
 
 
@@ -57,15 +56,3 @@ def check_course_run_dates(
     for first_name, first, last_name, last in pairs:
         if first is not None and last is not None and first > last:  # type: ignore[operator]
             raise InvalidCourseRunDates(f"{first_name} must not be after {last_name}.")
-
-
-def check_offering_organizations(
-    *, organization_ids: set[object], course_organization_ids: set[object]
-) -> None:
-    """An offering is sold by organizations that teach its course."""
-    strangers = organization_ids - course_organization_ids
-    if strangers:
-        raise OrganizationNotInCourse(
-            "Every organization of an offering must be one of its course's organizations.",
-            details={"organization_ids": sorted(str(item) for item in strangers)},
-        )

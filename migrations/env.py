@@ -1,5 +1,5 @@
-"""Alembic environment: async engine, URL from Guichet's settings unless the
-caller (tests, `guichet migrate`) passes a connection or URL in the config."""
+"""Alembic environment: async engine; the URL comes from the config when the
+caller sets it (`guichet migrate`, tests), else from Guichet's settings."""
 
 from __future__ import annotations
 
@@ -39,10 +39,6 @@ async def _run_async(url: str) -> None:
 
 
 def run() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _configure(connection)
-        return
     url = config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
     asyncio.run(_run_async(url))
 

@@ -1,4 +1,7 @@
-"""Run Alembic from code: `guichet migrate`, `guichet dev` and the tests."""
+"""Run Alembic from code: `guichet migrate`, `guichet dev` and the tests.
+
+Blocking calls: Alembic runs its own event loop (see migrations/env.py), so
+async callers use `asyncio.to_thread`."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -20,12 +22,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Blocking: call it outside an event loop (it runs its own)."""
     command.upgrade(alembic_config(url), revision)
 
 
-def upgrade_connection(connection: Connection, revision: str = "head") -> None:
-    """Upgrade on a connection the caller owns (run_sync from async code)."""
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import models
 from api.app import create_app
@@ -34,6 +35,7 @@ from models import migrate
 from models.session import create_engine, create_sessionmaker
 from settings import Settings
 from tests.factories import Factory
+from worker import WorkerDeps, build_worker
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,18 +76,27 @@ async def _drop_postgres_database(admin_url: str, url: str) -> None:
     await admin.dispose()
 
 
-@pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def create_scratch_database(tmp_path: Path) -> str:
+    """An empty database on the backend under test."""
     admin_url = postgres_target()
     if admin_url:
-        url = await _create_postgres_database(admin_url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'guichet.db'}"
+        return await _create_postgres_database(admin_url)
+    return f"sqlite+aiosqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}"
+
+
+async def drop_scratch_database(url: str) -> None:
+    admin_url = postgres_target()
+    if admin_url:
+        await _drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = await create_scratch_database(tmp_path_factory.mktemp("db"))
     # Alembic, not create_all: the tests run on the schema production gets.
     await asyncio.to_thread(migrate.upgrade, url)
     yield url
-    if admin_url:
-        await _drop_postgres_database(admin_url, url)
+    await drop_scratch_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -204,3 +215,17 @@ async def learner(client_for: ClientFor) -> httpx.AsyncClient:
 @pytest.fixture
 async def admin(client_for: ClientFor) -> httpx.AsyncClient:
     return await client_for(sub="admin-1", roles=["admin"])
+
+
+@pytest.fixture
+async def worker(
+    temporal_client: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> AsyncIterator[Worker]:
+    """A worker built from worker.REGISTRY, on this test's own task queue."""
+    deps = WorkerDeps(settings=settings, sessionmaker=sessionmaker)
+    running = build_worker(temporal_client, deps, task_queue=task_queue)
+    async with running:
+        yield running

@@ -159,7 +159,7 @@ class OfferingOut(OutputModel):
     deep_link: str | None = Field(
         default=None,
         description="One of the offering's active CPF deep links, chosen at random; "
-        "null when none is active."
+        "null when none is active.",
     )
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,43 @@
+"""Alembic migrations build exactly the schema the models declare."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import models
+from models import migrate
+from models.session import create_engine
+from tests.conftest import create_scratch_database, drop_scratch_database
+
+
+def _pending_changes(connection) -> list:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, models.Base.metadata)
+
+
+async def test_upgrade_head_matches_the_models(engine: AsyncEngine, database_url: str) -> None:
+    # `database_url` was built by `alembic upgrade head` (see conftest).
+    async with engine.connect() as connection:
+        diff = await connection.run_sync(_pending_changes)
+    assert diff == []
+
+
+async def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
+    url = await create_scratch_database(tmp_path)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, "head")
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        await engine.dispose()
+        assert set(tables) <= {"alembic_version"}
+        await asyncio.to_thread(migrate.upgrade, url, "head")
+    finally:
+        await drop_scratch_database(url)
