@@ -16,7 +16,14 @@ config = context.config
 target_metadata = models.Base.metadata
 
 
+# Any constant shared by every Guichet process: API and worker replicas that
+# start together each run `guichet migrate`, one at a time.
+MIGRATION_LOCK_KEY = 0x6775_6963_6865_74  # "guichet"
+
+
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import models
 from models import migrate
 from models.session import create_engine
-from tests.conftest import create_scratch_database, drop_scratch_database
+from tests.conftest import ROOT, create_scratch_database, drop_scratch_database
 
 
 def _pending_changes(connection) -> list:
@@ -39,5 +41,36 @@ async def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         await engine.dispose()
         assert set(tables) <= {"alembic_version"}
         await asyncio.to_thread(migrate.upgrade, url, "head")
+    finally:
+        await drop_scratch_database(url)
+
+
+async def _migrate_process(url: str) -> asyncio.subprocess.Process:
+    env = {"PATH": os.environ["PATH"], "GUICHET_DATABASE_URL": url}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "migrate",
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_concurrent_migrations_are_serialised(tmp_path: Path) -> None:
+    """API and worker replicas all run `guichet migrate` when they start."""
+    url = await create_scratch_database(tmp_path)
+    try:
+        runs = [await _migrate_process(url) for _ in range(6)]
+        results = await asyncio.gather(*(run.communicate() for run in runs))
+        for run, (_, stderr) in zip(runs, results, strict=True):
+            assert run.returncode == 0, stderr.decode()
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(_pending_changes)
+        await engine.dispose()
+        assert diff == []
     finally:
         await drop_scratch_database(url)

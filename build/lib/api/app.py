@@ -1,0 +1,77 @@
+"""The FastAPI application: `create_app(settings)`, used by uvicorn and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from api.errors import install_error_handlers
+from api.observability import HttpMetrics, ObservabilityMiddleware
+from api.routers import catalog, deep_links, health
+from integrations import temporal
+from models.session import create_engine, create_sessionmaker
+from settings import Settings
+
+DESCRIPTION = """Open commerce back end for online learning.
+
+Authenticate with `Authorization: Bearer <JWT>` signed with the server's secret
+(`guichet token` prints one). Errors are
+`{"error": {"code": "...", "message": "...", "details": ...}}`.
+Lists are paginated as `{"count", "next", "previous", "results"}`."""
+
+TAGS = [
+    {"name": "offerings", "description": "Public catalogue: search and read offerings."},
+    {"name": "deep-links", "description": "CPF deep links: external subscription links."},
+    {"name": "admin: catalogue", "description": "Back-office CRUD of the catalogue."},
+    {"name": "admin: deep links", "description": "Back-office management of deep links."},
+    {"name": "ops", "description": "Health, readiness and metrics."},
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Lazy: the API starts and serves catalogue reads while Temporal is away;
+    # /readyz says so.
+    app.state.temporal = await temporal.connect(app.state.settings, lazy=True)
+    try:
+        yield
+    finally:
+        await app.state.engine.dispose()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Guichet",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.metrics = HttpMetrics(CollectorRegistry())
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    for router in (
+        health.router,
+        catalog.public_router,
+        catalog.admin_router,
+        deep_links.public_router,
+        deep_links.admin_router,
+    ):
+        app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory (`guichet api`): settings from GUICHET_* variables."""
+    from logs import configure_logging
+    from settings import get_settings
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,61 @@
+"""Bearer JWT: who the caller is and which roles they hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+from pydantic import BaseModel, Field, ValidationError
+
+from domain.errors import DomainError, error_class
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PROMO_MANAGER = "promo_manager"
+    ACCOUNTANT = "accountant"
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "permission_denied"
+
+
+InvalidToken = error_class(Unauthenticated, "invalid_token")
+
+
+class Claims(BaseModel):
+    sub: str = Field(min_length=1, max_length=255)
+    email: str = Field(default="", max_length=320)
+    name: str = Field(default="", max_length=255)
+    roles: list[str] = Field(default_factory=list)
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return any(role.value in self.roles for role in roles)
+
+
+def encode_token(
+    *, claims: Claims, secret: str, algorithm: str, lifetime: timedelta = timedelta(hours=12)
+) -> str:
+    now = datetime.now(UTC)
+    payload = claims.model_dump() | {"iat": now, "exp": now + lifetime}
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def decode_token(*, token: str, secret: str, algorithm: str) -> Claims:
+    """Claims of a valid token; any expired, forged or malformed token is a 401."""
+    try:
+        payload = jwt.decode(
+            token, secret, algorithms=[algorithm], options={"require": ["exp", "sub"]}
+        )
+        return Claims.model_validate(payload)
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("The token has expired.") from None
+    except (jwt.InvalidTokenError, ValidationError):
+        raise InvalidToken("The token is invalid.") from None

@@ -1,0 +1,92 @@
+"""Dependencies of every route: settings, the request's transaction, the
+caller's identity and roles, the Temporal client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
+from models import users
+from settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, before
+    the response is sent, rolled back on any error."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker.begin() as session:
+        yield session
+
+
+# scope="function": the transaction closes right after the route, so a failed
+# commit becomes the response instead of following a 2xx already sent.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="JWT signed with GUICHET_JWT_SECRET")
+
+
+def optional_claims(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Claims | None:
+    if credentials is None:
+        return None
+    settings: Settings = request.app.state.settings
+    return decode_token(
+        token=credentials.credentials,
+        secret=settings.require_jwt_secret(),
+        algorithm=settings.jwt_algorithm,
+    )
+
+
+def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) -> Claims:
+    if claims is None:
+        raise Unauthenticated("Authentication is required.")
+    return claims
+
+
+async def current_user(
+    claims: Annotated[Claims, Depends(required_claims)], session: SessionDep
+) -> Claims:
+    await users.upsert_from_claims(
+        session=session, id=claims.sub, email=claims.email, name=claims.name
+    )
+    return claims
+
+
+CurrentUser = Annotated[Claims, Depends(current_user)]
+
+
+def require_roles(*roles: Role):
+    """A dependency letting through callers holding any of `roles` (admin always)."""
+    allowed = (Role.ADMIN, *roles)
+
+    async def check(claims: CurrentUser) -> Claims:
+        if not claims.has_any_role(*allowed):
+            raise Forbidden("You do not have permission to do this.")
+        return claims
+
+    return check
+
+
+AdminUser = Annotated[Claims, Depends(require_roles())]
+
+
+def get_temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]

@@ -1,0 +1,97 @@
+"""Prometheus metrics and one structured log line per request.
+
+A plain ASGI middleware (not BaseHTTPMiddleware): it costs little on the hot
+read paths. Routes are labelled by their template (`/api/v1/offerings/{id}`),
+never by the raw path, so label cardinality stays bounded."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("guichet.request")
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "guichet_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "guichet_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", UNMATCHED_ROUTE)
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        request_id = _request_id(scope)
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self._record(scope, status, time.perf_counter() - started, request_id)
+
+    def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+        route = route_template(scope)
+        method = scope["method"]
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        # The path only: query strings may carry codes or tokens.
+        logger.info(
+            "%s %s %s",
+            method,
+            scope["path"],
+            status,
+            extra={
+                "fields": {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": request_id,
+                }
+            },
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id" and 0 < len(value) <= 128 and value.isascii():
+            return value.decode()
+    return uuid.uuid4().hex

@@ -1,0 +1,56 @@
+"""`{"count", "next", "previous", "results"}` with page/page_size everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[Item]
+
+
+class PageParams(BaseModel):
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"items per page, at most {MAX_PAGE_SIZE}")
+    ] = DEFAULT_PAGE_SIZE,
+) -> PageParams:
+    return PageParams(page=page, page_size=page_size)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def build_page(
+    *, request: Request, params: PageParams, count: int, results: list[Item]
+) -> Page[Item]:
+    def link(page: int) -> str:
+        return str(request.url.include_query_params(page=page, page_size=params.page_size))
+
+    has_next = params.offset + len(results) < count
+    return Page[Item](
+        count=count,
+        next=link(params.page + 1) if has_next else None,
+        previous=link(params.page - 1) if params.page > 1 else None,
+        results=results,
+    )

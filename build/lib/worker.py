@@ -1,0 +1,150 @@
+"""Temporal worker: registers every workflow and activity of Guichet.
+
+REGISTRY is the one list to extend when a domain gains workflows or
+activities; tests build their workers from it too, so what runs in
+production is what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from activities.health import HealthActivities
+from integrations import temporal
+from models.session import create_engine, create_sessionmaker
+from settings import Settings
+from workflows.health import WorkerHealthWorkflow
+
+logger = logging.getLogger("guichet.worker")
+
+
+@dataclass(frozen=True)
+class WorkerDeps:
+    """What activities are built with: one engine and the outside-world clients."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class DomainRegistration:
+    name: str
+    workflows: Sequence[type] = ()
+    activities: Callable[[WorkerDeps], Sequence[Callable[..., Any]]] = lambda _deps: ()
+
+
+REGISTRY: list[DomainRegistration] = [
+    DomainRegistration(
+        "health",
+        workflows=(WorkerHealthWorkflow,),
+        activities=lambda deps: HealthActivities(deps.sessionmaker).all(),
+    ),
+]
+
+
+def registered_workflows() -> list[type]:
+    return [item for domain in REGISTRY for item in domain.workflows]
+
+
+def registered_activities(deps: WorkerDeps) -> list[Callable[..., Any]]:
+    return [item for domain in REGISTRY for item in domain.activities(deps)]
+
+
+class _ActivityLog(ActivityInboundInterceptor):
+    """One structured line per activity execution; arguments are never logged
+    (they may hold payment or personal data)."""
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await super().execute_activity(input)
+        except BaseException as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            logger.info(
+                "activity %s %s",
+                info.activity_type,
+                outcome,
+                extra={
+                    "fields": {
+                        "activity": info.activity_type,
+                        "workflow_id": info.workflow_id,
+                        "workflow_type": info.workflow_type,
+                        "attempt": info.attempt,
+                        "outcome": outcome,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    }
+                },
+            )
+
+
+class ActivityLogInterceptor(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ActivityLog(next)
+
+
+def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=registered_workflows(),
+        activities=registered_activities(deps),
+        interceptors=[ActivityLogInterceptor()],
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+def _runtime(settings: Settings) -> Runtime | None:
+    if not settings.worker_metrics_address:
+        return None
+    metrics = PrometheusConfig(bind_address=settings.worker_metrics_address)
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+
+
+async def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let running activities finish."""
+    client = await temporal.connect(settings, runtime=_runtime(settings))
+    engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
+    deps = WorkerDeps(settings=settings, sessionmaker=create_sessionmaker(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with build_worker(client, deps, task_queue=settings.task_queue):
+            logger.info(
+                "worker polling",
+                extra={
+                    "fields": {
+                        "task_queue": settings.task_queue,
+                        "temporal": settings.effective_temporal_address,
+                        "workflows": len(registered_workflows()),
+                        "metrics": settings.worker_metrics_address or "off",
+                    }
+                },
+            )
+            await stop.wait()
+            logger.info("worker stopping")
+    finally:
+        await engine.dispose()
