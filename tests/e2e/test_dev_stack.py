@@ -1,0 +1,127 @@
+"""`guichet dev` from an empty data dir, on free ports: the README's run
+command brings up Temporal, its Web UI, a worker and the API, serves the demo
+catalogue with deep links, and stops everything on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cli import free_port
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_SECONDS = 120
+
+
+class DevStack:
+    def __init__(self, process: subprocess.Popen[str], ports: dict[str, int], log: Path) -> None:
+        self.process = process
+        self.ports = ports
+        self.log = log
+        self.api = f"http://127.0.0.1:{ports['api']}"
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def admin_token(self) -> str:
+        match = re.search(r"Admin token.*\n(\S+)", self.output())
+        assert match, self.output()
+        return match.group(1)
+
+
+def _wait_for_banner(stack: DevStack) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if "Press Ctrl-C to stop everything." in stack.output():
+            return
+        if stack.process.poll() is not None:
+            pytest.fail(f"guichet dev exited early:\n{stack.output()}")
+        time.sleep(0.5)
+    pytest.fail(f"guichet dev not ready in {STARTUP_SECONDS} s:\n{stack.output()}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(data_dir)),
+        "GUICHET_DATA_DIR": str(data_dir / "data"),
+        "GUICHET_API_PORT": str(ports["api"]),
+        "GUICHET_TEMPORAL_PORT": str(ports["temporal"]),
+        "GUICHET_TEMPORAL_UI_PORT": str(ports["ui"]),
+    }
+    log = data_dir / "dev.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "dev"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    running = DevStack(process, ports, log)
+    try:
+        _wait_for_banner(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_ops_endpoints_answer(stack: DevStack) -> None:
+    assert httpx.get(f"{stack.api}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{stack.api}/readyz")
+    assert ready.status_code == 200, ready.text
+    assert httpx.get(f"{stack.api}/docs").status_code == 200
+    assert "guichet_http_requests_total" in httpx.get(f"{stack.api}/metrics").text
+
+
+def test_temporal_web_ui_answers(stack: DevStack) -> None:
+    response = httpx.get(f"http://127.0.0.1:{stack.ports['ui']}/", follow_redirects=True)
+    assert response.status_code == 200
+
+
+def test_worker_was_probed_end_to_end(stack: DevStack) -> None:
+    assert "worker ok: database sqlite" in stack.output()
+
+
+def test_demo_offerings_with_deep_links_are_served(stack: DevStack) -> None:
+    offerings = httpx.get(f"{stack.api}/api/v1/offerings").json()
+    assert offerings["count"] >= 3
+    with_links = [item for item in offerings["results"] if item["deep_link"]]
+    assert with_links, offerings
+    link = httpx.get(f"{stack.api}/api/v1/offerings/{with_links[0]['id']}/deep-link").json()
+    assert link["deep_link"].startswith("https://")
+
+
+def test_printed_admin_token_opens_the_back_office(stack: DevStack) -> None:
+    headers = {"Authorization": f"Bearer {stack.admin_token()}"}
+    response = httpx.get(f"{stack.api}/api/v1/admin/organizations", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["count"] == 2
+
+
+def test_ctrl_c_stops_every_process(stack: DevStack) -> None:
+    stack.process.send_signal(signal.SIGINT)
+    assert stack.process.wait(60) == 0
+    for port in stack.ports.values():
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
