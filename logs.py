@@ -14,7 +14,6 @@ from typing import Any
 
 from settings import LogFormat
 
-_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

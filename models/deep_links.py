@@ -71,12 +71,14 @@ class OfferingDeepLink(TimestampMixin, Base):
         CheckConstraint(
             f"length(deep_link) BETWEEN 1 AND {MAX_DEEP_LINK_LENGTH}", name="deep_link_length"
         ),
-        # The hot read: the active links of one offering.
+        # The hot read: the active links of one offering. Each predicate is
+        # written as that dialect renders `WHERE is_active`, so its planner
+        # matches the query to this partial index.
         Index(
             "ix_offering_deep_links_active",
             "offering_id",
             postgresql_where=text("is_active"),
-            sqlite_where=text("is_active"),
+            sqlite_where=text("is_active = 1"),
         ),
     )
 
@@ -104,7 +106,7 @@ async def served_link(*, session: AsyncSession, offering_id: uuid.UUID) -> str |
         .select_from(Offering)
         .outerjoin(
             OfferingDeepLink,
-            (OfferingDeepLink.offering_id == Offering.id) & OfferingDeepLink.is_active.is_(True),
+            (OfferingDeepLink.offering_id == Offering.id) & OfferingDeepLink.is_active,
         )
         .where(Offering.id == offering_id)
     )
@@ -119,7 +121,7 @@ async def active_links_by_offering(
 ) -> dict[uuid.UUID, str | None]:
     """The served link of each offering of a page, in one query."""
     query = select(OfferingDeepLink.offering_id, OfferingDeepLink.deep_link).where(
-        OfferingDeepLink.offering_id.in_(offering_ids), OfferingDeepLink.is_active.is_(True)
+        OfferingDeepLink.offering_id.in_(offering_ids), OfferingDeepLink.is_active
     )
     links: dict[uuid.UUID, list[str]] = {item: [] for item in offering_ids}
     for offering_id, deep_link in (await session.execute(query)).all():

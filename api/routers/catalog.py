@@ -29,6 +29,7 @@ from api.schemas.catalog import (
     ProductOut,
     ProductUpdate,
 )
+from api.schemas.common import QueryText
 from domain.catalog import ProductType
 from models import catalog, deep_links
 from models.base import Base
@@ -67,13 +68,13 @@ async def search_offerings(
     session: SessionDep,
     params: PageDep,
     query: Annotated[
-        str | None,
+        QueryText | None,
         Query(
             max_length=200,
             description="Substring of the product title, course title or course code",
         ),
     ] = None,
-    course_code: Annotated[str | None, Query(max_length=100)] = None,
+    course_code: Annotated[QueryText | None, Query(max_length=100)] = None,
     product_type: ProductType | None = None,
 ) -> Page[OfferingOut]:
     """Case-insensitive search over product title, course title and course code."""

@@ -334,7 +334,7 @@ def upgrade() -> None:
             ["offering_id"],
             unique=False,
             postgresql_where=sa.text("is_active"),
-            sqlite_where=sa.text("is_active"),
+            sqlite_where=sa.text("is_active = 1"),
         )
         batch_op.create_index(
             batch_op.f("ix_offering_deep_links_organization_id"), ["organization_id"], unique=False
@@ -347,7 +347,7 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_offering_deep_links_active",
             postgresql_where=sa.text("is_active"),
-            sqlite_where=sa.text("is_active"),
+            sqlite_where=sa.text("is_active = 1"),
         )
 
     op.drop_table("offering_deep_links")

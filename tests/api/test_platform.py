@@ -232,3 +232,19 @@ async def test_every_operation_is_tagged_and_described(anonymous: httpx.AsyncCli
             assert operation.get("tags"), f"{method} {path} has no tag"
             assert operation.get("summary"), f"{method} {path} has no summary"
     assert (await anonymous.get("/docs")).status_code == 200
+
+
+async def test_nul_characters_are_bad_input_not_a_500(
+    admin: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    search = await anonymous.get("/api/v1/offerings", params={"query": "a\x00b"})
+    assert search.status_code == 422
+    assert search.json()["error"]["details"][0]["loc"] == ["query", "query"]
+    body = await admin.post(ADMIN_LIST, json={"code": "A", "title": "x\x00y"})
+    assert body.status_code == 422
+    assert body.json()["error"]["details"][0]["loc"] == ["body", "title"]
+    nested = await admin.post(
+        ADMIN_LIST,
+        json={"code": "B", "title": "B", "signatories": [{"name": "n\x00", "email": "a@b.org"}]},
+    )
+    assert nested.status_code == 422

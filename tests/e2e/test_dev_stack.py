@@ -119,6 +119,13 @@ def test_printed_admin_token_opens_the_back_office(stack: DevStack) -> None:
     assert response.json()["count"] == 2
 
 
+def test_worker_exposes_temporal_sdk_metrics(stack: DevStack) -> None:
+    match = re.search(r"metrics (http://\S+/metrics)", stack.output())
+    assert match, stack.output()
+    body = httpx.get(match.group(1)).text
+    assert "temporal_" in body
+
+
 def test_ctrl_c_stops_every_process(stack: DevStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(60) == 0
