@@ -15,7 +15,6 @@ from typing import Any
 from settings import LogFormat
 
 
-
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = getattr(record, "fields", None)
     return dict(fields) if isinstance(fields, dict) else {}
