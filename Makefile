@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # as the e2e stack stay in one process).
 PYTEST ?= $(BIN)/pytest -n 2 --dist loadfile -p no:cacheprovider
 
-.PHONY: dev test install lint format test-sqlite test-postgres clean
+.PHONY: dev test install lint format test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -41,6 +41,12 @@ test-sqlite: install
 # Every database test again on PostgreSQL.
 test-postgres: install
 	GUICHET_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m db
+
+# Benchmarks against PostgreSQL (GUICHET_BENCH_DATABASE_URL, default the test
+# database's server); load comes from wrk, installed from Debian if missing.
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.read_api
 
 clean:
 	rm -rf $(VENV) .guichet .pytest_cache .ruff_cache

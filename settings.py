@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".guichet")
     database_url: str = ""
     database_echo: bool = False
+    # Connections kept open per process. Connections beyond it (max_overflow)
+    # are closed when returned, so under steady load they churn: size the pool
+    # for the process's usual concurrency.
+    database_pool_size: Annotated[int, Field(ge=1, le=500)] = 30
+    database_max_overflow: Annotated[int, Field(ge=0, le=500)] = 10
 
     temporal_address: str = ""
     temporal_namespace: str = "default"

@@ -125,7 +125,12 @@ def _runtime(settings: Settings) -> Runtime | None:
 async def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let running activities finish."""
     client = await temporal.connect(settings, runtime=_runtime(settings))
-    engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
+    engine = create_engine(
+        settings.effective_database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     deps = WorkerDeps(settings=settings, sessionmaker=create_sessionmaker(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.routers import catalog, deep_links, health
 from integrations import temporal
-from models.session import create_engine, create_sessionmaker
+from models.session import autocommit, create_engine, create_sessionmaker
 from settings import Settings
 
 DESCRIPTION = """Open commerce back end for online learning.
@@ -51,16 +51,24 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
+    app.state.engine = create_engine(
+        settings.effective_database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.read_engine = autocommit(app.state.engine)
+    app.state.read_sessionmaker = create_sessionmaker(app.state.read_engine)
     app.state.metrics = HttpMetrics(CollectorRegistry())
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    # Matching walks routers in this order: the hot public reads come first.
     for router in (
-        health.router,
-        catalog.public_router,
-        catalog.admin_router,
         deep_links.public_router,
+        catalog.public_router,
+        health.router,
+        catalog.admin_router,
         deep_links.admin_router,
     ):
         app.include_router(router)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
@@ -34,6 +34,28 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the transaction closes right after the route, so a failed
 # commit becomes the response instead of following a 2xx already sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """No transaction: each statement reads the latest committed data. For
+    public read paths, where one round trip per query matters more than one
+    snapshot across a page's queries. Never for writes."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """Like ReadSessionDep without the ORM session: for the hottest single-query
+    reads, where the session's bookkeeping is most of the cost."""
+    async with request.app.state.read_engine.connect() as connection:
+        yield connection
+
+
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="JWT signed with GUICHET_JWT_SECRET")
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.catalog import ProductType
@@ -95,7 +95,7 @@ class OfferingDeepLink(TimestampMixin, Base):
 # --- reads -----------------------------------------------------------------
 
 
-async def served_link(*, session: AsyncSession, offering_id: uuid.UUID) -> str | None:
+async def served_link(*, connection: AsyncConnection, offering_id: uuid.UUID) -> str | None:
     """One of the offering's active links, at random; 404 for an unknown offering.
 
     The hot read path: a single query, the offering's primary key outer-joined
@@ -110,7 +110,7 @@ async def served_link(*, session: AsyncSession, offering_id: uuid.UUID) -> str |
         )
         .where(Offering.id == offering_id)
     )
-    rows = (await session.scalars(query)).all()
+    rows = (await connection.scalars(query)).all()
     if not rows:
         raise OfferingNotFound(f"No offering with id {offering_id}.")
     return choose_link([link for link in rows if link is not None])

@@ -32,11 +32,15 @@ def _enforce_sqlite_rules(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # Take the write lock up front: a deferred transaction that reads, then
     # writes after another process committed fails at once with "database is
-    # locked" instead of waiting for busy_timeout.
+    # locked" instead of waiting for busy_timeout. Autocommit reads take none.
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 30, max_overflow: int = 10
+) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # A file database is shared by several processes (API, worker): no
@@ -45,7 +49,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _enforce_sqlite_rules)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool without transactions: each statement commits on its own.
+
+    For read paths that need no snapshot across statements: a single query
+    then costs one round trip instead of BEGIN, query, COMMIT."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import SessionDep, require_roles
+from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.catalog import (
@@ -65,7 +65,7 @@ async def offering_out(*, session: AsyncSession, offering_id: uuid.UUID) -> Offe
 @public_router.get("", summary="Search offerings")
 async def search_offerings(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     params: PageDep,
     query: Annotated[
         QueryText | None,
@@ -89,7 +89,7 @@ async def search_offerings(
 
 
 @public_router.get("/{offering_id}", summary="Read an offering")
-async def read_offering(offering_id: uuid.UUID, session: SessionDep) -> OfferingOut:
+async def read_offering(offering_id: uuid.UUID, session: ReadSessionDep) -> OfferingOut:
     """The offering with `deep_link`: one of its active CPF links, or null."""
     return await offering_out(session=session, offering_id=offering_id)
 

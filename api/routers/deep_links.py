@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import SessionDep, require_roles
+from api.deps import ReadConnectionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.deep_links import (
@@ -33,11 +33,11 @@ admin_router = APIRouter(
     "/{offering_id}/deep-link",
     summary="The CPF deep link to show for an offering",
 )
-async def served_deep_link(offering_id: uuid.UUID, session: SessionDep) -> ServedDeepLink:
+async def served_deep_link(offering_id: uuid.UUID, connection: ReadConnectionDep) -> ServedDeepLink:
     """One of the offering's active links, chosen uniformly at random at each
     call so learners are spread over its organizations; null when none is
     active. Anonymous; 404 `offering_not_found` for an unknown offering."""
-    link = await deep_links.served_link(session=session, offering_id=offering_id)
+    link = await deep_links.served_link(connection=connection, offering_id=offering_id)
     return ServedDeepLink(deep_link=link)
 
 
