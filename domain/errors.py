@@ -33,6 +33,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but the object's state does not allow it."""
+
+    status = 422
+    code = "unprocessable"
+
+
 def error_class(base: type[DomainError], code: str) -> type[DomainError]:
     """A named subclass so every documented code is one importable symbol."""
     name = "".join(part.title() for part in code.split("_"))

@@ -1,0 +1,192 @@
+"""Where an order stands, as a pure function of what is known about it.
+
+The order workflow gathers facts (organization chosen, owner, contract
+signed, payment method saved, installment results) and asks `next_state`;
+cancel and refund are commands, checked by `check_transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import Conflict, Unprocessable, error_class
+
+
+class OrderState(StrEnum):
+    DRAFT = "draft"
+    ASSIGNED = "assigned"
+    TO_OWN = "to_own"
+    TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD = "to_sign_and_to_save_payment_method"
+    TO_SIGN = "to_sign"
+    SIGNING = "signing"
+    TO_SAVE_PAYMENT_METHOD = "to_save_payment_method"
+    PENDING = "pending"
+    PENDING_PAYMENT = "pending_payment"
+    NO_PAYMENT = "no_payment"
+    FAILED_PAYMENT = "failed_payment"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    REFUNDING = "refunding"
+    REFUNDED = "refunded"
+
+
+class InstallmentState(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUSED = "refused"
+    # The provider could not be reached: retried, not yet a verdict.
+    ERROR = "error"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+
+
+# Orders in these states no longer hold a seat nor block a new order for the
+# same (owner, offering).
+INACTIVE_STATES = frozenset({OrderState.CANCELED, OrderState.REFUNDING, OrderState.REFUNDED})
+
+# States an order may wait in for the learner; the stuck-order timer cancels
+# an order still in one of them after GUICHET_ORDER_STUCK_TIMEOUT.
+WAITING_FOR_LEARNER = frozenset(
+    {
+        OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD,
+        OrderState.TO_SIGN,
+        OrderState.SIGNING,
+        OrderState.TO_SAVE_PAYMENT_METHOD,
+    }
+)
+
+SIGNABLE_STATES = frozenset(
+    {OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD, OrderState.TO_SIGN, OrderState.SIGNING}
+)
+
+
+class OrderFacts(BaseModel):
+    """Everything the next state depends on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    organization_assigned: bool
+    has_owner: bool
+    is_free: bool
+    # A to_own order claimed with its 100 % voucher (standalone or bulk sale).
+    prepaid: bool = False
+    contract_required: bool = False
+    contract_submitted: bool = False
+    learner_signed: bool = False
+    payment_method_saved: bool = False
+    installments: tuple[InstallmentState, ...] = ()
+
+
+def _state_from_installments(installments: Sequence[InstallmentState]) -> OrderState:
+    if not installments:
+        # A paid order always has a schedule; without one there is nothing to wait for.
+        return OrderState.PENDING
+    if all(item is InstallmentState.PAID for item in installments):
+        return OrderState.COMPLETED
+    if InstallmentState.REFUSED in installments:
+        first_refused = installments.index(InstallmentState.REFUSED)
+        return OrderState.NO_PAYMENT if first_refused == 0 else OrderState.FAILED_PAYMENT
+    if installments[0] is InstallmentState.PAID:
+        return OrderState.PENDING_PAYMENT
+    return OrderState.PENDING
+
+
+def _state_of_contract(facts: OrderFacts) -> OrderState | None:
+    """The contract step, while the learner has not signed; None once done."""
+    if not facts.contract_required or facts.learner_signed:
+        return None
+    if facts.contract_submitted:
+        return OrderState.SIGNING
+    if not facts.is_free and not facts.payment_method_saved:
+        return OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD
+    return OrderState.TO_SIGN
+
+
+def next_state(facts: OrderFacts) -> OrderState:
+    """The state of an order that is neither canceled nor refunded."""
+    if not facts.organization_assigned:
+        return OrderState.DRAFT
+    if not facts.has_owner:
+        return OrderState.TO_OWN
+    if facts.prepaid:
+        return OrderState.COMPLETED
+    contract_step = _state_of_contract(facts)
+    if contract_step is not None:
+        return contract_step
+    if facts.is_free:
+        return OrderState.COMPLETED
+    if not facts.payment_method_saved:
+        return OrderState.TO_SAVE_PAYMENT_METHOD
+    return _state_from_installments(facts.installments)
+
+
+S = OrderState
+
+# Which state may follow which: the flow as facts arrive (a replaced card
+# retries a refused installment, a refused or expired signature resets the
+# contract), plus the cancel and refund commands.
+ALLOWED_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    S.DRAFT: frozenset({S.ASSIGNED, S.CANCELED}),
+    S.ASSIGNED: frozenset(
+        {
+            S.TO_OWN,
+            S.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD,
+            S.TO_SIGN,
+            S.TO_SAVE_PAYMENT_METHOD,
+            S.PENDING,
+            S.COMPLETED,
+            S.CANCELED,
+        }
+    ),
+    S.TO_OWN: frozenset({S.COMPLETED, S.CANCELED}),
+    S.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD: frozenset({S.TO_SIGN, S.SIGNING, S.CANCELED}),
+    S.TO_SIGN: frozenset({S.SIGNING, S.CANCELED}),
+    S.SIGNING: frozenset(
+        {
+            S.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD,
+            S.TO_SIGN,
+            S.TO_SAVE_PAYMENT_METHOD,
+            S.PENDING,
+            S.COMPLETED,
+            S.CANCELED,
+        }
+    ),
+    S.TO_SAVE_PAYMENT_METHOD: frozenset({S.PENDING, S.CANCELED}),
+    S.PENDING: frozenset({S.PENDING_PAYMENT, S.NO_PAYMENT, S.COMPLETED, S.CANCELED}),
+    S.PENDING_PAYMENT: frozenset({S.FAILED_PAYMENT, S.COMPLETED, S.CANCELED, S.REFUNDING}),
+    S.NO_PAYMENT: frozenset({S.PENDING, S.PENDING_PAYMENT, S.COMPLETED, S.CANCELED}),
+    S.FAILED_PAYMENT: frozenset({S.PENDING_PAYMENT, S.COMPLETED, S.CANCELED, S.REFUNDING}),
+    S.COMPLETED: frozenset({S.REFUNDING}),
+    S.CANCELED: frozenset({S.REFUNDING}),
+    S.REFUNDING: frozenset({S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+}
+
+# Orders that took money may be refunded.
+REFUNDABLE_STATES = frozenset(
+    state for state, following in ALLOWED_TRANSITIONS.items() if S.REFUNDING in following
+)
+
+InvalidTransition = error_class(Conflict, "invalid_order_transition")
+OrderCompleted = error_class(Unprocessable, "order_completed")
+OrderNotCancelable = error_class(Conflict, "order_not_cancelable")
+
+
+def check_transition(current: OrderState, target: OrderState) -> None:
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidTransition(f"An order cannot go from {current} to {target}.")
+
+
+def check_cancel(current: OrderState) -> None:
+    """Cancel: from any state but completed and the refund states."""
+    if current is OrderState.COMPLETED:
+        raise OrderCompleted("A completed order cannot be canceled.")
+    if current in INACTIVE_STATES:
+        raise OrderNotCancelable(f"An order in state {current} cannot be canceled.")
+
+
+def is_active(state: OrderState) -> bool:
+    return state not in INACTIVE_STATES
