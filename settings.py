@@ -7,6 +7,7 @@ test can override the environment and clear the cache in one place.
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
@@ -20,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.payment_schedule import DEFAULT_LIMITS, DEFAULT_WITHDRAWAL_PERIOD_DAYS, check_limits
 
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -101,6 +104,15 @@ class Settings(BaseSettings):
 
     ratelimit_storage_url: str = "memory://"
 
+    # Orders: an order still waiting for its learner (signature, payment
+    # method) after this long is canceled, freeing its seat.
+    order_stuck_timeout: timedelta = timedelta(hours=1)
+    withdrawal_period_days: Annotated[int, Field(ge=0, le=60)] = DEFAULT_WITHDRAWAL_PERIOD_DAYS
+    # {max total: [percentages]}: the first limit at or above the total wins.
+    payment_schedule_limits: dict[int, list[int]] = Field(
+        default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -114,6 +126,12 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator("payment_schedule_limits")
+    @classmethod
+    def _splits_add_up(cls, value: dict[int, list[int]]) -> dict[int, list[int]]:
+        check_limits(value)
         return value
 
     @model_validator(mode="after")

@@ -28,10 +28,13 @@ from temporalio.worker import (
 )
 
 from activities.health import HealthActivities
+from activities.orders import OrderActivities
 from integrations import temporal
+from integrations.payments import payment_provider
 from models.session import create_engine, create_sessionmaker
 from settings import Settings
 from workflows.health import WorkerHealthWorkflow
+from workflows.order import OrderWorkflow
 
 logger = logging.getLogger("guichet.worker")
 
@@ -56,6 +59,15 @@ REGISTRY: list[DomainRegistration] = [
         "health",
         workflows=(WorkerHealthWorkflow,),
         activities=lambda deps: HealthActivities(deps.sessionmaker).all(),
+    ),
+    DomainRegistration(
+        "orders",
+        workflows=(OrderWorkflow,),
+        activities=lambda deps: OrderActivities(
+            sessionmaker=deps.sessionmaker,
+            settings=deps.settings,
+            payments=payment_provider(deps.settings),
+        ).all(),
     ),
 ]
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
-from api.routers import catalog, deep_links, health
+from api.routers import catalog, deep_links, health, orders
 from integrations import temporal
 from models.session import autocommit, create_engine, create_sessionmaker
 from settings import Settings
@@ -27,6 +27,8 @@ TAGS = [
     {"name": "deep-links", "description": "CPF deep links: external subscription links."},
     {"name": "admin: catalogue", "description": "Back-office CRUD of the catalogue."},
     {"name": "admin: deep links", "description": "Back-office management of deep links."},
+    {"name": "orders", "description": "The learner's orders: create, pay, cancel."},
+    {"name": "admin: orders", "description": "Back-office management of orders."},
     {"name": "ops", "description": "Health, readiness and metrics."},
 ]
 
@@ -68,8 +70,11 @@ def create_app(settings: Settings) -> FastAPI:
         deep_links.public_router,
         catalog.public_router,
         health.router,
+        orders.router,
+        orders.plan_router,
         catalog.admin_router,
         deep_links.admin_router,
+        orders.admin_router,
     ):
         app.include_router(router)
     return app

@@ -3,17 +3,20 @@ caller's identity and roles, the Temporal client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
+from integrations.temporal import from_application_error
 from models import users
 from settings import Settings
+
+T = TypeVar("T")
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -81,11 +84,16 @@ def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) 
 
 
 async def current_user(
-    claims: Annotated[Claims, Depends(required_claims)], session: SessionDep
+    request: Request, claims: Annotated[Claims, Depends(required_claims)]
 ) -> Claims:
-    await users.upsert_from_claims(
-        session=session, id=claims.sub, email=claims.email, name=claims.name
-    )
+    # Its own short transaction: the user exists (committed) before anything
+    # the request starts refers to them, e.g. an order written by a workflow,
+    # and no request-long write lock is held on SQLite.
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker.begin() as session:
+        await users.upsert_from_claims(
+            session=session, id=claims.sub, email=claims.email, name=claims.name
+        )
     return claims
 
 
@@ -112,3 +120,15 @@ def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+async def domain_errors_of(call: Awaitable[T]) -> T:
+    """Await a workflow update; a business refusal inside it becomes its
+    DomainError (and so its status and code)."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as error:
+        refusal = from_application_error(error.cause)
+        if refusal is not None:
+            raise refusal from None
+        raise

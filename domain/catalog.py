@@ -25,6 +25,7 @@ InvalidPrice = error_class(BadRequest, "invalid_price")
 TargetRunsNotAllowed = error_class(BadRequest, "target_course_runs_not_allowed")
 InvalidCourseRunDates = error_class(BadRequest, "invalid_course_run_dates")
 InUse = error_class(Conflict, "in_use")
+OrganizationNotInOffering = error_class(BadRequest, "organization_not_in_offering")
 
 
 def quantize_money(amount: Decimal) -> Decimal:

@@ -6,14 +6,13 @@ import secrets
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from domain.catalog import ProductType
+from domain.catalog import OrganizationNotInOffering, ProductType
 from domain.errors import BadRequest, Conflict, error_class
 
 MAX_DEEP_LINK_LENGTH = 400
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 OfferingNotCredential = error_class(BadRequest, "offering_not_credential")
-OrganizationNotInOffering = error_class(BadRequest, "organization_not_in_offering")
 InvalidDeepLink = error_class(BadRequest, "invalid_deep_link")
 DeepLinkExists = error_class(Conflict, "deep_link_exists")
 DeepLinkNotUnique = error_class(Conflict, "deep_link_not_unique")

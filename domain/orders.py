@@ -7,7 +7,9 @@ cancel and refund are commands, checked by `check_transition`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -190,3 +192,78 @@ def check_cancel(current: OrderState) -> None:
 
 def is_active(state: OrderState) -> bool:
     return state not in INACTIVE_STATES
+
+
+# --- what the order workflow carries ------------------------------------------------
+
+
+class BillingAddress(BaseModel):
+    first_name: str
+    last_name: str
+    address: str
+    postcode: str
+    city: str
+    country: str
+
+
+class NewOrder(BaseModel):
+    """An order to create, as the API validated it."""
+
+    order_id: uuid.UUID
+    owner_id: str
+    offering_id: uuid.UUID
+    organization_id: uuid.UUID | None = None
+    voucher_code: str | None = None
+    billing_address: BillingAddress | None = None
+    has_waived_withdrawal_right: bool = False
+    idempotency_key: str | None = None
+
+
+class OrderWorkflowInput(BaseModel):
+    new_order: NewOrder
+    stuck_timeout: timedelta
+
+
+class OrderSnapshot(BaseModel):
+    """The order as the workflow knows it after an activity."""
+
+    order_id: uuid.UUID
+    state: OrderState
+    facts: OrderFacts
+
+
+class Transition(BaseModel):
+    order_id: uuid.UUID
+    from_state: OrderState
+    to_state: OrderState
+    event: str
+    # The order's schedule is anchored here when it reaches pending.
+    at: datetime
+
+
+class CancelRequest(BaseModel):
+    reason: str
+    actor: str
+
+
+# States in which a (new) payment method may be saved on a paid order.
+PAYMENT_METHOD_STATES = frozenset(
+    {
+        OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD,
+        OrderState.TO_SIGN,
+        OrderState.SIGNING,
+        OrderState.TO_SAVE_PAYMENT_METHOD,
+        OrderState.PENDING,
+        OrderState.PENDING_PAYMENT,
+        OrderState.NO_PAYMENT,
+        OrderState.FAILED_PAYMENT,
+    }
+)
+PaymentMethodNotAccepted = error_class(Unprocessable, "payment_method_not_accepted")
+OrderExists = error_class(Conflict, "order_exists")
+BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
+
+
+def check_payment_method_accepted(state: OrderState, facts: OrderFacts) -> None:
+    if facts.is_free or state not in PAYMENT_METHOD_STATES:
+        raise PaymentMethodNotAccepted(f"An order in state {state} takes no payment method.")

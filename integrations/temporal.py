@@ -1,15 +1,20 @@
 """The Temporal client every process uses: same address, namespace and the
-pydantic data converter, so workflow inputs and outputs are pydantic models."""
+pydantic data converter, so workflow inputs and outputs are pydantic models.
+Also the reading side of business errors raised by activities and updates
+(see activities/failures.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
+from domain.errors import DomainError
 from settings import Settings
 
 
@@ -31,3 +36,28 @@ async def is_reachable(client: Client, *, within: timedelta = timedelta(seconds=
             return await client.service_client.check_health(timeout=within)
     except Exception:
         return False
+
+
+class RemoteDomainError(DomainError):
+    """A DomainError raised on the other side of Temporal."""
+
+    def __init__(self, *, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.status = status  # type: ignore[misc]
+        self.code = code  # type: ignore[misc]
+
+
+def from_application_error(error: BaseException | None) -> DomainError | None:
+    """The DomainError an ApplicationError (or its cause chain) carries, if any."""
+    while error is not None:
+        if isinstance(error, ApplicationError) and error.details:
+            payload = error.details[0]
+            if isinstance(payload, dict) and "status" in payload:
+                return RemoteDomainError(
+                    status=int(payload["status"]),
+                    code=error.type or "error",
+                    message=error.message,
+                    details=payload.get("details"),
+                )
+        error = error.__cause__
+    return None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, MetaData, Numeric, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -44,28 +48,63 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class Money(TypeDecorator[Decimal]):
-    """NUMERIC(12, 2) on PostgreSQL; integer cents on SQLite, which has no exact decimal."""
+class FixedDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(precision, scale) on PostgreSQL; a scaled integer on SQLite,
+    which has no exact decimal type."""
 
-    impl = Numeric(12, 2)
+    impl = Numeric
     cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision, scale)
+        self.precision = precision
+        self.scale = scale
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Integer())
-        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None or dialect.name != "sqlite":
             return value
-        return int(Decimal(value).scaleb(2))
+        return int(Decimal(value).scaleb(self.scale))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-2)
-        return Decimal(value).quantize(Decimal("0.01"))
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+
+
+class Money(FixedDecimal):
+    """Amounts: two places."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(12, 2)
+
+    def __repr__(self) -> str:  # how Alembic writes it in migrations
+        return "Money()"
+
+
+class Rate(FixedDecimal):
+    """Rates between 0 and 1: four places."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(5, 4)
+
+    def __repr__(self) -> str:
+        return "Rate()"
+
+
+def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite)."""
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def utcnow() -> datetime:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import String, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, TimestampMixin, utcnow
+from models.base import Base, TimestampMixin, upsert_insert, utcnow
 
 
 class User(TimestampMixin, Base):
@@ -25,8 +23,7 @@ async def upsert_from_claims(*, session: AsyncSession, id: str, email: str, name
 
     The WHERE on the update keeps an unchanged user from costing a write on
     every request."""
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     statement = insert(User).values(id=id, email=email, name=name)
     statement = statement.on_conflict_do_update(
         index_elements=[User.id],

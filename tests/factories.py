@@ -15,6 +15,7 @@ from domain.catalog import ProductType
 from models import catalog, deep_links
 from models.catalog import Course, CourseRun, Offering, Organization, Product
 from models.deep_links import OfferingDeepLink
+from models.vouchers import Voucher
 
 _sequence = itertools.count(1)
 
@@ -98,6 +99,28 @@ class Factory:
                 product_id=product.id,
                 organization_ids=[item.id for item in organizations],
             )
+
+    async def voucher(
+        self,
+        *,
+        code: str | None = None,
+        rate: str | None = None,
+        amount: str | None = None,
+        offering: Offering | None = None,
+        multiple_use: bool = False,
+        multiple_users: bool = False,
+    ) -> Voucher:
+        async with self.sessionmaker.begin() as session:
+            voucher = Voucher(
+                code=(code or unique("VOUCHER")).upper(),
+                discount_rate=Decimal(rate) if rate else None,
+                discount_amount=Decimal(amount) if amount else None,
+                offering_id=offering.id if offering else None,
+                multiple_use=multiple_use,
+                multiple_users=multiple_users,
+            )
+            session.add(voucher)
+        return voucher
 
     async def deep_link(
         self,

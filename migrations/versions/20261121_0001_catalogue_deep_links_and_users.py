@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=20), nullable=False),
         sa.Column("title", sa.String(length=255), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("price", models.base.Money(precision=12, scale=2), nullable=False),
+        sa.Column("price", models.base.Money(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("contract_required", sa.Boolean(), nullable=False),
         sa.Column(

@@ -9,13 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.catalog import ProductType
+from domain.catalog import OrganizationNotInOffering, ProductType
 from domain.deep_links import (
     MAX_DEEP_LINK_LENGTH,
     DeepLinkActive,
     InvalidDeepLink,
     OfferingNotCredential,
-    OrganizationNotInOffering,
     check_can_attach,
     check_can_delete,
     choose_link,

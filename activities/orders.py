@@ -1,0 +1,203 @@
+"""Activities of the order workflow: every write to orders and their events.
+
+Each runs in one transaction and may run twice: creation is keyed by the
+order id, transitions are conditional on the expected state."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+from temporalio import activity
+
+from activities.failures import raises_domain_errors
+from domain.catalog import ProductType
+from domain.orders import (
+    CancelRequest,
+    InstallmentState,
+    NewOrder,
+    OrderSnapshot,
+    OrderState,
+    Transition,
+)
+from domain.payment_schedule import compute_schedule
+from integrations.payments.base import Customer, PaymentProvider, SavedPaymentMethod
+from models import catalog, orders
+from models.catalog import Product
+from models.contracts import Contract
+from models.orders import Installment, Order, PaymentMethod
+from models.users import User
+from settings import Settings
+
+
+class SavePaymentMethod(BaseModel):
+    order_id: uuid.UUID
+    token: str
+
+
+class CancelOrder(BaseModel):
+    order_id: uuid.UUID
+    from_state: OrderState
+    request: CancelRequest
+
+
+class OrderActivities:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        payments: PaymentProvider,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._settings = settings
+        self._payments = payments
+
+    def all(self) -> list[object]:
+        return [
+            self.create,
+            self.transition,
+            self.enter_pending,
+            self.save_payment_method,
+            self.cancel,
+        ]
+
+    async def _snapshot(self, session: AsyncSession, order_id: uuid.UUID) -> OrderSnapshot:
+        order = (
+            await session.scalars(
+                select(Order)
+                .where(Order.id == order_id)
+                .options(selectinload(Order.installments), selectinload(Order.payment_method))
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        contract = await session.scalar(select(Contract).where(Contract.order_id == order_id))
+        return OrderSnapshot(
+            order_id=order.id,
+            state=OrderState(order.state),
+            facts=orders.facts_of(order, contract=contract),
+        )
+
+    @activity.defn(name="orders.create")
+    @raises_domain_errors
+    async def create(self, new: NewOrder) -> OrderSnapshot:
+        async with self._sessionmaker.begin() as session:
+            order = await orders.create_order(session=session, new=new)
+            return await self._snapshot(session, order.id)
+
+    @activity.defn(name="orders.transition")
+    @raises_domain_errors
+    async def transition(self, transition: Transition) -> None:
+        async with self._sessionmaker.begin() as session:
+            await orders.record_transition(
+                session=session,
+                order_id=transition.order_id,
+                from_state=transition.from_state,
+                to_state=transition.to_state,
+                event=transition.event,
+            )
+
+    @activity.defn(name="orders.enter_pending")
+    @raises_domain_errors
+    async def enter_pending(self, transition: Transition) -> OrderSnapshot:
+        """Store the payment schedule and move to pending, in one transaction."""
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=transition.order_id)
+            has_schedule = await session.scalar(
+                select(Installment.id).where(Installment.order_id == order.id).limit(1)
+            )
+            if has_schedule is None:
+                await self._store_schedule(session, order, transition)
+            await orders.record_transition(
+                session=session,
+                order_id=order.id,
+                from_state=transition.from_state,
+                to_state=OrderState.PENDING,
+                event=transition.event,
+            )
+            return await self._snapshot(session, order.id)
+
+    async def _store_schedule(
+        self, session: AsyncSession, order: Order, transition: Transition
+    ) -> None:
+        product = await catalog.get(session=session, model=Product, id=order.product_id)
+        contract = await session.scalar(select(Contract).where(Contract.order_id == order.id))
+        anchor = (contract.student_signed_on if contract else None) or transition.at
+        start, end = orders.course_window(product)
+        payments = compute_schedule(
+            total=order.total,
+            product_type=ProductType(product.type),
+            anchor=anchor,
+            course_start=start,
+            course_end=end,
+            limits=self._settings.payment_schedule_limits,
+            withdrawal_days=self._settings.withdrawal_period_days,
+        )
+        for position, payment in enumerate(payments):
+            session.add(
+                Installment(
+                    order_id=order.id,
+                    position=position,
+                    due_date=payment.due_date,
+                    amount=payment.amount,
+                    state=InstallmentState.PENDING.value,
+                )
+            )
+        await orders.add_event(
+            session=session,
+            order_id=order.id,
+            type="schedule_stored",
+            detail={
+                "installments": [
+                    {"due_date": str(item.due_date), "amount": str(item.amount)}
+                    for item in payments
+                ]
+            },
+        )
+
+    @activity.defn(name="orders.save_payment_method")
+    @raises_domain_errors
+    async def save_payment_method(self, request: SavePaymentMethod) -> SavedPaymentMethod:
+        async with self._sessionmaker() as session:
+            order = await orders.get_order(session=session, id=request.order_id)
+            user = await session.get(User, order.owner_id)
+        customer = Customer(
+            id=str(order.owner_id), email=user.email if user else "", name=user.name if user else ""
+        )
+        # The provider call stays outside the transaction: it may be slow.
+        saved = await self._payments.save_payment_method(token=request.token, customer=customer)
+        async with self._sessionmaker.begin() as session:
+            existing = await session.get(PaymentMethod, request.order_id)
+            if existing is None:
+                existing = PaymentMethod(order_id=request.order_id)
+                session.add(existing)
+            for field, value in saved.model_dump().items():
+                setattr(existing, field, value)
+            await orders.add_event(
+                session=session,
+                order_id=request.order_id,
+                type="payment_method_saved",
+                detail={"brand": saved.brand, "last4": saved.last4},
+            )
+        return saved
+
+    @activity.defn(name="orders.cancel")
+    @raises_domain_errors
+    async def cancel(self, request: CancelOrder) -> None:
+        async with self._sessionmaker.begin() as session:
+            moved = await orders.record_transition(
+                session=session,
+                order_id=request.order_id,
+                from_state=request.from_state,
+                to_state=OrderState.CANCELED,
+                event="canceled",
+                detail=request.request.model_dump(),
+            )
+            if moved:
+                await orders.cancel_remaining_installments(
+                    session=session, order_id=request.order_id
+                )
+                await orders.retire_full_voucher(session=session, order_id=request.order_id)

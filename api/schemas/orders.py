@@ -1,0 +1,113 @@
+"""Request and response bodies of orders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from api.schemas.catalog import CourseSummary, OrganizationSummary
+from api.schemas.common import InputModel, MoneyOut, OutputModel
+from domain.catalog import ProductType
+from domain.orders import InstallmentState, OrderState
+
+Line = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class BillingAddressIn(InputModel):
+    first_name: Line
+    last_name: Line
+    address: Annotated[str, Field(min_length=1, max_length=500)]
+    postcode: Annotated[str, Field(min_length=1, max_length=20)]
+    city: Line
+    country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+
+
+class OrderCreate(InputModel):
+    """Either `offering_id`, or `product_id` with `course_code`."""
+
+    offering_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    course_code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    organization_id: uuid.UUID | None = None
+    voucher_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    billing_address: BillingAddressIn | None = None
+    has_waived_withdrawal_right: bool = False
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_offering(self) -> OrderCreate:
+        by_pair = self.product_id is not None and self.course_code is not None
+        if (self.offering_id is not None) == by_pair or (
+            self.offering_id is None and (self.product_id is None) != (self.course_code is None)
+        ):
+            raise ValueError("give either offering_id, or product_id with course_code")
+        return self
+
+
+class PaymentMethodIn(InputModel):
+    payment_method_id: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class ProductSummary(OutputModel):
+    id: uuid.UUID
+    type: ProductType
+    title: str
+
+
+class OfferingSummary(OutputModel):
+    id: uuid.UUID
+    course: CourseSummary
+    product: ProductSummary
+
+
+class InstallmentOut(OutputModel):
+    id: uuid.UUID
+    due_date: date
+    amount: MoneyOut
+    state: InstallmentState
+
+
+class ContractSummary(OutputModel):
+    id: uuid.UUID
+    submitted_for_signature_on: datetime | None
+    student_signed_on: datetime | None
+    organization_signed_on: datetime | None
+
+
+class PaymentMethodOut(OutputModel):
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class OrderOut(OutputModel):
+    id: uuid.UUID
+    state: OrderState
+    offering: OfferingSummary
+    organization: OrganizationSummary | None
+    price: MoneyOut
+    discount: MoneyOut
+    total: MoneyOut
+    currency: str
+    payment_schedule: list[InstallmentOut] = Field(validation_alias="installments")
+    contract: ContractSummary | None
+    payment_method: PaymentMethodOut | None
+    voucher_code: str | None = None
+    created_at: datetime
+
+
+class PlannedPayment(OutputModel):
+    due_date: date
+    amount: MoneyOut
+
+
+class PaymentPlan(OutputModel):
+    price: MoneyOut
+    discount: MoneyOut
+    discounted_price: MoneyOut
+    currency: str
+    payment_schedule: list[PlannedPayment]
+    skip_contract_inputs: bool

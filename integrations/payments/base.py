@@ -1,0 +1,40 @@
+"""What Guichet needs from a payment provider, whichever it is."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from domain.errors import BadRequest, error_class
+
+InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
+
+
+class Customer(BaseModel):
+    """The learner, as the provider knows them."""
+
+    id: str
+    email: str
+    name: str
+
+
+class SavedPaymentMethod(BaseModel):
+    """A provider reference and what may be shown: never a full card number."""
+
+    provider: str
+    reference: str
+    customer_reference: str | None
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
+        """Keep the method behind `token` (from the provider's front-end SDK)
+        for off-session charges; InvalidPaymentMethod if the provider refuses it."""
+        ...

@@ -1,0 +1,507 @@
+"""Orders, their audit trail, payment schedule and saved payment method.
+
+State changes go through `record_transition`: a conditional update on the
+expected state plus an order_events row in the same transaction, so an
+activity that runs twice writes the transition once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from domain.catalog import OrganizationNotInOffering, ProductType
+from domain.errors import Conflict, NotFound, error_class
+from domain.orders import (
+    INACTIVE_STATES,
+    BillingAddressRequired,
+    InstallmentState,
+    NewOrder,
+    OrderExists,
+    OrderFacts,
+    OrderState,
+)
+from domain.payment_schedule import compute_schedule
+from domain.vouchers import (
+    UnusableVoucher,
+    VoucherNotValidForOffering,
+    VoucherUse,
+    is_usable_by,
+)
+from models import catalog, vouchers
+from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, utcnow
+from models.catalog import Offering, Organization, Product
+from models.contracts import Contract
+from models.vouchers import Voucher
+
+ORDER_STATES_SQL = ", ".join(f"'{item.value}'" for item in OrderState)
+INSTALLMENT_STATES_SQL = ", ".join(f"'{item.value}'" for item in InstallmentState)
+INACTIVE_VALUES = sorted(item.value for item in INACTIVE_STATES)
+INACTIVE_STATES_SQL = ", ".join(f"'{item}'" for item in INACTIVE_VALUES)
+
+OrderNotFound = error_class(NotFound, "order_not_found")
+StateDiverged = error_class(Conflict, "order_state_changed")
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({ORDER_STATES_SQL})", name="state"),
+        CheckConstraint("total >= 0 AND discount >= 0 AND price >= 0", name="amounts"),
+        # The same Idempotency-Key from the same user is the same order.
+        UniqueConstraint("owner_id", "idempotency_key"),
+        # One active order per learner and offering; canceled and refunded
+        # ones no longer count.
+        Index(
+            "uq_orders_active_owner_offering",
+            "owner_id",
+            "offering_id",
+            unique=True,
+            postgresql_where=text(f"owner_id IS NOT NULL AND state NOT IN ({INACTIVE_STATES_SQL})"),
+            sqlite_where=text(f"owner_id IS NOT NULL AND state NOT IN ({INACTIVE_STATES_SQL})"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # None while a prepaid (to_own) order waits for the learner who claims it.
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    offering_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("offerings.id", ondelete="RESTRICT"), index=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(40), default=OrderState.DRAFT.value, index=True)
+    price: Mapped[Decimal] = mapped_column(Money())
+    discount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    total: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    contract_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    voucher_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("vouchers.id", ondelete="RESTRICT"), index=True
+    )
+    # This order was paid in advance (standalone or bulk sale): its voucher
+    # is what the learner claims it with.
+    is_prepaid: Mapped[bool] = mapped_column(Boolean, default=False)
+    billing_address: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    has_waived_withdrawal_right: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(5), default="fr")
+
+    installments: Mapped[list[Installment]] = relationship(
+        lazy="raise", order_by="Installment.position"
+    )
+    payment_method: Mapped[PaymentMethod | None] = relationship(lazy="raise")
+    offering: Mapped[Offering] = relationship(lazy="raise")
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
+    voucher: Mapped[Voucher | None] = relationship(lazy="raise")
+    contract: Mapped[Contract | None] = relationship(lazy="raise", viewonly=True)
+
+
+class OrderEvent(Base):
+    __tablename__ = "order_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    type: Mapped[str] = mapped_column(String(50))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Installment(TimestampMixin, Base):
+    __tablename__ = "installments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "position"),
+        CheckConstraint(f"state IN ({INSTALLMENT_STATES_SQL})", name="state"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
+
+
+class PaymentMethod(TimestampMixin, Base):
+    """The card saved for an order's installments: a provider reference and
+    what may be shown (never a full number)."""
+
+    __tablename__ = "payment_methods"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(255))
+    customer_reference: Mapped[str | None] = mapped_column(String(255))
+    brand: Mapped[str] = mapped_column(String(30))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+
+
+# --- repository -------------------------------------------------------------------
+
+
+def order_view_query() -> Select[tuple[Order]]:
+    """An order with everything its API shape shows."""
+    offering = selectinload(Order.offering)
+    return select(Order).options(
+        selectinload(Order.installments),
+        selectinload(Order.payment_method),
+        offering.selectinload(Offering.course),
+        offering.selectinload(Offering.product),
+        selectinload(Order.organization),
+        selectinload(Order.voucher),
+        selectinload(Order.contract),
+    )
+
+
+async def get_order(
+    *, session: AsyncSession, id: uuid.UUID, owner_id: str | None = None, view: bool = False
+) -> Order:
+    """An order; with `owner_id`, only that learner's (another's is a 404)."""
+    query = (order_view_query() if view else select(Order)).where(Order.id == id)
+    if owner_id is not None:
+        query = query.where(Order.owner_id == owner_id)
+    found = (await session.scalars(query)).one_or_none()
+    if found is None:
+        raise OrderNotFound(f"No order with id {id}.")
+    return found
+
+
+async def add_event(
+    *,
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    type: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order_id,
+            type=type,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail or {},
+        )
+    )
+
+
+async def record_transition(
+    *,
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    from_state: OrderState,
+    to_state: OrderState,
+    event: str,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Move the order from `from_state` to `to_state` with its event.
+
+    True if this call moved it; False if it was already there (a retried
+    activity); StateDiverged if it is somewhere else."""
+    moved = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.state == from_state.value)
+        .values(state=to_state.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 1:
+        await add_event(
+            session=session,
+            order_id=order_id,
+            type=event,
+            from_state=from_state.value,
+            to_state=to_state.value,
+            detail=detail,
+        )
+        return True
+    current = await session.scalar(select(Order.state).where(Order.id == order_id))
+    if current == to_state.value:
+        return False
+    raise StateDiverged(
+        f"Order {order_id} is {current}, not {from_state}: cannot move it to {to_state}."
+    )
+
+
+# --- creation ---------------------------------------------------------------------
+
+
+@dataclass
+class OrderPlan:
+    """A new order, checked: who sells it, at what price."""
+
+    offering: Offering
+    organization_id: uuid.UUID
+    voucher: Voucher | None
+    discount: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.offering.product.price - self.discount
+
+
+def course_window(product: Product) -> tuple[datetime | None, datetime | None]:
+    """From the first start to the last end of the product's course runs."""
+    runs = product.target_course_runs
+    if not runs or any(run.start is None or run.end is None for run in runs):
+        return None, None
+    return min(run.start for run in runs), max(run.end for run in runs)  # type: ignore[type-var]
+
+
+async def _active_order_counts(
+    *, session: AsyncSession, organization_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(Order.organization_id, func.count())
+        .where(Order.organization_id.in_(organization_ids), Order.state.not_in(INACTIVE_VALUES))
+        .group_by(Order.organization_id)
+    )
+    return {organization_id: count for organization_id, count in rows.all()}
+
+
+async def choose_organization(
+    *, session: AsyncSession, offering: Offering, wanted: uuid.UUID | None
+) -> uuid.UUID:
+    """The organization asked for, or the offering's least busy one."""
+    ids = [organization.id for organization in offering.organizations]
+    if wanted is not None:
+        if wanted not in ids:
+            raise OrganizationNotInOffering("This organization does not sell this offering.")
+        return wanted
+    if not ids:
+        raise OrganizationNotInOffering("No organization sells this offering.")
+    counts = await _active_order_counts(session=session, organization_ids=ids)
+    by_load = sorted(offering.organizations, key=lambda item: (counts.get(item.id, 0), item.code))
+    return by_load[0].id
+
+
+async def voucher_uses(*, session: AsyncSession, voucher_id: uuid.UUID) -> list[VoucherUse]:
+    rows = await session.execute(
+        select(Order.owner_id, Order.state).where(Order.voucher_id == voucher_id)
+    )
+    return [VoucherUse(owner_id=owner, state=state) for owner, state in rows.all()]
+
+
+async def _checked_voucher(
+    *, session: AsyncSession, code: str, offering: Offering, owner_id: str
+) -> Voucher:
+    voucher = await vouchers.find_active(session=session, code=code)
+    if voucher.offering_id is not None and voucher.offering_id != offering.id:
+        raise VoucherNotValidForOffering("This voucher is for another offering.")
+    usable = is_usable_by(
+        user_id=owner_id,
+        multiple_use=voucher.multiple_use,
+        multiple_users=voucher.multiple_users,
+        uses=await voucher_uses(session=session, voucher_id=voucher.id),
+    )
+    if not usable:
+        raise UnusableVoucher("This voucher has already been used.")
+    return voucher
+
+
+async def _refuse_second_active_order(*, session: AsyncSession, new: NewOrder) -> None:
+    existing = await session.scalar(
+        select(Order.id).where(
+            Order.owner_id == new.owner_id,
+            Order.offering_id == new.offering_id,
+            Order.state.not_in(INACTIVE_VALUES),
+            Order.id != new.order_id,
+        )
+    )
+    if existing is not None:
+        raise OrderExists(
+            "You already have an order for this offering.", details={"order_id": str(existing)}
+        )
+
+
+async def plan_order(*, session: AsyncSession, new: NewOrder) -> OrderPlan:
+    """Every rule a new order must pass; the API runs it before starting the
+    workflow, the creation activity again in its transaction."""
+    offering = await catalog.get(session=session, model=Offering, id=new.offering_id)
+    product = offering.product
+    voucher = None
+    discount = Decimal("0.00")
+    if new.voucher_code:
+        voucher = await _checked_voucher(
+            session=session, code=new.voucher_code, offering=offering, owner_id=new.owner_id
+        )
+        discount = voucher.discount.taken_off(product.price)
+    plan = OrderPlan(
+        offering=offering,
+        organization_id=await choose_organization(
+            session=session, offering=offering, wanted=new.organization_id
+        ),
+        voucher=voucher,
+        discount=discount,
+    )
+    if plan.total > 0:
+        if new.billing_address is None:
+            raise BillingAddressRequired("A billing address is required for a paid order.")
+        start, end = course_window(product)
+        # Fails now with course_dates_missing rather than when the schedule is due.
+        compute_schedule(
+            total=plan.total,
+            product_type=ProductType(product.type),
+            anchor=utcnow(),
+            course_start=start,
+            course_end=end,
+        )
+    await _refuse_second_active_order(session=session, new=new)
+    return plan
+
+
+def _contract_for(order: Order, plan: OrderPlan, new: NewOrder) -> Contract:
+    product = plan.offering.product
+    return Contract(
+        order_id=order.id,
+        definition_title=f"Contrat — {product.title}",
+        definition_body=product.description,
+        context={
+            "learner": new.owner_id,
+            "course": {"code": plan.offering.course.code, "title": plan.offering.course.title},
+            "product": product.title,
+            "total": str(plan.total),
+            "currency": product.currency,
+        },
+    )
+
+
+async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
+    """Insert the order, assigned to its organization; idempotent on its id."""
+    existing = await session.get(Order, new.order_id)
+    if existing is not None:
+        return existing
+    plan = await plan_order(session=session, new=new)
+    product = plan.offering.product
+    order = Order(
+        id=new.order_id,
+        owner_id=new.owner_id,
+        offering_id=plan.offering.id,
+        product_id=product.id,
+        course_id=plan.offering.course_id,
+        organization_id=plan.organization_id,
+        state=OrderState.ASSIGNED.value,
+        price=product.price,
+        discount=plan.discount,
+        total=plan.total,
+        currency=product.currency,
+        contract_required=product.contract_required,
+        voucher_id=plan.voucher.id if plan.voucher else None,
+        billing_address=new.billing_address.model_dump() if new.billing_address else None,
+        has_waived_withdrawal_right=new.has_waived_withdrawal_right,
+        idempotency_key=new.idempotency_key,
+    )
+    session.add(order)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        # Another request created this learner's order for the offering meanwhile.
+        await _refuse_second_active_order(session=session, new=new)
+        raise
+    await add_event(session=session, order_id=order.id, type="created", to_state="draft")
+    await add_event(
+        session=session,
+        order_id=order.id,
+        type="assigned",
+        from_state="draft",
+        to_state="assigned",
+        detail={"organization_id": str(plan.organization_id)},
+    )
+    if product.contract_required:
+        session.add(_contract_for(order, plan, new))
+    return order
+
+
+def facts_of(order: Order, *, contract: Contract | None = None) -> OrderFacts:
+    return OrderFacts(
+        organization_assigned=order.organization_id is not None,
+        has_owner=order.owner_id is not None,
+        is_free=order.total == 0,
+        prepaid=order.is_prepaid and order.owner_id is not None,
+        contract_required=order.contract_required,
+        contract_submitted=bool(contract and contract.submitted_for_signature_on),
+        learner_signed=bool(contract and contract.student_signed_on),
+        payment_method_saved=order.payment_method is not None,
+        installments=tuple(InstallmentState(item.state) for item in order.installments),
+    )
+
+
+async def cancel_remaining_installments(*, session: AsyncSession, order_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Installment)
+        .where(
+            Installment.order_id == order_id,
+            Installment.state.in_([InstallmentState.PENDING.value, InstallmentState.ERROR.value]),
+        )
+        .values(state=InstallmentState.CANCELED.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def retire_full_voucher(*, session: AsyncSession, order_id: uuid.UUID) -> None:
+    """A canceled order's 100 % voucher must never be claimable again: the
+    prepaid seat it stood for was given up."""
+    order = await get_order(session=session, id=order_id)
+    if order.voucher_id is None:
+        return
+    voucher = await session.get(Voucher, order.voucher_id)
+    if voucher is not None and voucher.is_active and voucher.discount.is_full:
+        voucher.is_active = False
+        await add_event(
+            session=session,
+            order_id=order_id,
+            type="voucher_retired",
+            detail={"code": voucher.code},
+        )
+
+
+async def voucher_for_plan(
+    *, session: AsyncSession, code: str, offering: Offering
+) -> tuple[Voucher, bool]:
+    """The voucher a payment plan applies, and whether it claims a prepaid order
+    (then the learner skips the contract and payment steps)."""
+    voucher = await vouchers.find_active(session=session, code=code)
+    if voucher.offering_id is not None and voucher.offering_id != offering.id:
+        raise VoucherNotValidForOffering("This voucher is for another offering.")
+    prepaid = await session.scalar(
+        select(Order.id).where(Order.voucher_id == voucher.id, Order.is_prepaid).limit(1)
+    )
+    return voucher, prepaid is not None

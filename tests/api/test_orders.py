@@ -1,0 +1,387 @@
+"""The order tunnel through the API, with the real order workflow on the
+Temporal dev server and a worker built from worker.REGISTRY."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api.app import create_app
+from domain.catalog import ProductType
+from models.orders import Order, OrderEvent
+from tests.conftest import ClientFor
+from tests.factories import Factory
+from tests.workflows.histories import save_history
+from workflows.order import workflow_id
+
+ADDRESS = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "address": "1 rue de la Paix",
+    "postcode": "75002",
+    "city": "Paris",
+    "country": "FR",
+}
+
+
+@pytest.fixture
+async def app(settings, temporal_env, worker, sessionmaker):
+    """The API talking to the dev server, whose worker serves this test's queue."""
+    target = temporal_env.client.service_client.config.target_host
+    application = create_app(settings.model_copy(update={"temporal_address": target}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _offering(
+    factory: Factory,
+    *,
+    price: str = "450.00",
+    contract: bool = False,
+    product_type: ProductType = ProductType.CREDENTIAL,
+    dated: bool = True,
+    organizations: int = 1,
+):
+    orgs = [await factory.organization() for _ in range(organizations)]
+    course = await factory.course(organizations=orgs)
+    start = datetime.now(UTC) + timedelta(days=60)
+    fields = (
+        {"start": start, "end": start + timedelta(days=120)}
+        if dated
+        else {"start": None, "end": None}
+    )
+    run = await factory.course_run(course=course, **fields)
+    product = await factory.product(
+        type=product_type,
+        price=price,
+        contract_required=contract,
+        target_course_runs=[run] if product_type is not ProductType.CERTIFICATE else [],
+    )
+    return await factory.offering(course=course, product=product, organizations=orgs)
+
+
+async def _create(client: httpx.AsyncClient, offering, **body) -> httpx.Response:
+    headers = {"Idempotency-Key": body.pop("key")} if "key" in body else {}
+    payload = {"offering_id": str(offering.id)} | body
+    return await client.post("/api/v1/orders", json=payload, headers=headers)
+
+
+async def _events(sessionmaker, order_id: str) -> list[tuple[str, str | None]]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(OrderEvent.type, OrderEvent.to_state)
+            .where(OrderEvent.order_id == uuid.UUID(order_id))
+            .order_by(OrderEvent.at, OrderEvent.id)
+        )
+        return [tuple(row) for row in rows.all()]
+
+
+async def test_free_product_without_contract_completes_at_once(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker, temporal_client
+) -> None:
+    offering = await _offering(factory, price="0.00")
+    response = await _create(learner, offering)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["state"] == "completed"
+    assert order["total"] == "0.00"
+    assert order["payment_schedule"] == []
+    events = await _events(sessionmaker, order["id"])
+    assert [event for event, _ in events] == ["created", "assigned", "created"]
+    assert [state for _, state in events] == ["draft", "assigned", "completed"]
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "completed"
+    save_history("order_free", await handle.fetch_history())
+
+
+async def test_paid_order_reaches_pending_with_its_schedule(
+    learner: httpx.AsyncClient, factory: Factory, temporal_client
+) -> None:
+    offering = await _offering(factory, price="450.00")
+    created = await _create(learner, offering, billing_address=ADDRESS)
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["state"] == "to_save_payment_method"
+    assert order["payment_method"] is None
+    assert order["organization"]["id"] == str(offering.organizations[0].id)
+
+    saved = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    assert saved.status_code == 200, saved.text
+    pending = saved.json()
+    assert pending["state"] == "pending"
+    assert pending["payment_method"] == {
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2034,
+    }
+    schedule = pending["payment_schedule"]
+    assert [item["amount"] for item in schedule] == ["135.00", "157.50", "157.50"]
+    assert all(item["state"] == "pending" for item in schedule)
+    assert schedule == sorted(schedule, key=lambda item: item["due_date"])
+    assert (await learner.get(f"/api/v1/orders/{order['id']}")).json() == pending
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    save_history("order_pending", await handle.fetch_history())
+
+
+async def test_contract_product_waits_for_signature_and_card(
+    learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    offering = await _offering(factory, contract=True)
+    order = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    assert order["state"] == "to_sign_and_to_save_payment_method"
+    assert order["contract"]["submitted_for_signature_on"] is None
+    saved = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    assert saved.json()["state"] == "to_sign"
+
+
+async def test_bad_card_token_changes_nothing(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker
+) -> None:
+    offering = await _offering(factory)
+    order = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    events_before = await _events(sessionmaker, order["id"])
+    refused = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_bogus"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_payment_method"
+    after = (await learner.get(f"/api/v1/orders/{order['id']}")).json()
+    assert after["state"] == "to_save_payment_method"
+    assert after["payment_method"] is None
+    assert await _events(sessionmaker, order["id"]) == events_before
+
+
+async def test_bad_orders_are_refused_before_any_workflow(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker
+) -> None:
+    offering = await _offering(factory)
+    no_address = await _create(learner, offering)
+    assert no_address.status_code == 422
+    assert no_address.json()["error"]["code"] == "billing_address_required"
+    undated = await _offering(factory, dated=False)
+    missing_dates = await _create(learner, undated, billing_address=ADDRESS)
+    assert missing_dates.status_code == 422
+    assert missing_dates.json()["error"]["code"] == "course_dates_missing"
+    stranger = await factory.organization()
+    wrong_org = await _create(
+        learner, offering, billing_address=ADDRESS, organization_id=str(stranger.id)
+    )
+    assert wrong_org.status_code == 400
+    assert wrong_org.json()["error"]["code"] == "organization_not_in_offering"
+    unknown = await learner.post("/api/v1/orders", json={"offering_id": str(uuid.uuid4())})
+    assert unknown.status_code == 404
+    both = await learner.post(
+        "/api/v1/orders",
+        json={
+            "offering_id": str(offering.id),
+            "product_id": str(offering.product_id),
+            "course_code": "X",
+        },
+    )
+    assert both.status_code == 422
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+async def test_order_by_product_and_course_code(
+    learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    offering = await _offering(factory, price="0.00")
+    response = await learner.post(
+        "/api/v1/orders",
+        json={"product_id": str(offering.product_id), "course_code": offering.course.code},
+    )
+    assert response.status_code == 201
+    assert response.json()["offering"]["id"] == str(offering.id)
+
+
+async def test_concurrent_creates_with_one_key_make_one_order(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker
+) -> None:
+    offering = await _offering(factory)
+    responses = await asyncio.gather(
+        *(_create(learner, offering, billing_address=ADDRESS, key="checkout-1") for _ in range(5))
+    )
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 1
+    # The same key later still returns that order.
+    again = await _create(learner, offering, billing_address=ADDRESS, key="checkout-1")
+    assert again.json()["id"] == responses[0].json()["id"]
+
+
+async def test_one_active_order_per_learner_and_offering(
+    learner: httpx.AsyncClient, client_for: ClientFor, factory: Factory
+) -> None:
+    offering = await _offering(factory)
+    first = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    second = await _create(learner, offering, billing_address=ADDRESS)
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "order_exists"
+    assert second.json()["error"]["details"] == {"order_id": first["id"]}
+    other = await client_for(sub="learner-2")
+    assert (await _create(other, offering, billing_address=ADDRESS)).status_code == 201
+    await learner.post(f"/api/v1/orders/{first['id']}/cancel")
+    assert (await _create(learner, offering, billing_address=ADDRESS)).status_code == 201
+
+
+async def test_cancel(learner: httpx.AsyncClient, factory: Factory, sessionmaker) -> None:
+    offering = await _offering(factory)
+    order = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    canceled = await learner.post(f"/api/v1/orders/{order['id']}/cancel")
+    assert canceled.status_code == 200
+    assert canceled.json()["state"] == "canceled"
+    again = await learner.post(f"/api/v1/orders/{order['id']}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "order_not_cancelable"
+    free = (await _create(learner, await _offering(factory, price="0.00"))).json()
+    completed = await learner.post(f"/api/v1/orders/{free['id']}/cancel")
+    assert completed.status_code == 422
+    assert completed.json()["error"]["code"] == "order_completed"
+    assert ("canceled", "canceled") in await _events(sessionmaker, order["id"])
+
+
+async def test_admin_cancels_any_order(
+    learner: httpx.AsyncClient, admin: httpx.AsyncClient, factory: Factory
+) -> None:
+    order = (await _create(learner, await _offering(factory), billing_address=ADDRESS)).json()
+    assert (await learner.post(f"/api/v1/admin/orders/{order['id']}/cancel")).status_code == 403
+    response = await admin.post(f"/api/v1/admin/orders/{order['id']}/cancel")
+    assert response.status_code == 200
+    assert response.json()["state"] == "canceled"
+
+
+async def test_learners_only_see_their_own_orders(
+    learner: httpx.AsyncClient, client_for: ClientFor, factory: Factory
+) -> None:
+    order = (await _create(learner, await _offering(factory), billing_address=ADDRESS)).json()
+    other = await client_for(sub="learner-2")
+    assert (await other.get(f"/api/v1/orders/{order['id']}")).status_code == 404
+    assert (await other.post(f"/api/v1/orders/{order['id']}/cancel")).status_code == 404
+    card = await other.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    assert card.status_code == 404
+    assert (await other.get("/api/v1/orders")).json()["count"] == 0
+    mine = (await learner.get("/api/v1/orders")).json()
+    assert [item["id"] for item in mine["results"]] == [order["id"]]
+    anonymous = httpx.AsyncClient(transport=learner._transport, base_url="http://test")
+    assert (await anonymous.get("/api/v1/orders")).status_code == 401
+
+
+async def test_least_busy_organization_is_assigned(client_for: ClientFor, factory: Factory) -> None:
+    offering = await _offering(factory, price="0.00", organizations=2)
+    assigned = []
+    for index in range(4):
+        client = await client_for(sub=f"learner-{index}")
+        assigned.append((await _create(client, offering)).json()["organization"]["id"])
+    assert sorted(assigned.count(item.id.__str__()) for item in offering.organizations) == [2, 2]
+
+
+async def test_vouchers_on_orders(
+    learner: httpx.AsyncClient, client_for: ClientFor, factory: Factory
+) -> None:
+    offering = await _offering(factory, price="450.00")
+    other_offering = await _offering(factory)
+    invalid = await _create(learner, offering, billing_address=ADDRESS, voucher_code="NOPE")
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["code"] == "invalid_voucher"
+    elsewhere = await factory.voucher(rate="0.1", offering=other_offering)
+    wrong = await _create(learner, offering, billing_address=ADDRESS, voucher_code=elsewhere.code)
+    assert wrong.json()["error"]["code"] == "voucher_not_valid_for_offering"
+
+    single = await factory.voucher(rate="0.2")
+    used = await _create(
+        await client_for(sub="learner-2"),
+        offering,
+        billing_address=ADDRESS,
+        voucher_code=single.code.lower(),
+    )
+    assert used.status_code == 201
+    assert used.json()["discount"] == "90.00"
+    assert used.json()["total"] == "360.00"
+    assert used.json()["voucher_code"] == single.code
+    again = await _create(learner, offering, billing_address=ADDRESS, voucher_code=single.code)
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "unusable_voucher"
+
+    full = await factory.voucher(rate="1")
+    free = await _create(learner, offering, voucher_code=full.code)
+    assert free.status_code == 201, free.text
+    assert free.json()["state"] == "completed"
+
+
+async def test_canceling_a_full_voucher_order_retires_the_voucher(
+    learner: httpx.AsyncClient, client_for: ClientFor, factory: Factory
+) -> None:
+    offering = await _offering(factory, contract=True)
+    full = await factory.voucher(rate="1")
+    order = (await _create(learner, offering, voucher_code=full.code)).json()
+    assert order["state"] == "to_sign"
+    await learner.post(f"/api/v1/orders/{order['id']}/cancel")
+    other = await client_for(sub="learner-2")
+    retry = await _create(other, offering, voucher_code=full.code)
+    assert retry.status_code == 400
+    assert retry.json()["error"]["code"] == "invalid_voucher"
+
+
+async def test_payment_plan(anonymous: httpx.AsyncClient, factory: Factory) -> None:
+    offering = await _offering(factory, price="450.00")
+    plan = (await anonymous.get(f"/api/v1/offerings/{offering.id}/payment-plan")).json()
+    assert plan["price"] == "450.00"
+    assert plan["discount"] == "0.00"
+    assert plan["discounted_price"] == "450.00"
+    assert plan["currency"] == "EUR"
+    assert [item["amount"] for item in plan["payment_schedule"]] == ["135.00", "157.50", "157.50"]
+    assert plan["skip_contract_inputs"] is False
+    voucher = await factory.voucher(amount="50.00")
+    discounted = await anonymous.get(
+        f"/api/v1/offerings/{offering.id}/payment-plan", params={"voucher_code": voucher.code}
+    )
+    assert discounted.json()["discounted_price"] == "400.00"
+    bad = await anonymous.get(
+        f"/api/v1/offerings/{offering.id}/payment-plan", params={"voucher_code": "NOPE"}
+    )
+    assert bad.json()["error"]["code"] == "invalid_voucher"
+    certificate = await _offering(factory, price="49.00", product_type=ProductType.CERTIFICATE)
+    single = (await anonymous.get(f"/api/v1/offerings/{certificate.id}/payment-plan")).json()
+    assert [item["amount"] for item in single["payment_schedule"]] == ["49.00"]
+
+
+async def test_stuck_order_is_canceled_by_its_timer(
+    settings, temporal_env, worker, factory: Factory, sessionmaker
+) -> None:
+    target = temporal_env.client.service_client.config.target_host
+    quick = settings.model_copy(
+        update={"temporal_address": target, "order_stuck_timeout": timedelta(seconds=2)}
+    )
+    application = create_app(quick)
+    from tests.conftest import token_for
+
+    headers = {"Authorization": f"Bearer {token_for(sub='slow-learner', roles=[])}"}
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
+        ) as client,
+    ):
+        order = (await _create(client, await _offering(factory), billing_address=ADDRESS)).json()
+        assert order["state"] == "to_save_payment_method"
+        handle = temporal_env.client.get_workflow_handle(workflow_id(order["id"]))
+        assert await asyncio.wait_for(handle.result(), 30) == "canceled"
+        final = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert final["state"] == "canceled"
+    events = await _events(sessionmaker, order["id"])
+    assert events[-1] == ("canceled", "canceled")
+    save_history("order_stuck", await handle.fetch_history())

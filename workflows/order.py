@@ -1,0 +1,194 @@
+"""OrderWorkflow (id `order:<order_id>`): one order, from creation to its end.
+
+The workflow holds the order's facts and asks `domain.orders.next_state`
+where the order stands; activities write each transition to the database.
+The API talks to it with updates, which answer once the change is written:
+`created` (the API starts the workflow with it), `save_payment_method`,
+`cancel`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.failures import as_application_error
+    from activities.orders import CancelOrder, OrderActivities, SavePaymentMethod
+    from domain.errors import DomainError
+    from domain.orders import (
+        WAITING_FOR_LEARNER,
+        CancelRequest,
+        OrderSnapshot,
+        OrderState,
+        OrderWorkflowInput,
+        Transition,
+        check_cancel,
+        check_payment_method_accepted,
+        next_state,
+    )
+    from integrations.payments.base import SavedPaymentMethod
+
+WORKFLOW_ID_PREFIX = "order:"
+FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
+ACTIVITY_OPTIONS = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+
+
+def workflow_id(order_id: object) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def _business_error(error: ActivityError) -> BaseException:
+    """The activity's own ApplicationError (a business refusal) when there is one."""
+    return error.cause if isinstance(error.cause, ApplicationError) else error
+
+
+@workflow.defn(name="OrderWorkflow")
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._snapshot: OrderSnapshot | None = None
+        self._failure: BaseException | None = None
+        self._ready = False
+        # Changes of state go one at a time, whoever asks (updates, timers).
+        self._lock = asyncio.Lock()
+        self._changes = 0
+
+    # --- the order's life ---------------------------------------------------------
+
+    @workflow.run
+    async def run(self, params: OrderWorkflowInput) -> OrderState:
+        try:
+            self._snapshot = await workflow.execute_activity_method(
+                OrderActivities.create, params.new_order, **ACTIVITY_OPTIONS
+            )
+        except ActivityError as error:
+            # No row was written: the workflow fails, so a retry with the same
+            # Idempotency-Key may start it again.
+            self._failure = _business_error(error)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise self._failure from None
+        async with self._lock:
+            await self._advance("created")
+            self._ready = True
+        while self._state not in FINAL_STATES:
+            await self._wait_for_progress(params.stuck_timeout)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    @property
+    def _state(self) -> OrderState:
+        assert self._snapshot is not None
+        return self._snapshot.state
+
+    async def _wait_for_progress(self, stuck_timeout: timedelta) -> None:
+        seen = self._changes
+        if self._state not in WAITING_FOR_LEARNER:
+            await workflow.wait_condition(lambda: self._changes != seen)
+            return
+        try:
+            await workflow.wait_condition(lambda: self._changes != seen, timeout=stuck_timeout)
+        except TimeoutError:
+            async with self._lock:
+                if self._changes == seen and self._state in WAITING_FOR_LEARNER:
+                    # It was holding a seat the learner did not come back for.
+                    await self._cancel(CancelRequest(reason="stuck", actor="system"))
+
+    async def _advance(self, event: str) -> None:
+        """Move to where the facts say the order stands, if it is elsewhere."""
+        assert self._snapshot is not None
+        target = next_state(self._snapshot.facts)
+        if target is self._state:
+            return
+        transition = Transition(
+            order_id=self._snapshot.order_id,
+            from_state=self._state,
+            to_state=target,
+            event=event,
+            at=workflow.now(),
+        )
+        if target is OrderState.PENDING and not self._snapshot.facts.installments:
+            self._snapshot = await workflow.execute_activity_method(
+                OrderActivities.enter_pending, transition, **ACTIVITY_OPTIONS
+            )
+        else:
+            await workflow.execute_activity_method(
+                OrderActivities.transition, transition, **ACTIVITY_OPTIONS
+            )
+            self._snapshot = self._snapshot.model_copy(update={"state": target})
+        self._changes += 1
+
+    async def _cancel(self, request: CancelRequest) -> None:
+        assert self._snapshot is not None
+        await workflow.execute_activity_method(
+            OrderActivities.cancel,
+            CancelOrder(order_id=self._snapshot.order_id, from_state=self._state, request=request),
+            **ACTIVITY_OPTIONS,
+        )
+        self._snapshot = self._snapshot.model_copy(update={"state": OrderState.CANCELED})
+        self._changes += 1
+
+    async def _when_ready(self) -> OrderSnapshot:
+        await workflow.wait_condition(lambda: self._ready or self._failure is not None)
+        if self._failure is not None:
+            raise self._failure
+        assert self._snapshot is not None
+        return self._snapshot
+
+    # --- updates from the API -------------------------------------------------------
+
+    @workflow.update(name="created")
+    async def created(self) -> OrderSnapshot:
+        """Answers once the order is written and past draft (or refused)."""
+        return await self._when_ready()
+
+    @workflow.update(name="save_payment_method")
+    async def save_payment_method(self, token: str) -> SavedPaymentMethod:
+        await self._when_ready()
+        async with self._lock:
+            self._refuse(check_payment_method_accepted, self._state, self._facts)
+            try:
+                saved = await workflow.execute_activity_method(
+                    OrderActivities.save_payment_method,
+                    SavePaymentMethod(order_id=self._order_id, token=token),
+                    **ACTIVITY_OPTIONS,
+                )
+            except ActivityError as error:
+                raise _business_error(error) from None
+            assert self._snapshot is not None
+            facts = self._facts.model_copy(update={"payment_method_saved": True})
+            self._snapshot = self._snapshot.model_copy(update={"facts": facts})
+            await self._advance("payment_method_saved")
+            return saved
+
+    @workflow.update(name="cancel")
+    async def cancel(self, request: CancelRequest) -> OrderState:
+        await self._when_ready()
+        async with self._lock:
+            self._refuse(check_cancel, self._state)
+            await self._cancel(request)
+            return self._state
+
+    @property
+    def _order_id(self) -> object:
+        assert self._snapshot is not None
+        return self._snapshot.order_id
+
+    @property
+    def _facts(self):
+        assert self._snapshot is not None
+        return self._snapshot.facts
+
+    @staticmethod
+    def _refuse(check, *args) -> None:
+        """Run a domain check; its refusal fails the update with the error code."""
+        try:
+            check(*args)
+        except DomainError as error:
+            raise as_application_error(error) from None
