@@ -104,6 +104,9 @@ class Settings(BaseSettings):
 
     ratelimit_storage_url: str = "memory://"
 
+    # How long an API request waits on a workflow before answering 504.
+    workflow_call_timeout: timedelta = timedelta(seconds=30)
+
     # Orders: an order still waiting for its learner (signature, payment
     # method) after this long is canceled, freeing its seat.
     order_stuck_timeout: timedelta = timedelta(hours=1)

@@ -27,6 +27,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities import defined_activities
 from activities.health import HealthActivities
 from activities.orders import OrderActivities
 from integrations import temporal
@@ -58,16 +59,18 @@ REGISTRY: list[DomainRegistration] = [
     DomainRegistration(
         "health",
         workflows=(WorkerHealthWorkflow,),
-        activities=lambda deps: HealthActivities(deps.sessionmaker).all(),
+        activities=lambda deps: defined_activities(HealthActivities(deps.sessionmaker)),
     ),
     DomainRegistration(
         "orders",
         workflows=(OrderWorkflow,),
-        activities=lambda deps: OrderActivities(
-            sessionmaker=deps.sessionmaker,
-            settings=deps.settings,
-            payments=payment_provider(deps.settings),
-        ).all(),
+        activities=lambda deps: defined_activities(
+            OrderActivities(
+                sessionmaker=deps.sessionmaker,
+                settings=deps.settings,
+                payments=payment_provider(deps.settings),
+            )
+        ),
     ),
 ]
 

@@ -19,6 +19,3 @@ class HealthActivities:
         async with self._sessionmaker() as session:
             count = await session.scalar(select(func.count()).select_from(Organization))
             return DatabaseProbe(dialect=session.bind.dialect.name, organizations=int(count or 0))
-
-    def all(self) -> list[object]:
-        return [self.probe_database]

@@ -38,6 +38,11 @@ class SavePaymentMethod(BaseModel):
     token: str
 
 
+class ClaimOrder(BaseModel):
+    order_id: uuid.UUID
+    owner_id: str
+
+
 class CancelOrder(BaseModel):
     order_id: uuid.UUID
     from_state: OrderState
@@ -55,15 +60,6 @@ class OrderActivities:
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._payments = payments
-
-    def all(self) -> list[object]:
-        return [
-            self.create,
-            self.transition,
-            self.enter_pending,
-            self.save_payment_method,
-            self.cancel,
-        ]
 
     async def _snapshot(self, session: AsyncSession, order_id: uuid.UUID) -> OrderSnapshot:
         order = (
@@ -183,6 +179,15 @@ class OrderActivities:
                 detail={"brand": saved.brand, "last4": saved.last4},
             )
         return saved
+
+    @activity.defn(name="orders.claim")
+    @raises_domain_errors
+    async def claim(self, request: ClaimOrder) -> OrderSnapshot:
+        async with self._sessionmaker.begin() as session:
+            await orders.claim_prepaid(
+                session=session, order_id=request.order_id, owner_id=request.owner_id
+            )
+            return await self._snapshot(session, request.order_id)
 
     @activity.defn(name="orders.cancel")
     @raises_domain_errors

@@ -3,15 +3,19 @@ caller's identity and roles, the Temporal client."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
+from datetime import timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
+from domain.errors import Conflict, DomainError, error_class
 from integrations.temporal import from_application_error
 from models import users
 from settings import Settings
@@ -122,13 +126,42 @@ def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-async def domain_errors_of(call: Awaitable[T]) -> T:
-    """Await a workflow update; a business refusal inside it becomes its
-    DomainError (and so its status and code)."""
+class WorkflowTimeout(DomainError):
+    status = 504
+    code = "workflow_timeout"
+
+
+class TemporalUnavailable(DomainError):
+    status = 503
+    code = "temporal_unavailable"
+
+
+WorkflowClosed = error_class(Conflict, "workflow_closed")
+
+
+async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
+    """Await a workflow update for at most `within`. A business refusal inside it
+    becomes its DomainError (its status and code); a slow or unreachable
+    Temporal a 504/503 the client may retry (with the same Idempotency-Key)."""
     try:
-        return await call
+        async with asyncio.timeout(within.total_seconds()):
+            return await call
     except WorkflowUpdateFailedError as error:
         refusal = from_application_error(error.cause)
         if refusal is not None:
             raise refusal from None
         raise
+    except TimeoutError:
+        raise WorkflowTimeout(
+            "The request is taking longer than expected; it may still complete. "
+            "Check its state or retry it."
+        ) from None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowClosed("This order no longer accepts changes.") from None
+        raise TemporalUnavailable("The workflow service is unavailable; retry later.") from None
+    except RuntimeError as error:
+        # A lazy client that cannot reach Temporal fails its first call so.
+        if not str(error).startswith("Failed client connect"):
+            raise
+        raise TemporalUnavailable("The workflow service is unavailable; retry later.") from None

@@ -207,16 +207,21 @@ class BillingAddress(BaseModel):
 
 
 class NewOrder(BaseModel):
-    """An order to create, as the API validated it."""
+    """An order to create, as the API validated it.
+
+    A prepaid seat (standalone or bulk sale) has no owner yet and comes with
+    its own single-use 100 % voucher, `prepaid_voucher_code`, which the
+    learner claims it with."""
 
     order_id: uuid.UUID
-    owner_id: str
+    owner_id: str | None
     offering_id: uuid.UUID
     organization_id: uuid.UUID | None = None
     voucher_code: str | None = None
     billing_address: BillingAddress | None = None
     has_waived_withdrawal_right: bool = False
     idempotency_key: str | None = None
+    prepaid_voucher_code: str | None = None
 
 
 class OrderWorkflowInput(BaseModel):

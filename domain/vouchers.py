@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -80,3 +81,13 @@ def is_usable_by(
     if multiple_use:
         return all(use.owner_id == user_id for use in counted)
     return all(use.owner_id != user_id for use in counted)
+
+
+# Crockford's base-32 alphabet: no I, L, O, U to misread or misspell.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 20  # 100 bits: unguessable, still short enough to copy
+
+
+def new_code() -> str:
+    """A random code for the voucher of a prepaid seat."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))

@@ -336,7 +336,7 @@ async def _checked_voucher(
     return voucher
 
 
-async def _refuse_second_active_order(*, session: AsyncSession, new: NewOrder) -> None:
+async def refuse_second_active_order(*, session: AsyncSession, new: NewOrder) -> None:
     existing = await session.scalar(
         select(Order.id).where(
             Order.owner_id == new.owner_id,
@@ -358,7 +358,11 @@ async def plan_order(*, session: AsyncSession, new: NewOrder) -> OrderPlan:
     product = offering.product
     voucher = None
     discount = Decimal("0.00")
-    if new.voucher_code:
+    if new.prepaid_voucher_code:
+        # Paid in advance: the seat's own voucher is written with the order.
+        discount = product.price
+    elif new.voucher_code:
+        assert new.owner_id is not None
         voucher = await _checked_voucher(
             session=session, code=new.voucher_code, offering=offering, owner_id=new.owner_id
         )
@@ -383,8 +387,20 @@ async def plan_order(*, session: AsyncSession, new: NewOrder) -> OrderPlan:
             course_start=start,
             course_end=end,
         )
-    await _refuse_second_active_order(session=session, new=new)
+    if new.owner_id is not None:
+        await refuse_second_active_order(session=session, new=new)
     return plan
+
+
+def _prepaid_voucher(code: str, offering: Offering) -> Voucher:
+    return Voucher(
+        id=new_id(),
+        code=code,
+        discount_rate=Decimal("1"),
+        offering_id=offering.id,
+        multiple_use=False,
+        multiple_users=False,
+    )
 
 
 def _contract_for(order: Order, plan: OrderPlan, new: NewOrder) -> Contract:
@@ -410,6 +426,9 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
         return existing
     plan = await plan_order(session=session, new=new)
     product = plan.offering.product
+    if new.prepaid_voucher_code:
+        plan.voucher = _prepaid_voucher(new.prepaid_voucher_code, plan.offering)
+        session.add(plan.voucher)
     order = Order(
         id=new.order_id,
         owner_id=new.owner_id,
@@ -427,6 +446,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
         billing_address=new.billing_address.model_dump() if new.billing_address else None,
         has_waived_withdrawal_right=new.has_waived_withdrawal_right,
         idempotency_key=new.idempotency_key,
+        is_prepaid=new.prepaid_voucher_code is not None,
     )
     session.add(order)
     try:
@@ -434,7 +454,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
             await session.flush()
     except IntegrityError:
         # Another request created this learner's order for the offering meanwhile.
-        await _refuse_second_active_order(session=session, new=new)
+        await refuse_second_active_order(session=session, new=new)
         raise
     await add_event(session=session, order_id=order.id, type="created", to_state="draft")
     await add_event(
@@ -445,7 +465,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
         to_state="assigned",
         detail={"organization_id": str(plan.organization_id)},
     )
-    if product.contract_required:
+    if product.contract_required and not order.is_prepaid:
         session.add(_contract_for(order, plan, new))
     return order
 
@@ -505,3 +525,37 @@ async def voucher_for_plan(
         select(Order.id).where(Order.voucher_id == voucher.id, Order.is_prepaid).limit(1)
     )
     return voucher, prepaid is not None
+
+
+async def claim_prepaid(*, session: AsyncSession, order_id: uuid.UUID, owner_id: str) -> bool:
+    """Give a prepaid seat to the learner who brings its voucher; completed at once.
+
+    True if this call claimed it; False if this learner already had (a
+    retried activity); unusable_voucher if someone else has."""
+    claimed = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.owner_id.is_(None), Order.is_prepaid)
+        .values(owner_id=owner_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount == 0:
+        current_owner = await session.scalar(select(Order.owner_id).where(Order.id == order_id))
+        if current_owner == owner_id:
+            return False
+        raise UnusableVoucher("This voucher has already been used.")
+    await add_event(session=session, order_id=order_id, type="claimed", detail={"owner": owner_id})
+    await record_transition(
+        session=session,
+        order_id=order_id,
+        from_state=OrderState.TO_OWN,
+        to_state=OrderState.COMPLETED,
+        event="claimed",
+    )
+    return True
+
+
+async def prepaid_order_of(*, session: AsyncSession, voucher_id: uuid.UUID) -> Order | None:
+    """The prepaid seat a voucher stands for, if it stands for one."""
+    return (
+        await session.scalars(select(Order).where(Order.voucher_id == voucher_id, Order.is_prepaid))
+    ).one_or_none()

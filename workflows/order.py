@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.failures import as_application_error
-    from activities.orders import CancelOrder, OrderActivities, SavePaymentMethod
+    from activities.orders import CancelOrder, ClaimOrder, OrderActivities, SavePaymentMethod
     from domain.errors import DomainError
     from domain.orders import (
         WAITING_FOR_LEARNER,
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         check_payment_method_accepted,
         next_state,
     )
+    from domain.vouchers import UnusableVoucher
     from integrations.payments.base import SavedPaymentMethod
 
 WORKFLOW_ID_PREFIX = "order:"
@@ -43,6 +44,10 @@ ACTIVITY_OPTIONS = {
 
 def workflow_id(order_id: object) -> str:
     return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def _already_claimed() -> None:
+    raise UnusableVoucher("This voucher has already been used.")
 
 
 def _business_error(error: ActivityError) -> BaseException:
@@ -166,6 +171,24 @@ class OrderWorkflow:
             self._snapshot = self._snapshot.model_copy(update={"facts": facts})
             await self._advance("payment_method_saved")
             return saved
+
+    @workflow.update(name="claim")
+    async def claim(self, owner_id: str) -> OrderState:
+        """A learner brings this prepaid seat's voucher: the seat is theirs."""
+        await self._when_ready()
+        async with self._lock:
+            if self._state is not OrderState.TO_OWN:
+                self._refuse(_already_claimed)
+            try:
+                self._snapshot = await workflow.execute_activity_method(
+                    OrderActivities.claim,
+                    ClaimOrder(order_id=self._order_id, owner_id=owner_id),
+                    **ACTIVITY_OPTIONS,
+                )
+            except ActivityError as error:
+                raise _business_error(error) from None
+            self._changes += 1
+            return self._state
 
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> OrderState:

@@ -6,13 +6,18 @@ database; reads come from the database."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import csv
+import io
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -25,15 +30,26 @@ from api.deps import (
     ReadSessionDep,
     SettingsDep,
     TemporalDep,
-    domain_errors_of,
     require_roles,
+    workflow_call,
 )
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.common import QueryText
-from api.schemas.orders import OrderCreate, OrderOut, PaymentMethodIn, PaymentPlan, PlannedPayment
+from api.schemas.orders import (
+    AdminOrderDetail,
+    AdminOrderOut,
+    OrderCreate,
+    OrderEventOut,
+    OrderOut,
+    PaymentMethodIn,
+    PaymentPlan,
+    PlannedPayment,
+    PrepaidOrdersCreate,
+    VoucherState,
+)
 from domain.catalog import ProductType
-from domain.errors import NotFound, error_class
+from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
     BillingAddress,
     CancelRequest,
@@ -44,10 +60,12 @@ from domain.orders import (
     check_payment_method_accepted,
 )
 from domain.payment_schedule import compute_schedule
+from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
 from models import catalog, orders
 from models.base import utcnow
 from models.catalog import Course, Offering
-from models.orders import Order
+from models.orders import Order, OrderEvent
+from models.vouchers import Voucher
 from settings import Settings
 from workflows.order import OrderWorkflow, workflow_id
 
@@ -61,6 +79,7 @@ admin_router = APIRouter(
 plan_router = APIRouter(prefix="/api/v1/offerings", tags=["offerings"], responses=ERROR_RESPONSES)
 
 OfferingNotFound = error_class(NotFound, "offering_not_found")
+CourseCodeRequired = error_class(Unprocessable, "course_code_required")
 
 # Orders created with an Idempotency-Key get an id derived from (user, key):
 # concurrent retries meet in the same workflow, `order:<id>`.
@@ -117,12 +136,14 @@ def _workflow_input(new: NewOrder, settings: Settings) -> OrderWorkflowInput:
     status_code=201,
     summary="Create an order",
     description="Starts the order's workflow and answers once the order is written and past "
-    "draft. 400 `invalid_voucher` / `unusable_voucher` / `voucher_not_valid_for_offering` / "
+    "draft. With the voucher of a prepaid seat, claims that seat instead: 200 with the "
+    "completed order. 400 `invalid_voucher` / `unusable_voucher` / `voucher_not_valid_for_offering` / "
     "`organization_not_in_offering`, 409 `order_exists`, 422 `billing_address_required` / "
     "`course_dates_missing`.",
 )
 async def create_order(
     body: OrderCreate,
+    response: Response,
     user: CurrentUser,
     session: ReadSessionDep,
     temporal: TemporalDep,
@@ -141,6 +162,12 @@ async def create_order(
         has_waived_withdrawal_right=body.has_waived_withdrawal_right,
         idempotency_key=idempotency_key,
     )
+    seat = await _prepaid_seat(session, body.voucher_code)
+    if seat is not None:
+        response.status_code = 200
+        return await _claim(
+            seat=seat, new=new, session=session, temporal=temporal, settings=settings
+        )
     if await session.get(Order, new.order_id) is None:
         # Refuse bad requests before any workflow exists.
         await orders.plan_order(session=session, new=new)
@@ -156,12 +183,50 @@ async def create_order(
     )
     # WorkflowAlreadyStartedError: its workflow has ended, the order is written.
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await domain_errors_of(
+        await workflow_call(
             temporal.execute_update_with_start_workflow(
                 OrderWorkflow.created, start_workflow_operation=start
-            )
+            ),
+            within=settings.workflow_call_timeout,
         )
     return await _view(session, new.order_id)
+
+
+async def _prepaid_seat(session: AsyncSession, voucher_code: str | None) -> Order | None:
+    """The prepaid seat an active voucher stands for, if it stands for one."""
+    if not voucher_code:
+        return None
+    voucher = await session.scalar(
+        select(Voucher).where(Voucher.code == normalize_code(voucher_code), Voucher.is_active)
+    )
+    if voucher is None:
+        return None
+    return await orders.prepaid_order_of(session=session, voucher_id=voucher.id)
+
+
+async def _claim(
+    *,
+    seat: Order,
+    new: NewOrder,
+    session: AsyncSession,
+    temporal: TemporalDep,
+    settings: Settings,
+) -> OrderOut:
+    if seat.offering_id != new.offering_id:
+        raise VoucherNotValidForOffering("This voucher is for another product or course.")
+    if seat.owner_id == new.owner_id:
+        return await _view(session, seat.id)  # a retried claim
+    if seat.owner_id is not None:
+        raise UnusableVoucher("This voucher has already been used.")
+    await orders.refuse_second_active_order(
+        session=session, new=new.model_copy(update={"order_id": seat.id})
+    )
+    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(seat.id))
+    await workflow_call(
+        handle.execute_update(OrderWorkflow.claim, new.owner_id),
+        within=settings.workflow_call_timeout,
+    )
+    return await _view(session, seat.id)
 
 
 @router.get("", summary="List my orders")
@@ -204,23 +269,32 @@ async def save_payment_method(
     user: CurrentUser,
     session: ReadSessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> OrderOut:
     order = await orders.get_order(session=session, id=order_id, owner_id=user.sub, view=True)
     check_payment_method_accepted(OrderState(order.state), orders.facts_of(order))
     handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-    await domain_errors_of(
-        handle.execute_update(OrderWorkflow.save_payment_method, body.payment_method_id)
+    await workflow_call(
+        handle.execute_update(OrderWorkflow.save_payment_method, body.payment_method_id),
+        within=settings.workflow_call_timeout,
     )
     return await _view(session, order_id)
 
 
 async def _cancel(
-    *, order: Order, actor: Claims, temporal: TemporalDep, session: AsyncSession
+    *,
+    order: Order,
+    actor: Claims,
+    temporal: TemporalDep,
+    session: AsyncSession,
+    settings: Settings,
 ) -> OrderOut:
     check_cancel(OrderState(order.state))
     handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.id))
     request = CancelRequest(reason="requested", actor=actor.sub)
-    await domain_errors_of(handle.execute_update(OrderWorkflow.cancel, request))
+    await workflow_call(
+        handle.execute_update(OrderWorkflow.cancel, request), within=settings.workflow_call_timeout
+    )
     return await _view(session, order.id)
 
 
@@ -231,10 +305,208 @@ async def _cancel(
     "canceled or refunded.",
 )
 async def cancel_order(
-    order_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep, temporal: TemporalDep
+    order_id: uuid.UUID,
+    user: CurrentUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> OrderOut:
     order = await orders.get_order(session=session, id=order_id, owner_id=user.sub)
-    return await _cancel(order=order, actor=user, temporal=temporal, session=session)
+    return await _cancel(
+        order=order, actor=user, temporal=temporal, session=session, settings=settings
+    )
+
+
+def admin_order_out(order: Order) -> AdminOrderOut:
+    voucher = (
+        VoucherState(code=order.voucher.code, is_used=order.owner_id is not None)
+        if order.voucher
+        else None
+    )
+    return AdminOrderOut(**order_out(order).model_dump(), owner_id=order.owner_id, voucher=voucher)
+
+
+def _admin_query(state: OrderState | None, voucher_code: str | None) -> Select[tuple[Order]]:
+    query = orders.order_view_query().order_by(Order.created_at.desc(), Order.id)
+    if state is not None:
+        query = query.where(Order.state == state.value)
+    if voucher_code:
+        query = query.join(Voucher, Voucher.id == Order.voucher_id).where(
+            Voucher.code == normalize_code(voucher_code)
+        )
+    return query
+
+
+async def _offering_of_product(
+    session: AsyncSession, product_id: uuid.UUID, course_code: str | None
+) -> Offering:
+    query = catalog.loading_query(Offering).where(Offering.product_id == product_id)
+    if course_code is not None:
+        query = query.join(Course, Course.id == Offering.course_id).where(
+            Course.code == course_code
+        )
+    found = (await session.scalars(query.limit(2))).all()
+    if not found:
+        raise OfferingNotFound("No offering for this product (and course).")
+    if len(found) > 1:
+        raise CourseCodeRequired("This product is sold with several courses: give course_code.")
+    return found[0]
+
+
+# Prepaid seats are created a few at a time: each is its own workflow start.
+SEAT_CREATION_CONCURRENCY = 32
+
+
+@admin_router.post(
+    "",
+    status_code=201,
+    summary="Create prepaid seats (standalone or bulk sale)",
+    description="`count` (at most 1000) ownerless `to_own` orders, each with its own "
+    "single-use 100 % voucher; a learner claims one by ordering with its voucher.",
+)
+async def create_prepaid_orders(
+    body: PrepaidOrdersCreate,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> list[AdminOrderOut]:
+    offering = await _offering_of_product(session, body.product_id, body.course_code)
+    await orders.choose_organization(
+        session=session, offering=offering, wanted=body.organization_id
+    )
+    seats = [
+        NewOrder(
+            order_id=uuid.uuid4(),
+            owner_id=None,
+            offering_id=offering.id,
+            organization_id=body.organization_id,
+            prepaid_voucher_code=new_code(),
+        )
+        for _ in range(body.count)
+    ]
+    gate = asyncio.Semaphore(SEAT_CREATION_CONCURRENCY)
+
+    async def start(seat: NewOrder) -> None:
+        async with gate:
+            await workflow_call(
+                temporal.execute_update_with_start_workflow(
+                    OrderWorkflow.created,
+                    start_workflow_operation=WithStartWorkflowOperation(
+                        OrderWorkflow.run,
+                        _workflow_input(seat, settings),
+                        id=workflow_id(seat.order_id),
+                        task_queue=settings.task_queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    ),
+                ),
+                within=settings.workflow_call_timeout,
+            )
+
+    await asyncio.gather(*(start(seat) for seat in seats))
+    created = (
+        await session.scalars(
+            orders.order_view_query()
+            .where(Order.id.in_([seat.order_id for seat in seats]))
+            .order_by(Order.created_at, Order.id)
+        )
+    ).all()
+    return [admin_order_out(order) for order in created]
+
+
+@admin_router.get("", summary="List orders")
+async def admin_list_orders(
+    request: Request,
+    session: ReadSessionDep,
+    params: PageDep,
+    state: OrderState | None = None,
+    voucher_code: QueryText | None = None,
+) -> Page[AdminOrderOut]:
+    count, rows = await catalog.list_page(
+        session=session,
+        query=_admin_query(state, voucher_code),
+        offset=params.offset,
+        limit=params.page_size,
+    )
+    results = [admin_order_out(row) for row in rows]
+    return build_page(request=request, params=params, count=count, results=results)
+
+
+CSV_COLUMNS = [
+    "id", "created_at", "state", "owner_id", "course_code", "product", "organization",
+    "total", "currency", "voucher_code", "voucher_is_used", "card",
+]  # fmt: skip
+
+
+def _csv_row(order: Order) -> list[str]:
+    card = order.payment_method
+    return [
+        str(order.id),
+        order.created_at.isoformat(),
+        order.state,
+        order.owner_id or "",
+        order.offering.course.code,
+        order.offering.product.title,
+        order.organization.code if order.organization else "",
+        str(order.total),
+        order.currency,
+        order.voucher.code if order.voucher else "",
+        ("yes" if order.owner_id else "no") if order.voucher else "",
+        f"{card.brand} •••• {card.last4}" if card else "",
+    ]
+
+
+CSV_BATCH = 500
+
+
+@admin_router.get(
+    ".csv",
+    summary="Export orders as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def admin_orders_csv(
+    request: Request, state: OrderState | None = None, voucher_code: QueryText | None = None
+) -> StreamingResponse:
+    query = _admin_query(state, voucher_code)
+    sessionmaker = request.app.state.read_sessionmaker
+
+    async def lines() -> AsyncIterator[str]:
+        yield _csv_line(CSV_COLUMNS)
+        async with sessionmaker() as session:
+            offset = 0
+            while batch := (await session.scalars(query.offset(offset).limit(CSV_BATCH))).all():
+                for order in batch:
+                    yield _csv_line(_csv_row(order))
+                offset += CSV_BATCH
+                session.expunge_all()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
+    )
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+@admin_router.get("/{order_id}", summary="Read any order, with its event trail")
+async def admin_read_order(order_id: uuid.UUID, session: ReadSessionDep) -> AdminOrderDetail:
+    order = await orders.get_order(session=session, id=order_id, view=True)
+    events = (
+        await session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(OrderEvent.at, OrderEvent.id)
+        )
+    ).all()
+    return AdminOrderDetail(
+        **admin_order_out(order).model_dump(),
+        events=[OrderEventOut.model_validate(event) for event in events],
+    )
 
 
 @admin_router.post(
@@ -243,10 +515,16 @@ async def cancel_order(
     description="Including ownerless (to_own) prepaid orders. Same errors as the learner's.",
 )
 async def admin_cancel_order(
-    order_id: uuid.UUID, admin: AdminUser, session: ReadSessionDep, temporal: TemporalDep
+    order_id: uuid.UUID,
+    admin: AdminUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> OrderOut:
     order = await orders.get_order(session=session, id=order_id)
-    return await _cancel(order=order, actor=admin, temporal=temporal, session=session)
+    return await _cancel(
+        order=order, actor=admin, temporal=temporal, session=session, settings=settings
+    )
 
 
 @plan_router.get(

@@ -83,4 +83,5 @@ class InputModel(BaseModel):
 
 
 class OutputModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # By name too: a response may be rebuilt from another response's dump.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True)

@@ -111,3 +111,35 @@ class PaymentPlan(OutputModel):
     currency: str
     payment_schedule: list[PlannedPayment]
     skip_contract_inputs: bool
+
+
+class PrepaidOrdersCreate(InputModel):
+    """Seats sold in advance (standalone or bulk sale): `count` ownerless
+    orders, each claimed by a learner with its own voucher."""
+
+    product_id: uuid.UUID
+    course_code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    organization_id: uuid.UUID | None = None
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class VoucherState(OutputModel):
+    code: str
+    is_used: bool
+
+
+class OrderEventOut(OutputModel):
+    at: datetime
+    type: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict
+
+
+class AdminOrderOut(OrderOut):
+    owner_id: str | None
+    voucher: VoucherState | None = None
+
+
+class AdminOrderDetail(AdminOrderOut):
+    events: list[OrderEventOut]

@@ -4,6 +4,8 @@ Temporal dev server and a worker built from worker.REGISTRY."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -385,3 +387,142 @@ async def test_stuck_order_is_canceled_by_its_timer(
     events = await _events(sessionmaker, order["id"])
     assert events[-1] == ("canceled", "canceled")
     save_history("order_stuck", await handle.fetch_history())
+
+
+# --- prepaid seats (standalone and bulk sales) -------------------------------------
+
+
+async def _seats(admin: httpx.AsyncClient, offering, count: int = 1) -> list[dict]:
+    response = await admin.post(
+        "/api/v1/admin/orders",
+        json={
+            "product_id": str(offering.product_id),
+            "course_code": offering.course.code,
+            "count": count,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_prepaid_seats_are_claimed_with_their_voucher(
+    admin: httpx.AsyncClient,
+    learner: httpx.AsyncClient,
+    client_for: ClientFor,
+    factory: Factory,
+    temporal_client,
+) -> None:
+    offering = await _offering(factory, price="1200.00", contract=True)
+    seats = await _seats(admin, offering, count=3)
+    assert len(seats) == 3
+    assert {seat["state"] for seat in seats} == {"to_own"}
+    assert all(seat["owner_id"] is None and seat["total"] == "0.00" for seat in seats)
+    codes = [seat["voucher"]["code"] for seat in seats]
+    assert len(set(codes)) == 3
+    assert all(
+        len(code) == 20 and seat["voucher"]["is_used"] is False
+        for code, seat in zip(codes, seats, strict=True)
+    )
+    plan = (
+        await learner.get(
+            f"/api/v1/offerings/{offering.id}/payment-plan", params={"voucher_code": codes[0]}
+        )
+    ).json()
+    assert plan["skip_contract_inputs"] is True
+    assert plan["discounted_price"] == "0.00"
+
+    claimed = await _create(learner, offering, voucher_code=codes[0].lower())
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["id"] == seats[0]["id"]
+    assert claimed.json()["state"] == "completed"
+    assert (await _create(learner, offering, voucher_code=codes[0])).status_code == 200
+
+    other = await client_for(sub="learner-2")
+    used = await _create(other, offering, voucher_code=codes[0])
+    assert used.status_code == 400
+    assert used.json()["error"]["code"] == "unusable_voucher"
+    elsewhere = await _offering(factory)
+    wrong = await other.post(
+        "/api/v1/orders", json={"offering_id": str(elsewhere.id), "voucher_code": codes[1]}
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "voucher_not_valid_for_offering"
+
+    listed = (await admin.get("/api/v1/admin/orders", params={"voucher_code": codes[0]})).json()
+    assert listed["count"] == 1
+    assert listed["results"][0]["voucher"] == {"code": codes[0], "is_used": True}
+    detail = (await admin.get(f"/api/v1/admin/orders/{seats[0]['id']}")).json()
+    assert [event["type"] for event in detail["events"]] == [
+        "created",
+        "assigned",
+        "created",
+        "claimed",
+        "claimed",
+    ]
+    assert detail["events"][-1]["to_state"] == "completed"
+    handle = temporal_client.get_workflow_handle(workflow_id(seats[0]["id"]))
+    assert await handle.result() == "completed"
+    save_history("order_prepaid_claim", await handle.fetch_history())
+
+
+async def test_a_canceled_seat_voucher_is_retired(
+    admin: httpx.AsyncClient, learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    offering = await _offering(factory)
+    (seat,) = await _seats(admin, offering)
+    canceled = await admin.post(f"/api/v1/admin/orders/{seat['id']}/cancel")
+    assert canceled.json()["state"] == "canceled"
+    claim = await _create(learner, offering, voucher_code=seat["voucher"]["code"])
+    assert claim.status_code == 400
+    assert claim.json()["error"]["code"] == "invalid_voucher"
+
+
+async def test_concurrent_claims_of_one_seat(
+    admin: httpx.AsyncClient, client_for: ClientFor, factory: Factory
+) -> None:
+    offering = await _offering(factory)
+    (seat,) = await _seats(admin, offering)
+    clients = [await client_for(sub=f"racer-{index}") for index in range(4)]
+    responses = await asyncio.gather(
+        *(_create(client, offering, voucher_code=seat["voucher"]["code"]) for client in clients)
+    )
+    assert sorted(response.status_code for response in responses) == [200, 400, 400, 400]
+
+
+async def test_admin_orders_csv(
+    admin: httpx.AsyncClient, learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    offering = await _offering(factory)
+    seats = await _seats(admin, offering, count=2)
+    paid = (await _create(learner, await _offering(factory), billing_address=ADDRESS)).json()
+    await learner.post(
+        f"/api/v1/orders/{paid['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    response = await admin.get("/api/v1/admin/orders.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:4] == ["id", "created_at", "state", "owner_id"]
+    by_id = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert set(by_id) == {seats[0]["id"], seats[1]["id"], paid["id"]}
+    assert by_id[seats[0]["id"]]["voucher_code"] == seats[0]["voucher"]["code"]
+    assert by_id[seats[0]["id"]]["voucher_is_used"] == "no"
+    assert by_id[paid["id"]]["card"] == "visa •••• 4242"
+    assert "4242424242424242" not in response.text
+    only_pending = await admin.get("/api/v1/admin/orders.csv", params={"state": "pending"})
+    assert len(list(csv.reader(io.StringIO(only_pending.text)))) == 2
+
+
+async def test_seat_creation_needs_a_course_when_ambiguous(
+    admin: httpx.AsyncClient, factory: Factory
+) -> None:
+    product = await factory.product(type=ProductType.CERTIFICATE, price="30.00")
+    await factory.offering(product=product)
+    await factory.offering(product=product)
+    response = await admin.post("/api/v1/admin/orders", json={"product_id": str(product.id)})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "course_code_required"
+    too_many = await admin.post(
+        "/api/v1/admin/orders", json={"product_id": str(product.id), "count": 1001}
+    )
+    assert too_many.status_code == 422

@@ -248,3 +248,11 @@ async def test_nul_characters_are_bad_input_not_a_500(
         json={"code": "B", "title": "B", "signatories": [{"name": "n\x00", "email": "a@b.org"}]},
     )
     assert nested.status_code == 422
+
+
+async def test_order_while_temporal_is_down_is_a_503(learner: httpx.AsyncClient, factory) -> None:
+    # The default test app points at a Temporal address where nothing listens.
+    offering = await factory.offering(product=await factory.product(price="0.00"))
+    response = await learner.post("/api/v1/orders", json={"offering_id": str(offering.id)})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "temporal_unavailable"
