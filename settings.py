@@ -7,6 +7,7 @@ test can override the environment and clear the cache in one place.
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -91,6 +92,16 @@ class Settings(BaseSettings):
     lexpersona_session_user_id: str = ""
     lexpersona_profile_id: str = ""
 
+    # Signatures: webhooks are raced against polling (every interval, doubling
+    # up to the maximum); a procedure not signed within the validity expires.
+    signature_poll_interval: timedelta = timedelta(seconds=30)
+    signature_poll_max_interval: timedelta = timedelta(minutes=10)
+    signature_validity_days: Annotated[float, Field(gt=0, le=365)] = 99
+    dummy_signature_webhook_delay: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    dummy_signature_webhook_drop_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # HMAC key of the dummy provider's webhooks; derived from the JWT secret when empty.
+    dummy_signature_secret: SecretStr = SecretStr("")
+
     mail_backend: MailBackend = MailBackend.FILE
     mail_from: str = "Guichet <no-reply@guichet.localhost>"
     smtp_host: str = "localhost"
@@ -165,6 +176,15 @@ class Settings(BaseSettings):
         if self.public_url:
             return str(self.public_url).rstrip("/")
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def dummy_signature_secret_value(self) -> str:
+        given = self.dummy_signature_secret.get_secret_value()
+        if given:
+            return given
+        return hashlib.sha256(
+            b"dummy-signature\n" + self.jwt_secret.get_secret_value().encode()
+        ).hexdigest()
 
     @property
     def mail_dir(self) -> Path:

@@ -30,12 +30,16 @@ from temporalio.worker import (
 from activities import defined_activities
 from activities.health import HealthActivities
 from activities.orders import OrderActivities
+from activities.signatures import SignatureActivities
 from integrations import temporal
 from integrations.payments import payment_provider
+from integrations.signature import signature_provider
 from models.session import create_engine, create_sessionmaker
+from models.signatures import SqlProcedureStore
 from settings import Settings
 from workflows.health import WorkerHealthWorkflow
 from workflows.order import OrderWorkflow
+from workflows.signature import SignatureWorkflow
 
 logger = logging.getLogger("guichet.worker")
 
@@ -60,6 +64,18 @@ REGISTRY: list[DomainRegistration] = [
         "health",
         workflows=(WorkerHealthWorkflow,),
         activities=lambda deps: defined_activities(HealthActivities(deps.sessionmaker)),
+    ),
+    DomainRegistration(
+        "signatures",
+        workflows=(SignatureWorkflow,),
+        activities=lambda deps: defined_activities(
+            SignatureActivities(
+                sessionmaker=deps.sessionmaker,
+                provider=signature_provider(
+                    deps.settings, store=SqlProcedureStore(deps.sessionmaker)
+                ),
+            )
+        ),
     ),
     DomainRegistration(
         "orders",

@@ -75,6 +75,7 @@ class OrderActivities:
             order_id=order.id,
             state=OrderState(order.state),
             facts=orders.facts_of(order, contract=contract),
+            contract_id=contract.id if contract else None,
         )
 
     @activity.defn(name="orders.create")

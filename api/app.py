@@ -10,9 +10,11 @@ from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
-from api.routers import catalog, deep_links, health, orders
+from api.routers import catalog, contracts, deep_links, health, orders
 from integrations import temporal
+from integrations.signature import signature_provider
 from models.session import autocommit, create_engine, create_sessionmaker
+from models.signatures import SqlProcedureStore
 from settings import Settings
 
 DESCRIPTION = """Open commerce back end for online learning.
@@ -29,6 +31,10 @@ TAGS = [
     {"name": "admin: deep links", "description": "Back-office management of deep links."},
     {"name": "orders", "description": "The learner's orders: create, pay, cancel."},
     {"name": "admin: orders", "description": "Back-office management of orders."},
+    {"name": "contracts", "description": "Contracts and their electronic signature."},
+    {"name": "admin: contracts", "description": "Back-office view of contracts."},
+    {"name": "webhooks", "description": "Notifications from providers."},
+    {"name": "dummy signature", "description": "The embedded signature page (dummy backend)."},
     {"name": "ops", "description": "Health, readiness and metrics."},
 ]
 
@@ -62,6 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.read_engine = autocommit(app.state.engine)
     app.state.read_sessionmaker = create_sessionmaker(app.state.read_engine)
+    app.state.signature_provider = signature_provider(
+        settings, store=SqlProcedureStore(app.state.sessionmaker)
+    )
     app.state.metrics = HttpMetrics(CollectorRegistry())
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
@@ -72,9 +81,14 @@ def create_app(settings: Settings) -> FastAPI:
         health.router,
         orders.router,
         orders.plan_router,
+        contracts.router,
+        contracts.orders_router,
+        contracts.webhooks_router,
+        contracts.dummy_router,
         catalog.admin_router,
         deep_links.admin_router,
         orders.admin_router,
+        contracts.admin_router,
     ):
         app.include_router(router)
     return app

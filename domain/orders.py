@@ -224,9 +224,19 @@ class NewOrder(BaseModel):
     prepaid_voucher_code: str | None = None
 
 
+class SignatureTiming(BaseModel):
+    """Defaults are the spec's: new input fields always get one, so workflows
+    started before the field existed still decode their input on replay."""
+
+    poll_interval: timedelta = timedelta(seconds=30)
+    poll_max_interval: timedelta = timedelta(minutes=10)
+    validity: timedelta = timedelta(days=99)
+
+
 class OrderWorkflowInput(BaseModel):
     new_order: NewOrder
     stuck_timeout: timedelta
+    signature: SignatureTiming = SignatureTiming()
 
 
 class OrderSnapshot(BaseModel):
@@ -235,6 +245,7 @@ class OrderSnapshot(BaseModel):
     order_id: uuid.UUID
     state: OrderState
     facts: OrderFacts
+    contract_id: uuid.UUID | None = None
 
 
 class Transition(BaseModel):

@@ -1,7 +1,16 @@
 """ORM models. Importing this package registers every table on `Base.metadata`
 (Alembic and the test schema rely on it)."""
 
-from models import catalog, contracts, deep_links, inbound_events, orders, users, vouchers
+from models import (
+    catalog,
+    contracts,
+    deep_links,
+    inbound_events,
+    orders,
+    signatures,
+    users,
+    vouchers,
+)
 from models.base import Base
 
 __all__ = [
@@ -11,6 +20,7 @@ __all__ = [
     "deep_links",
     "inbound_events",
     "orders",
+    "signatures",
     "users",
     "vouchers",
 ]

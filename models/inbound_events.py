@@ -30,5 +30,7 @@ async def store_once(
         insert(InboundEvent)
         .values(source=source, event_id=event_id, received_at=utcnow(), payload=payload)
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(InboundEvent.event_id)
     )
-    return (await session.execute(statement)).rowcount == 1
+    # RETURNING, not rowcount: a skipped conflict returns no row on both databases.
+    return (await session.execute(statement)).scalar_one_or_none() is not None

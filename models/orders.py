@@ -467,6 +467,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
     )
     if product.contract_required and not order.is_prepaid:
         session.add(_contract_for(order, plan, new))
+    await session.flush()
     return order
 
 

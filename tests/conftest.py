@@ -51,6 +51,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: the test uses the database")
     config.addinivalue_line("markers", "e2e: the test runs the whole stack in subprocesses")
+    config.addinivalue_line(
+        "markers", "signature_settings(**overrides): settings of signature tests"
+    )
 
 
 def postgres_target() -> str | None:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import CancelOrder, ClaimOrder, OrderActivities, SavePaymentMethod
     from domain.errors import DomainError
     from domain.orders import (
+        SIGNABLE_STATES,
         WAITING_FOR_LEARNER,
         CancelRequest,
         OrderSnapshot,
@@ -31,8 +32,10 @@ with workflow.unsafe.imports_passed_through():
         check_payment_method_accepted,
         next_state,
     )
+    from domain.signatures import OrderNotSignable, SignatureWorkflowInput
     from domain.vouchers import UnusableVoucher
     from integrations.payments.base import SavedPaymentMethod
+    from workflows import signature
 
 WORKFLOW_ID_PREFIX = "order:"
 FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
@@ -44,6 +47,10 @@ ACTIVITY_OPTIONS = {
 
 def workflow_id(order_id: object) -> str:
     return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def _not_signable(state: OrderState) -> None:
+    raise OrderNotSignable(f"An order in state {state} has no contract to sign.")
 
 
 def _already_claimed() -> None:
@@ -64,11 +71,15 @@ class OrderWorkflow:
         # Changes of state go one at a time, whoever asks (updates, timers).
         self._lock = asyncio.Lock()
         self._changes = 0
+        self._params: OrderWorkflowInput | None = None
+        self._signature: workflow.ChildWorkflowHandle | None = None
+        self._invitation_link: str | None = None
 
     # --- the order's life ---------------------------------------------------------
 
     @workflow.run
     async def run(self, params: OrderWorkflowInput) -> OrderState:
+        self._params = params
         try:
             self._snapshot = await workflow.execute_activity_method(
                 OrderActivities.create, params.new_order, **ACTIVITY_OPTIONS
@@ -131,6 +142,9 @@ class OrderWorkflow:
 
     async def _cancel(self, request: CancelRequest) -> None:
         assert self._snapshot is not None
+        if self._signature is not None and not self._signature.done():
+            # The child aborts the provider's procedure before it ends.
+            await self._signature.signal(signature.SignatureWorkflow.cancel)
         await workflow.execute_activity_method(
             OrderActivities.cancel,
             CancelOrder(order_id=self._snapshot.order_id, from_state=self._state, request=request),
@@ -189,6 +203,72 @@ class OrderWorkflow:
                 raise _business_error(error) from None
             self._changes += 1
             return self._state
+
+    @workflow.update(name="submit_for_signature")
+    async def submit_for_signature(self) -> str:
+        """The invitation link to sign the contract: starts the signature
+        workflow, or asks the link again when it runs."""
+        await self._when_ready()
+        if self._state not in SIGNABLE_STATES or self._snapshot.contract_id is None:
+            self._refuse(_not_signable, self._state)
+        if self._signature is not None and not self._signature.done():
+            if self._invitation_link is None:
+                await self._wait_for_link()
+            assert self._invitation_link is not None
+            return self._invitation_link
+        self._invitation_link = None
+        self._signature = await workflow.start_child_workflow(
+            signature.SignatureWorkflow.run,
+            self._signature_input(),
+            id=signature.workflow_id(self._snapshot.contract_id),
+            # The organization may sign after the order is over.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        await self._wait_for_link()
+        assert self._invitation_link is not None
+        return self._invitation_link
+
+    async def _wait_for_link(self) -> None:
+        child = self._signature
+        assert child is not None
+        await workflow.wait_condition(lambda: self._invitation_link is not None or child.done())
+        if self._invitation_link is None:
+            await child  # raises the child's failure (e.g. the provider refused)
+
+    def _signature_input(self) -> SignatureWorkflowInput:
+        assert self._params is not None and self._snapshot is not None
+        timing = self._params.signature
+        return SignatureWorkflowInput(
+            contract_id=self._snapshot.contract_id,
+            order_workflow_id=workflow.info().workflow_id,
+            poll_interval=timing.poll_interval,
+            poll_max_interval=timing.poll_max_interval,
+            validity=timing.validity,
+        )
+
+    async def _learn(self, event: str, **facts: bool) -> None:
+        """A fact from the signature workflow: the order moves on if it can."""
+        async with self._lock:
+            assert self._snapshot is not None
+            if self._state in FINAL_STATES:
+                return
+            updated = self._facts.model_copy(update=facts)
+            self._snapshot = self._snapshot.model_copy(update={"facts": updated})
+            await self._advance(event)
+
+    @workflow.signal(name=signature.SIGNAL_SUBMITTED)
+    async def signature_submitted(self, invitation_link: str) -> None:
+        self._invitation_link = invitation_link
+        await self._learn("submitted_for_signature", contract_submitted=True)
+
+    @workflow.signal(name=signature.SIGNAL_LEARNER_SIGNED)
+    async def learner_signed(self) -> None:
+        await self._learn("learner_signed", learner_signed=True)
+
+    @workflow.signal(name=signature.SIGNAL_RESET)
+    async def contract_reset(self) -> None:
+        self._invitation_link = None
+        await self._learn("contract_reset", contract_submitted=False)
 
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> OrderState:

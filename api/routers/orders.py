@@ -12,6 +12,7 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -56,6 +57,7 @@ from domain.orders import (
     NewOrder,
     OrderState,
     OrderWorkflowInput,
+    SignatureTiming,
     check_cancel,
     check_payment_method_accepted,
 )
@@ -128,7 +130,15 @@ async def _offering_id(session: AsyncSession, body: OrderCreate) -> uuid.UUID:
 
 
 def _workflow_input(new: NewOrder, settings: Settings) -> OrderWorkflowInput:
-    return OrderWorkflowInput(new_order=new, stuck_timeout=settings.order_stuck_timeout)
+    return OrderWorkflowInput(
+        new_order=new,
+        stuck_timeout=settings.order_stuck_timeout,
+        signature=SignatureTiming(
+            poll_interval=settings.signature_poll_interval,
+            poll_max_interval=settings.signature_poll_max_interval,
+            validity=timedelta(days=settings.signature_validity_days),
+        ),
+    )
 
 
 @router.post(

@@ -143,3 +143,25 @@ class AdminOrderOut(OrderOut):
 
 class AdminOrderDetail(AdminOrderOut):
     events: list[OrderEventOut]
+
+
+class InvitationLink(OutputModel):
+    invitation_link: str
+
+
+class ContractOut(OutputModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    definition_title: str
+    document_checksum: str | None
+    signature_backend: str | None
+    submitted_for_signature_on: datetime | None
+    student_signed_on: datetime | None
+    organization_signed_on: datetime | None
+    organization_signatory: dict[str, str] | None
+    created_at: datetime
+
+
+class SignatureStateOut(OutputModel):
+    student: bool
+    organization: bool

@@ -1,0 +1,268 @@
+"""Contracts and their signature: submit, who has signed, provider webhooks,
+and the embedded (dummy) signature page."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from temporalio.service import RPCError
+
+from api.auth import Role
+from api.deps import (
+    CurrentUser,
+    ReadSessionDep,
+    SettingsDep,
+    TemporalDep,
+    require_roles,
+    workflow_call,
+)
+from api.errors import ERROR_RESPONSES
+from api.pagination import Page, PageDep, build_page
+from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
+from domain.errors import BadRequest, DomainError, NotFound, error_class
+from domain.orders import SIGNABLE_STATES, OrderState
+from domain.signatures import OrderNotSignable, Recipient
+from integrations.signature.dummy import DummySignatureProvider
+from models import catalog, inbound_events, orders
+from models.contracts import Contract
+from models.orders import Order
+from workflows import signature
+from workflows.order import OrderWorkflow
+from workflows.order import workflow_id as order_workflow_id
+
+logger = logging.getLogger("guichet.signature")
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], responses=ERROR_RESPONSES)
+orders_router = APIRouter(prefix="/api/v1/orders", tags=["contracts"], responses=ERROR_RESPONSES)
+admin_router = APIRouter(
+    prefix="/api/v1/admin/contracts",
+    tags=["admin: contracts"],
+    dependencies=[Depends(require_roles())],
+    responses=ERROR_RESPONSES,
+)
+webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+dummy_router = APIRouter(prefix="/api/v1/dummy-signature", tags=["dummy signature"])
+
+ContractNotFound = error_class(NotFound, "contract_not_found")
+UnknownBackend = error_class(NotFound, "unknown_signature_backend")
+UnknownSigner = error_class(BadRequest, "unknown_signer")
+
+# The learner asking "have I signed?" waits this long for the provider's answer.
+REFRESH_BUDGET = timedelta(seconds=2)
+
+_pages = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parents[2] / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+@orders_router.post(
+    "/{order_id}/submit-for-signature",
+    summary="Submit the order's contract for signature",
+    description="Returns the learner's invitation link: submits the contract if it is not, "
+    "or not anymore (expired, refused), else asks the link again. 422 `order_not_signable`.",
+)
+async def submit_for_signature(
+    order_id: uuid.UUID,
+    user: CurrentUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> InvitationLink:
+    order = await orders.get_order(session=session, id=order_id, owner_id=user.sub)
+    if OrderState(order.state) not in SIGNABLE_STATES or not order.contract_required:
+        raise OrderNotSignable(f"An order in state {order.state} has no contract to sign.")
+    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
+    link = await workflow_call(
+        handle.execute_update(OrderWorkflow.submit_for_signature),
+        within=settings.workflow_call_timeout,
+    )
+    return InvitationLink(invitation_link=link)
+
+
+async def _visible_contract(session: ReadSessionDep, contract_id: uuid.UUID, user) -> Contract:
+    """The caller's own contract (an admin sees any); another's is a 404."""
+    query = select(Contract).where(Contract.id == contract_id)
+    if not user.has_any_role(Role.ADMIN):
+        query = query.join(Order, Order.id == Contract.order_id).where(Order.owner_id == user.sub)
+    contract = (await session.scalars(query)).one_or_none()
+    if contract is None:
+        raise ContractNotFound(f"No contract with id {contract_id}.")
+    return contract
+
+
+@router.get("", summary="List my contracts")
+async def list_contracts(
+    request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
+) -> Page[ContractOut]:
+    query = (
+        select(Contract)
+        .join(Order, Order.id == Contract.order_id)
+        .where(Order.owner_id == user.sub)
+        .order_by(Contract.created_at.desc(), Contract.id)
+    )
+    count, rows = await catalog.list_page(
+        session=session, query=query, offset=params.offset, limit=params.page_size
+    )
+    results = [ContractOut.model_validate(row) for row in rows]
+    return build_page(request=request, params=params, count=count, results=results)
+
+
+@router.get("/{contract_id}", summary="Read one of my contracts")
+async def read_contract(
+    contract_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
+) -> ContractOut:
+    return ContractOut.model_validate(await _visible_contract(session, contract_id, user))
+
+
+@router.get(
+    "/{contract_id}/signature-state",
+    summary="Who has signed, as the provider says now",
+    description="While the contract is out for signature, asks the provider (within about "
+    "2 s) before answering; otherwise, or if it is slow, answers from what is recorded.",
+)
+async def signature_state(
+    contract_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep, temporal: TemporalDep
+) -> SignatureStateOut:
+    contract = await _visible_contract(session, contract_id, user)
+    out_for_signature = contract.submitted_for_signature_on and not (
+        contract.student_signed_on and contract.organization_signed_on
+    )
+    if out_for_signature:
+        handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
+        try:
+            await workflow_call(
+                handle.execute_update(signature.SignatureWorkflow.refresh), within=REFRESH_BUDGET
+            )
+        except DomainError as error:
+            logger.info("signature refresh skipped", extra={"fields": {"reason": error.code}})
+        await session.refresh(contract)
+    return SignatureStateOut(
+        student=contract.student_signed_on is not None,
+        organization=contract.organization_signed_on is not None,
+    )
+
+
+@admin_router.get("", summary="List all contracts")
+async def admin_list_contracts(
+    request: Request, session: ReadSessionDep, params: PageDep
+) -> Page[ContractOut]:
+    query = select(Contract).order_by(Contract.created_at.desc(), Contract.id)
+    count, rows = await catalog.list_page(
+        session=session, query=query, offset=params.offset, limit=params.page_size
+    )
+    results = [ContractOut.model_validate(row) for row in rows]
+    return build_page(request=request, params=params, count=count, results=results)
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+@webhooks_router.post(
+    "/signature/{backend}",
+    summary="Signature provider notifications",
+    description="Verified, stored once per (backend, event id), then passed to the contract's "
+    "signature workflow. 200 once stored, even for an unknown contract; 401 if not authentic, "
+    "400 if unreadable.",
+)
+async def signature_webhook(
+    backend: str, request: Request, settings: SettingsDep, temporal: TemporalDep
+) -> dict[str, str]:
+    if backend != settings.signature_backend.value:
+        raise UnknownBackend(f"Signatures are not handled by {backend!r} here.")
+    provider = request.app.state.signature_provider
+    body = await request.body()
+    notification = await provider.parse_notification(headers=request.headers, body=body)
+    async with request.app.state.sessionmaker.begin() as session:
+        is_new = await inbound_events.store_once(
+            session=session,
+            source=f"signature:{backend}",
+            event_id=notification.event_id,
+            payload=json.loads(body),
+        )
+        contract_id = await session.scalar(
+            select(Contract.id).where(Contract.signature_reference == notification.reference)
+        )
+    if not is_new:
+        return {"status": "duplicate"}
+    if contract_id is None:
+        logger.warning(
+            "signature webhook for an unknown procedure",
+            extra={"fields": {"reference": notification.reference}},
+        )
+        return {"status": "ignored"}
+    handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
+    try:
+        await handle.signal(signature.SignatureWorkflow.notification, notification)
+    except RPCError:
+        # The procedure's workflow is over: nothing is waiting for this news.
+        logger.info("signature webhook after the procedure ended")
+    return {"status": "accepted"}
+
+
+# --- the dummy provider's page -------------------------------------------------------
+
+
+def _dummy(request: Request) -> DummySignatureProvider:
+    provider = request.app.state.signature_provider
+    if not isinstance(provider, DummySignatureProvider):
+        raise UnknownBackend("The dummy signature page is off (another backend is in use).")
+    return provider
+
+
+async def _page(
+    request: Request, reference: str, recipient: Recipient, message: str | None = None
+) -> HTMLResponse:
+    procedure = await _dummy(request).procedure(reference)
+    signed = (
+        procedure.student_signed
+        if recipient is Recipient.STUDENT
+        else procedure.organization_signed
+    )
+    name = (
+        procedure.student.name
+        if recipient is Recipient.STUDENT
+        else ", ".join(item.name for item in procedure.organization_signers) or "Organization"
+    )
+    html = _pages.get_template("dummy_signature.html").render(
+        procedure=procedure,
+        recipient=recipient.value,
+        signer_name=name,
+        already_signed=signed,
+        message=message,
+    )
+    return HTMLResponse(html)
+
+
+@dummy_router.get("/{reference}", summary="The dummy signature page", response_class=HTMLResponse)
+async def dummy_page(
+    reference: str, request: Request, signer: Recipient = Recipient.STUDENT
+) -> HTMLResponse:
+    return await _page(request, reference, signer)
+
+
+@dummy_router.post(
+    "/{reference}", summary="Sign or refuse on the dummy page", response_class=HTMLResponse
+)
+async def dummy_sign(reference: str, request: Request) -> HTMLResponse:
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    signer = form.get("signer", [Recipient.STUDENT.value])[0]
+    if signer not in {item.value for item in Recipient}:
+        raise UnknownSigner(f"Unknown signer {signer!r}.")
+    recipient = Recipient(signer)
+    action = form.get("action", ["sign"])[0]
+    provider = _dummy(request)
+    if action == "refuse":
+        await provider.refuse(reference=reference, recipient=recipient)
+        return await _page(request, reference, recipient, message="Refused.")
+    await provider.sign(reference=reference, recipient=recipient)
+    return await _page(request, reference, recipient, message="Signed, thank you.")

@@ -1,0 +1,68 @@
+"""Contract signatures: what a provider tells us, and what the signature
+workflow carries. Pure data and rules, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain.errors import Unprocessable, error_class
+
+OrderNotSignable = error_class(Unprocessable, "order_not_signable")
+
+
+class Recipient(StrEnum):
+    STUDENT = "student"
+    ORGANIZATION = "organization"
+
+
+class NotificationEvent(StrEnum):
+    RECIPIENT_FINISHED = "recipient_finished"
+    RECIPIENT_REFUSED = "recipient_refused"
+
+
+class SignatureState(BaseModel):
+    """Who has signed, as the provider says now."""
+
+    student: bool = False
+    organization: bool = False
+    refused: bool = False
+
+    @property
+    def fully_signed(self) -> bool:
+        return self.student and self.organization
+
+
+class Notification(BaseModel):
+    """A verified webhook: a hint that the procedure moved."""
+
+    event_id: str
+    reference: str
+    event: NotificationEvent
+    recipient: Recipient | None = None
+
+
+class Signer(BaseModel):
+    name: str
+    email: str
+
+
+class SignatureWorkflowInput(BaseModel):
+    contract_id: uuid.UUID
+    order_workflow_id: str
+    poll_interval: timedelta
+    poll_max_interval: timedelta
+    validity: timedelta
+
+
+class Submission(BaseModel):
+    reference: str
+    invitation_link: str
+
+
+def next_poll_interval(current: timedelta, maximum: timedelta) -> timedelta:
+    """Poll often at first, when a signature is most likely, then back off."""
+    return min(current * 2, maximum)
