@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from integrations.signature.base import SignatureProvider
 from integrations.signature.dummy import DummySignatureProvider, ProcedureStore
+from integrations.signature.lex_persona import LexPersonaSignatureProvider
 from settings import Settings, SignatureBackend
 
 
@@ -16,6 +17,10 @@ def signature_provider(settings: Settings, *, store: ProcedureStore) -> Signatur
             webhook_delay=settings.dummy_signature_webhook_delay,
             webhook_drop_rate=settings.dummy_signature_webhook_drop_rate,
         )
-    raise NotImplementedError(
-        f"signature backend {settings.signature_backend} is not built yet; use dummy"
+    assert settings.lexpersona_base_url is not None  # settings validation requires it
+    return LexPersonaSignatureProvider(
+        base_url=str(settings.lexpersona_base_url),
+        token=settings.lexpersona_token.get_secret_value(),
+        user_id=settings.lexpersona_session_user_id,
+        profile_id=settings.lexpersona_profile_id,
     )

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from api.app import create_app
@@ -21,21 +19,13 @@ from cli import free_port
 from domain.signatures import Notification, NotificationEvent, Recipient
 from integrations.signature.dummy import SIGNATURE_HEADER, sign_body
 from models.inbound_events import InboundEvent
+from tests.api.tunnel import CARD, contract_of, contract_order, sign, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
+from tests.fakes import serve
 from tests.workflows.histories import save_history
 from workflows import signature
 from workflows.order import workflow_id as order_workflow_id
-
-ADDRESS = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "address": "1 rue de la Paix",
-    "postcode": "75002",
-    "city": "Paris",
-    "country": "FR",
-}
-CARD = {"payment_method_id": "pm_card_visa"}
 
 
 @pytest.fixture
@@ -60,16 +50,8 @@ def settings(settings, port: int, temporal_env, request: pytest.FixtureRequest):
 
 @pytest.fixture
 async def live(settings, port: int, worker, sessionmaker) -> AsyncIterator[str]:
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with serve(create_app(settings), port) as url:
+        yield url
 
 
 @pytest.fixture
@@ -79,84 +61,26 @@ async def learner(live: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _contract_order(
-    learner: httpx.AsyncClient, factory: Factory, price: str = "450.00"
-) -> dict:
-    org = await factory.organization(
-        signatories=[{"name": "Claire Martin", "email": "claire@univ.example"}]
-    )
-    course = await factory.course(organizations=[org])
-    start = datetime.now(UTC) + timedelta(days=60)
-    run = await factory.course_run(course=course, start=start, end=start + timedelta(days=90))
-    product = await factory.product(price=price, contract_required=True, target_course_runs=[run])
-    offering = await factory.offering(course=course, product=product, organizations=[org])
-    body = {"offering_id": str(offering.id)}
-    if price != "0.00":
-        body["billing_address"] = ADDRESS
-    response = await learner.post("/api/v1/orders", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def _eventually(
-    check: Callable[[], Awaitable[bool]], seconds: float = 20, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"{what} not reached within {seconds} s")
-
-
-async def _state_is(learner: httpx.AsyncClient, order_id: str, state: str) -> None:
-    async def check() -> bool:
-        return (await learner.get(f"/api/v1/orders/{order_id}")).json()["state"] == state
-
-    await _eventually(check, what=f"order {state}")
-
-
-async def _submit(learner: httpx.AsyncClient, order_id: str) -> str:
-    response = await learner.post(f"/api/v1/orders/{order_id}/submit-for-signature")
-    assert response.status_code == 200, response.text
-    return response.json()["invitation_link"]
-
-
-async def _sign(link: str, recipient: Recipient, action: str = "sign") -> None:
-    """A signer opens the invitation and clicks the button."""
-    url = re.sub(r"\?signer=\w+", "", link)
-    async with httpx.AsyncClient(timeout=30) as browser:
-        page = await browser.get(url, params={"signer": recipient.value})
-        assert page.status_code == 200
-        assert "<form" in page.text
-        done = await browser.post(url, data={"signer": recipient.value, "action": action})
-        assert done.status_code == 200, done.text
-
-
-async def _contract(learner: httpx.AsyncClient, order_id: str) -> dict:
-    return (await learner.get(f"/api/v1/orders/{order_id}")).json()["contract"]
-
-
 async def test_sign_then_save_card_reaches_pending(
     learner: httpx.AsyncClient, factory: Factory, temporal_client
 ) -> None:
-    order = await _contract_order(learner, factory)
+    order = await contract_order(learner, factory)
     assert order["state"] == "to_sign_and_to_save_payment_method"
-    link = await _submit(learner, order["id"])
+    link = await submit(learner, order["id"])
     assert "/api/v1/dummy-signature/" in link
     submitted = (await learner.get(f"/api/v1/orders/{order['id']}")).json()
     assert submitted["state"] == "signing"
     assert submitted["contract"]["submitted_for_signature_on"] is not None
     # Asking again re-asks the link of the same procedure.
-    assert await _submit(learner, order["id"]) == link
+    assert await submit(learner, order["id"]) == link
 
-    await _sign(link, Recipient.STUDENT)
-    await _state_is(learner, order["id"], "to_save_payment_method")
+    await sign(link, Recipient.STUDENT)
+    await state_is(learner, order["id"], "to_save_payment_method")
     pending = (await learner.post(f"/api/v1/orders/{order['id']}/payment-method", json=CARD)).json()
     assert pending["state"] == "pending"
     assert len(pending["payment_schedule"]) == 3
 
-    await _sign(link, Recipient.ORGANIZATION)
+    await sign(link, Recipient.ORGANIZATION)
     contract_id = pending["contract"]["id"]
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
     assert await asyncio.wait_for(handle.result(), 20) == "signed"
@@ -176,30 +100,30 @@ async def test_sign_then_save_card_reaches_pending(
 async def test_save_card_then_sign_reaches_pending(
     learner: httpx.AsyncClient, factory: Factory
 ) -> None:
-    order = await _contract_order(learner, factory)
+    order = await contract_order(learner, factory)
     saved = await learner.post(f"/api/v1/orders/{order['id']}/payment-method", json=CARD)
     assert saved.json()["state"] == "to_sign"
-    link = await _submit(learner, order["id"])
-    await _sign(link, Recipient.STUDENT)
-    await _state_is(learner, order["id"], "pending")
+    link = await submit(learner, order["id"])
+    await sign(link, Recipient.STUDENT)
+    await state_is(learner, order["id"], "pending")
 
 
 async def test_free_contract_order_completes_when_signed(
     learner: httpx.AsyncClient, factory: Factory
 ) -> None:
-    order = await _contract_order(learner, factory, price="0.00")
+    order = await contract_order(learner, factory, price="0.00")
     assert order["state"] == "to_sign"
-    await _sign(await _submit(learner, order["id"]), Recipient.STUDENT)
-    await _state_is(learner, order["id"], "completed")
+    await sign(await submit(learner, order["id"]), Recipient.STUDENT)
+    await state_is(learner, order["id"], "completed")
 
 
 @pytest.mark.signature_settings(dummy_signature_webhook_drop_rate=1.0)
 async def test_every_webhook_dropped_polling_still_sees_it(
     learner: httpx.AsyncClient, factory: Factory
 ) -> None:
-    order = await _contract_order(learner, factory)
-    await _sign(await _submit(learner, order["id"]), Recipient.STUDENT)
-    await _state_is(learner, order["id"], "to_save_payment_method")
+    order = await contract_order(learner, factory)
+    await sign(await submit(learner, order["id"]), Recipient.STUDENT)
+    await state_is(learner, order["id"], "to_save_payment_method")
 
 
 @pytest.mark.signature_settings(
@@ -210,13 +134,13 @@ async def test_every_webhook_dropped_polling_still_sees_it(
 async def test_signature_state_asks_the_provider_now(
     learner: httpx.AsyncClient, factory: Factory
 ) -> None:
-    order = await _contract_order(learner, factory)
-    await _sign(await _submit(learner, order["id"]), Recipient.STUDENT)
-    contract_id = (await _contract(learner, order["id"]))["id"]
+    order = await contract_order(learner, factory)
+    await sign(await submit(learner, order["id"]), Recipient.STUDENT)
+    contract_id = (await contract_of(learner, order["id"]))["id"]
     # No webhook, no poll for an hour: the refresh sees the signature at once.
     state = await learner.get(f"/api/v1/contracts/{contract_id}/signature-state")
     assert state.json() == {"student": True, "organization": False}
-    await _state_is(learner, order["id"], "to_save_payment_method")
+    await state_is(learner, order["id"], "to_save_payment_method")
 
 
 @pytest.mark.signature_settings(
@@ -232,12 +156,12 @@ async def test_webhooks_three_times_shuffled_and_late_end_the_same(
     sessionmaker,
     temporal_client,
 ) -> None:
-    order = await _contract_order(learner, factory)
-    link = await _submit(learner, order["id"])
-    contract = await _contract(learner, order["id"])
+    order = await contract_order(learner, factory)
+    link = await submit(learner, order["id"])
+    contract = await contract_of(learner, order["id"])
     reference = link.rsplit("/", 1)[1].split("?")[0]
-    await _sign(link, Recipient.STUDENT)
-    await _sign(link, Recipient.ORGANIZATION)
+    await sign(link, Recipient.STUDENT)
+    await sign(link, Recipient.ORGANIZATION)
     notifications = [
         Notification(
             event_id=f"evt-{recipient.value}",
@@ -269,7 +193,7 @@ async def test_webhooks_three_times_shuffled_and_late_end_the_same(
     assert sorted(statuses) == ["accepted", "accepted"] + ["duplicate"] * 4
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract["id"]))
     assert await asyncio.wait_for(handle.result(), 20) == "signed"
-    await _state_is(learner, order["id"], "to_save_payment_method")
+    await state_is(learner, order["id"], "to_save_payment_method")
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(InboundEvent)) == 2
 
@@ -287,38 +211,38 @@ async def test_forged_or_unreadable_webhooks_are_refused(live: str) -> None:
         assert other_backend.status_code == 404
 
 
-async def test_refusal_resets_the_contract(learner: httpx.AsyncClient, factory: Factory) -> None:
-    order = await _contract_order(learner, factory)
-    first = await _submit(learner, order["id"])
-    await _sign(first, Recipient.STUDENT, action="refuse")
-    await _state_is(learner, order["id"], "to_sign_and_to_save_payment_method")
-    contract = await _contract(learner, order["id"])
+async def test_refusal_resets_thecontract_of(learner: httpx.AsyncClient, factory: Factory) -> None:
+    order = await contract_order(learner, factory)
+    first = await submit(learner, order["id"])
+    await sign(first, Recipient.STUDENT, action="refuse")
+    await state_is(learner, order["id"], "to_sign_and_to_save_payment_method")
+    contract = await contract_of(learner, order["id"])
     assert contract["submitted_for_signature_on"] is None
-    second = await _submit(learner, order["id"])
+    second = await submit(learner, order["id"])
     assert second != first
-    await _sign(second, Recipient.STUDENT)
-    await _state_is(learner, order["id"], "to_save_payment_method")
+    await sign(second, Recipient.STUDENT)
+    await state_is(learner, order["id"], "to_save_payment_method")
 
 
 @pytest.mark.signature_settings(signature_validity_days=3 / 86400)
-async def test_expired_procedure_resets_the_contract(
+async def test_expired_procedure_resets_thecontract_of(
     learner: httpx.AsyncClient, factory: Factory, temporal_client
 ) -> None:
-    order = await _contract_order(learner, factory)
-    await _submit(learner, order["id"])
-    contract_id = (await _contract(learner, order["id"]))["id"]
+    order = await contract_order(learner, factory)
+    await submit(learner, order["id"])
+    contract_id = (await contract_of(learner, order["id"]))["id"]
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
     assert await asyncio.wait_for(handle.result(), 20) == "expired"
-    await _state_is(learner, order["id"], "to_sign_and_to_save_payment_method")
+    await state_is(learner, order["id"], "to_sign_and_to_save_payment_method")
     save_history("signature_expired", await handle.fetch_history())
 
 
 async def test_cancel_while_signing_aborts_the_procedure(
     learner: httpx.AsyncClient, factory: Factory, temporal_client
 ) -> None:
-    order = await _contract_order(learner, factory)
-    link = await _submit(learner, order["id"])
-    contract_id = (await _contract(learner, order["id"]))["id"]
+    order = await contract_order(learner, factory)
+    link = await submit(learner, order["id"])
+    contract_id = (await contract_of(learner, order["id"]))["id"]
     canceled = await learner.post(f"/api/v1/orders/{order['id']}/cancel")
     assert canceled.json()["state"] == "canceled"
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
@@ -331,8 +255,8 @@ async def test_cancel_while_signing_aborts_the_procedure(
 async def test_contract_reads_and_errors(
     learner: httpx.AsyncClient, factory: Factory, live: str
 ) -> None:
-    order = await _contract_order(learner, factory)
-    contract_id = (await _contract(learner, order["id"]))["id"]
+    order = await contract_order(learner, factory)
+    contract_id = (await contract_of(learner, order["id"]))["id"]
     listed = (await learner.get("/api/v1/contracts")).json()
     assert [item["id"] for item in listed["results"]] == [contract_id]
     headers = {"Authorization": f"Bearer {token_for(sub='someone-else', roles=[])}"}
