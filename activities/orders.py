@@ -161,8 +161,14 @@ class OrderActivities:
         async with self._sessionmaker() as session:
             order = await orders.get_order(session=session, id=request.order_id)
             user = await session.get(User, order.owner_id)
+            known = await orders.customer_reference(
+                session=session, owner_id=str(order.owner_id), provider=self._payments.name
+            )
         customer = Customer(
-            id=str(order.owner_id), email=user.email if user else "", name=user.name if user else ""
+            id=str(order.owner_id),
+            email=user.email if user else "",
+            name=user.name if user else "",
+            reference=known,
         )
         # The provider call stays outside the transaction: it may be slow.
         saved = await self._payments.save_payment_method(token=request.token, customer=customer)

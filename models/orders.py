@@ -560,3 +560,17 @@ async def prepaid_order_of(*, session: AsyncSession, voucher_id: uuid.UUID) -> O
     return (
         await session.scalars(select(Order).where(Order.voucher_id == voucher_id, Order.is_prepaid))
     ).one_or_none()
+
+
+async def customer_reference(*, session: AsyncSession, owner_id: str, provider: str) -> str | None:
+    """The learner's customer at this provider, from a card saved before."""
+    return await session.scalar(
+        select(PaymentMethod.customer_reference)
+        .join(Order, Order.id == PaymentMethod.order_id)
+        .where(
+            Order.owner_id == owner_id,
+            PaymentMethod.provider == provider,
+            PaymentMethod.customer_reference.is_not(None),
+        )
+        .limit(1)
+    )

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,7 +33,7 @@ from temporalio.worker import Worker
 import models
 from api.app import create_app
 from api.auth import Claims, encode_token
-from cli import temporal_binary
+from cli import free_port, temporal_binary
 from models import migrate
 from models.session import create_engine, create_sessionmaker
 from settings import Settings
@@ -232,3 +235,25 @@ async def worker(
     running = build_worker(temporal_client, deps, task_queue=task_queue)
     async with running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """localstripe (a stateful Stripe fake) on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/v1/customers", auth=("sk_test_guichet", ""), timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from integrations.payments.base import PaymentProvider
 from integrations.payments.dummy import DummyPaymentProvider
+from integrations.payments.stripe import StripePaymentProvider
 from settings import PaymentBackend, Settings
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
     if settings.payment_backend is PaymentBackend.DUMMY:
         return DummyPaymentProvider()
-    raise NotImplementedError(
-        f"payment backend {settings.payment_backend} is not built yet; use dummy"
+    return StripePaymentProvider(
+        api_key=settings.stripe_api_key.get_secret_value(),
+        api_base=str(settings.stripe_api_base).rstrip("/") if settings.stripe_api_base else None,
     )

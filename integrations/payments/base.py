@@ -12,11 +12,12 @@ InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
 
 
 class Customer(BaseModel):
-    """The learner, as the provider knows them."""
+    """The learner, and their customer at the provider if they have one."""
 
     id: str
     email: str
     name: str
+    reference: str | None = None
 
 
 class SavedPaymentMethod(BaseModel):

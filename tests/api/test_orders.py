@@ -526,3 +526,50 @@ async def test_seat_creation_needs_a_course_when_ambiguous(
         "/api/v1/admin/orders", json={"product_id": str(product.id), "count": 1001}
     )
     assert too_many.status_code == 422
+
+
+async def test_card_saved_with_stripe(
+    settings,
+    temporal_env,
+    task_queue,
+    sessionmaker,
+    temporal_client,
+    localstripe: str,
+    factory: Factory,
+) -> None:
+    from pydantic import SecretStr
+
+    from tests.conftest import token_for
+    from worker import WorkerDeps, build_worker
+
+    stripe_settings = settings.model_copy(
+        update={
+            "payment_backend": "stripe",
+            "stripe_api_key": SecretStr("sk_test_guichet"),
+            "stripe_api_base": localstripe,
+            "temporal_address": temporal_env.client.service_client.config.target_host,
+        }
+    )
+    deps = WorkerDeps(settings=stripe_settings, sessionmaker=sessionmaker)
+    application = create_app(stripe_settings)
+    headers = {"Authorization": f"Bearer {token_for(sub='stripe-learner', roles=[])}"}
+    async with (
+        build_worker(temporal_client, deps, task_queue=task_queue),
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
+        ) as client,
+    ):
+        order = (await _create(client, await _offering(factory), billing_address=ADDRESS)).json()
+        declined = await client.post(
+            f"/api/v1/orders/{order['id']}/payment-method",
+            json={"payment_method_id": "pm_card_visa_chargeDeclined"},
+        )
+        assert declined.status_code == 400
+        saved = await client.post(
+            f"/api/v1/orders/{order['id']}/payment-method",
+            json={"payment_method_id": "pm_card_visa"},
+        )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["state"] == "pending"
+    assert saved.json()["payment_method"]["last4"] == "4242"
