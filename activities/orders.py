@@ -22,6 +22,7 @@ from domain.orders import (
     OrderSnapshot,
     OrderState,
     Transition,
+    next_state,
 )
 from domain.payment_schedule import compute_schedule
 from integrations.payments.base import Customer, PaymentProvider, SavedPaymentMethod
@@ -81,9 +82,23 @@ class OrderActivities:
     @activity.defn(name="orders.create")
     @raises_domain_errors
     async def create(self, new: NewOrder) -> OrderSnapshot:
+        """Write the order and take it past draft in one transaction: most
+        orders (free, prepaid seats, paid ones waiting for a card) need no
+        second activity before the API can answer."""
         async with self._sessionmaker.begin() as session:
             order = await orders.create_order(session=session, new=new)
-            return await self._snapshot(session, order.id)
+            snapshot = await self._snapshot(session, order.id)
+            target = next_state(snapshot.facts)
+            if target is snapshot.state or target is OrderState.PENDING:
+                return snapshot
+            await orders.record_transition(
+                session=session,
+                order_id=order.id,
+                from_state=snapshot.state,
+                to_state=target,
+                event="created",
+            )
+            return snapshot.model_copy(update={"state": target})
 
     @activity.defn(name="orders.transition")
     @raises_domain_errors

@@ -404,17 +404,34 @@ def _prepaid_voucher(code: str, offering: Offering) -> Voucher:
 
 
 def _contract_for(order: Order, plan: OrderPlan, new: NewOrder) -> Contract:
+    """The contract with a snapshot of what is agreed; the schedule is the one
+    projected today (the real one is anchored at the learner's signature)."""
     product = plan.offering.product
+    organization = next(
+        item for item in plan.offering.organizations if item.id == plan.organization_id
+    )
+    start, end = course_window(product)
+    schedule = compute_schedule(
+        total=plan.total,
+        product_type=ProductType(product.type),
+        anchor=utcnow(),
+        course_start=start,
+        course_end=end,
+    )
     return Contract(
         order_id=order.id,
-        definition_title=f"Contrat — {product.title}",
+        definition_title=f"Contrat - {product.title}",
         definition_body=product.description,
         context={
             "learner": new.owner_id,
+            "organization": {"code": organization.code, "title": organization.title},
             "course": {"code": plan.offering.course.code, "title": plan.offering.course.title},
             "product": product.title,
             "total": str(plan.total),
             "currency": product.currency,
+            "schedule": [
+                {"due_date": str(item.due_date), "amount": str(item.amount)} for item in schedule
+            ],
         },
     )
 

@@ -153,6 +153,7 @@ class ContractOut(OutputModel):
     id: uuid.UUID
     order_id: uuid.UUID
     definition_title: str
+    context: dict
     document_checksum: str | None
     signature_backend: str | None
     submitted_for_signature_on: datetime | None

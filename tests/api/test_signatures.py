@@ -88,6 +88,9 @@ async def test_sign_then_save_card_reaches_pending(
     assert state.json() == {"student": True, "organization": True}
     contract = (await learner.get(f"/api/v1/contracts/{contract_id}")).json()
     assert len(contract["document_checksum"]) == 64
+    assert contract["definition_title"].startswith("Contrat - ")
+    assert contract["context"]["organization"]["title"] == "Organization"
+    assert sum(float(item["amount"]) for item in contract["context"]["schedule"]) == 450.0
     assert contract["organization_signatory"] == {
         "name": "Claire Martin",
         "email": "claire@univ.example",
