@@ -138,7 +138,6 @@ ALLOWED_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
             S.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD,
             S.TO_SIGN,
             S.TO_SAVE_PAYMENT_METHOD,
-            S.PENDING,
             S.COMPLETED,
             S.CANCELED,
         }

@@ -129,6 +129,31 @@ async def _offering_id(session: AsyncSession, body: OrderCreate) -> uuid.UUID:
     return found
 
 
+async def start_order(
+    *,
+    new: NewOrder,
+    temporal: TemporalDep,
+    settings: Settings,
+    id_conflict_policy: WorkflowIDConflictPolicy,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+) -> None:
+    """Start the order's workflow and wait until it has written the order."""
+    operation = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        _workflow_input(new, settings),
+        id=workflow_id(new.order_id),
+        task_queue=settings.task_queue,
+        id_conflict_policy=id_conflict_policy,
+        id_reuse_policy=id_reuse_policy,
+    )
+    await workflow_call(
+        temporal.execute_update_with_start_workflow(
+            OrderWorkflow.created, start_workflow_operation=operation
+        ),
+        within=settings.workflow_call_timeout,
+    )
+
+
 def _workflow_input(new: NewOrder, settings: Settings) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
@@ -181,23 +206,16 @@ async def create_order(
     if await session.get(Order, new.order_id) is None:
         # Refuse bad requests before any workflow exists.
         await orders.plan_order(session=session, new=new)
-    start = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        _workflow_input(new, settings),
-        id=workflow_id(new.order_id),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        # A creation refused by a concurrent change failed the workflow: the
-        # same key may try again. A created order's key returns that order.
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-    )
     # WorkflowAlreadyStartedError: its workflow has ended, the order is written.
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await workflow_call(
-            temporal.execute_update_with_start_workflow(
-                OrderWorkflow.created, start_workflow_operation=start
-            ),
-            within=settings.workflow_call_timeout,
+        await start_order(
+            new=new,
+            temporal=temporal,
+            settings=settings,
+            # A creation refused by a concurrent change failed the workflow:
+            # the same key may try again. A created order's key returns it.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     return await _view(session, new.order_id)
 
@@ -398,18 +416,11 @@ async def create_prepaid_orders(
 
     async def start(seat: NewOrder) -> None:
         async with gate:
-            await workflow_call(
-                temporal.execute_update_with_start_workflow(
-                    OrderWorkflow.created,
-                    start_workflow_operation=WithStartWorkflowOperation(
-                        OrderWorkflow.run,
-                        _workflow_input(seat, settings),
-                        id=workflow_id(seat.order_id),
-                        task_queue=settings.task_queue,
-                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    ),
-                ),
-                within=settings.workflow_call_timeout,
+            await start_order(
+                new=seat,
+                temporal=temporal,
+                settings=settings,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
 
     await asyncio.gather(*(start(seat) for seat in seats))

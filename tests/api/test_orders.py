@@ -16,19 +16,11 @@ from sqlalchemy import func, select
 from api.app import create_app
 from domain.catalog import ProductType
 from models.orders import Order, OrderEvent
+from tests.api.tunnel import ADDRESS
 from tests.conftest import ClientFor
 from tests.factories import Factory
 from tests.workflows.histories import save_history
 from workflows.order import workflow_id
-
-ADDRESS = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "address": "1 rue de la Paix",
-    "postcode": "75002",
-    "city": "Paris",
-    "country": "FR",
-}
 
 
 @pytest.fixture
