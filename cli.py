@@ -270,6 +270,7 @@ def _stop(children: list[Child]) -> None:
 def _dev_environment(settings: Settings, data_dir: Path) -> tuple[Settings, dict[str, str]]:
     env = dict(os.environ)
     env["GUICHET_DATA_DIR"] = str(data_dir)
+    env.setdefault("GUICHET_DEV_MODE", "true")
     env.setdefault("GUICHET_JWT_SECRET", _dev_secret(data_dir))
     if not settings.worker_metrics_address:
         env["GUICHET_WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{free_port()}"

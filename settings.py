@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr("")
     jwt_algorithm: str = "HS256"
 
+    # Development conveniences (mail previews); `guichet dev` turns it on.
+    dev_mode: bool = False
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
@@ -150,9 +153,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _backend_credentials(self) -> Self:
-        if self.payment_backend is PaymentBackend.STRIPE and not self.stripe_api_key:
+        if self.payment_backend == PaymentBackend.STRIPE and not self.stripe_api_key:
             raise ValueError("GUICHET_STRIPE_API_KEY is required when PAYMENT_BACKEND=stripe")
-        if self.signature_backend is SignatureBackend.LEX_PERSONA and not (
+        if self.signature_backend == SignatureBackend.LEX_PERSONA and not (
             self.lexpersona_base_url and self.lexpersona_token.get_secret_value()
         ):
             raise ValueError(

@@ -28,10 +28,12 @@ from temporalio.worker import (
 )
 
 from activities import defined_activities
+from activities.emails import EmailActivities
 from activities.health import HealthActivities
 from activities.orders import OrderActivities
 from activities.signatures import SignatureActivities
 from integrations import temporal
+from integrations.mail import mailer
 from integrations.payments import payment_provider
 from integrations.signature import signature_provider
 from models.session import create_engine, create_sessionmaker
@@ -64,6 +66,12 @@ REGISTRY: list[DomainRegistration] = [
         "health",
         workflows=(WorkerHealthWorkflow,),
         activities=lambda deps: defined_activities(HealthActivities(deps.sessionmaker)),
+    ),
+    DomainRegistration(
+        "emails",
+        activities=lambda deps: defined_activities(
+            EmailActivities(sessionmaker=deps.sessionmaker, mailer=mailer(deps.settings))
+        ),
     ),
     DomainRegistration(
         "signatures",

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
-from api.routers import catalog, contracts, deep_links, health, orders
+from api.routers import catalog, contracts, deep_links, dev, health, orders
 from integrations import temporal
 from integrations.signature import signature_provider
 from models.session import autocommit, create_engine, create_sessionmaker
@@ -36,6 +36,7 @@ TAGS = [
     {"name": "webhooks", "description": "Notifications from providers."},
     {"name": "dummy signature", "description": "The embedded signature page (dummy backend)."},
     {"name": "ops", "description": "Health, readiness and metrics."},
+    {"name": "dev", "description": "Development helpers (GUICHET_DEV_MODE only)."},
 ]
 
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         deep_links.admin_router,
         orders.admin_router,
         contracts.admin_router,
+        dev.router,
     ):
         app.include_router(router)
     return app

@@ -30,6 +30,10 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
         # SQLite cannot ALTER constraints: batch mode rebuilds the table.
         render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite runs DDL in transactions too; saying so keeps every migration
+        # in the one BEGIN IMMEDIATE transaction, so concurrent `guichet
+        # migrate` runs cannot interleave between migrations.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()

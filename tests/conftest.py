@@ -12,6 +12,8 @@ use; each test gets its own task queue and a worker built from worker.REGISTRY.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import os
 import subprocess
 import sys
@@ -257,3 +259,30 @@ def localstripe() -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(10)
+
+
+class SmtpInbox:
+    """What a real SMTP server (aiosmtpd) on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        return [str(message["Subject"]) for message in self.messages]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpInbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = SmtpInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

@@ -17,8 +17,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.emails import EmailActivities, EmailRequest
     from activities.failures import as_application_error
     from activities.orders import CancelOrder, ClaimOrder, OrderActivities, SavePaymentMethod
+    from domain.emails import EmailKind
     from domain.errors import DomainError
     from domain.orders import (
         SIGNABLE_STATES,
@@ -39,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_ID_PREFIX = "order:"
 FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
+CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
+# Workflows started before the confirmation email existed replay without it.
+PATCH_ORDER_CONFIRMED_EMAIL = "order-confirmed-email"
 ACTIVITY_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -74,6 +79,7 @@ class OrderWorkflow:
         self._params: OrderWorkflowInput | None = None
         self._signature: workflow.ChildWorkflowHandle | None = None
         self._invitation_link: str | None = None
+        self._confirmed = False
 
     # --- the order's life ---------------------------------------------------------
 
@@ -93,10 +99,26 @@ class OrderWorkflow:
         async with self._lock:
             await self._advance("created")
             self._ready = True
-        while self._state not in FINAL_STATES:
+        while True:
+            # Here, not in the updates: the API's answer never waits for a mail.
+            await self._confirm_once()
+            if self._state in FINAL_STATES:
+                break
             await self._wait_for_progress(params.stuck_timeout)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
+
+    async def _confirm_once(self) -> None:
+        """The order_confirmed email, once the order is pending or completed."""
+        if self._confirmed or self._state not in CONFIRMED_STATES or not self._facts.has_owner:
+            return
+        self._confirmed = True
+        if workflow.patched(PATCH_ORDER_CONFIRMED_EMAIL):
+            await workflow.execute_activity_method(
+                EmailActivities.send,
+                EmailRequest(order_id=self._order_id, kind=EmailKind.ORDER_CONFIRMED),
+                **ACTIVITY_OPTIONS,
+            )
 
     @property
     def _state(self) -> OrderState:

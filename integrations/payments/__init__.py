@@ -9,7 +9,7 @@ from settings import PaymentBackend, Settings
 
 
 def payment_provider(settings: Settings) -> PaymentProvider:
-    if settings.payment_backend is PaymentBackend.DUMMY:
+    if settings.payment_backend == PaymentBackend.DUMMY:
         return DummyPaymentProvider()
     return StripePaymentProvider(
         api_key=settings.stripe_api_key.get_secret_value(),

@@ -9,7 +9,7 @@ from settings import Settings, SignatureBackend
 
 
 def signature_provider(settings: Settings, *, store: ProcedureStore) -> SignatureProvider:
-    if settings.signature_backend is SignatureBackend.DUMMY:
+    if settings.signature_backend == SignatureBackend.DUMMY:
         return DummySignatureProvider(
             store=store,
             public_url=settings.effective_public_url,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import email
+import email.policy
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -565,3 +567,102 @@ async def test_card_saved_with_stripe(
     assert saved.status_code == 200, saved.text
     assert saved.json()["state"] == "pending"
     assert saved.json()["payment_method"]["last4"] == "4242"
+
+
+# --- emails -----------------------------------------------------------------------
+
+
+async def test_order_confirmed_email_once_over_smtp(
+    settings,
+    temporal_env,
+    task_queue,
+    sessionmaker,
+    temporal_client,
+    smtp,
+    factory: Factory,
+) -> None:
+    from activities.emails import EmailActivities, EmailRequest
+    from domain.emails import EmailKind
+    from integrations.mail import mailer
+    from tests.conftest import token_for
+    from worker import WorkerDeps, build_worker
+
+    inbox, port = smtp
+    smtp_settings = settings.model_copy(
+        update={
+            "mail_backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "temporal_address": temporal_env.client.service_client.config.target_host,
+        }
+    )
+    deps = WorkerDeps(settings=smtp_settings, sessionmaker=sessionmaker)
+    application = create_app(smtp_settings)
+    headers = {"Authorization": f"Bearer {token_for(sub='mail-learner', roles=[])}"}
+    async with (
+        build_worker(temporal_client, deps, task_queue=task_queue),
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
+        ) as client,
+    ):
+        order = (await _create(client, await _offering(factory, price="0.00"))).json()
+        handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+        assert await handle.result() == "completed"
+    (message,) = inbox.messages
+    assert message["To"] == "mail-learner@example.org"
+    assert "est confirmée" in message["Subject"]
+    save_history("order_confirmed_email", await handle.fetch_history())
+    # The activity run again (a retry) sends nothing more.
+    again = EmailActivities(sessionmaker=sessionmaker, mailer=mailer(smtp_settings))
+    sent = await again.send(
+        EmailRequest(order_id=uuid.UUID(order["id"]), kind=EmailKind.ORDER_CONFIRMED)
+    )
+    assert sent is False
+    assert len(inbox.messages) == 1
+
+
+async def test_paid_order_confirmation_lands_in_the_mail_folder(
+    learner: httpx.AsyncClient, factory: Factory, settings
+) -> None:
+    order = (await _create(learner, await _offering(factory), billing_address=ADDRESS)).json()
+    await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+
+    async def written() -> list:
+        return list(settings.mail_dir.glob("*.eml"))
+
+    for _ in range(100):
+        if await written():
+            break
+        await asyncio.sleep(0.1)
+    (path,) = await written()
+    assert "450,00" in path.read_text(encoding="utf-8", errors="replace") or "450,00" in (
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )
+
+
+async def test_mail_preview_only_in_dev_mode(
+    anonymous: httpx.AsyncClient, settings, sessionmaker
+) -> None:
+    assert (await anonymous.get("/api/v1/dev/mail-preview/order_confirmed")).status_code == 404
+    application = create_app(settings.model_copy(update={"dev_mode": True}))
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t"
+        ) as client,
+    ):
+        page = await client.get(
+            "/api/v1/dev/mail-preview/installment_reminder", params={"lang": "en"}
+        )
+        assert page.status_code == 200
+        assert "€157.50" in page.text
+        text = await client.get(
+            "/api/v1/dev/mail-preview/order_refunded", params={"format": "text"}
+        )
+        assert text.text.startswith("Subject: ")
+        assert (await client.get("/api/v1/dev/mail-preview/nope")).status_code == 422

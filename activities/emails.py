@@ -1,0 +1,87 @@
+"""Sending the order emails, each once: the sent_emails row is inserted in
+the transaction that sends, so a retried activity finds it and stops."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.failures import raises_domain_errors
+from domain.emails import EmailContext, EmailKind, InstallmentFacts
+from integrations.mail import Mailer, render
+from models import emails, orders
+from models.orders import Installment, Order
+from models.users import User
+
+
+class EmailRequest(BaseModel):
+    order_id: uuid.UUID
+    kind: EmailKind
+    installment_id: uuid.UUID | None = None
+
+
+def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentFacts | None:
+    chosen: Installment | None = next(
+        (item for item in order.installments if item.id == installment_id), None
+    )
+    if chosen is None:
+        return None
+    return InstallmentFacts(
+        position=chosen.position + 1,
+        count=len(order.installments),
+        amount=chosen.amount,
+        due_date=chosen.due_date,
+    )
+
+
+def context_of(order: Order, user: User | None, installment_id: uuid.UUID | None) -> EmailContext:
+    return EmailContext(
+        learner_name=(user.name if user else "") or (user.email if user else ""),
+        order_id=order.id,
+        product_title=order.offering.product.title,
+        course_title=order.offering.course.title,
+        organization_title=order.organization.title if order.organization else "",
+        total=order.total,
+        currency=order.currency,
+        card_last4=order.payment_method.last4 if order.payment_method else None,
+        installment=_installment(order, installment_id),
+        voucher_code=order.voucher.code if order.voucher else None,
+    )
+
+
+class EmailActivities:
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer) -> None:
+        self._sessionmaker = sessionmaker
+        self._mailer = mailer
+
+    @activity.defn(name="emails.send")
+    @raises_domain_errors
+    async def send(self, request: EmailRequest) -> bool:
+        """Send the mail unless it was sent; True if this call sent it."""
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=request.order_id, view=True)
+            user = await session.get(User, order.owner_id) if order.owner_id else None
+            if user is None or not user.email:
+                return False  # nobody to write to (an unclaimed prepaid seat)
+            fresh = await emails.reserve(
+                session=session,
+                order_id=order.id,
+                installment_id=request.installment_id,
+                kind=request.kind.value,
+                recipient=user.email,
+            )
+            if not fresh:
+                return False
+            mail = render(
+                kind=request.kind,
+                language=order.language,
+                context=context_of(order, user, request.installment_id),
+                to=user.email,
+            )
+            # Sent inside the transaction: if sending fails, the guard row is
+            # rolled back and the retried activity sends again.
+            await self._mailer.send(mail)
+            return True

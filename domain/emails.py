@@ -1,0 +1,87 @@
+"""The emails Guichet sends, and what each one says (pure data and formatting)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class EmailKind(StrEnum):
+    ORDER_CONFIRMED = "order_confirmed"
+    INSTALLMENT_REMINDER = "installment_reminder"
+    INSTALLMENT_PAID = "installment_paid"
+    INSTALLMENTS_FULLY_PAID = "installments_fully_paid"
+    INSTALLMENT_REFUSED = "installment_refused"
+    ORDER_REFUNDED = "order_refunded"
+    VOUCHER_ISSUED = "voucher_issued"
+
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")  # fmt: skip
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def language_of(requested: str | None) -> str:
+    return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """135,00 € in French, €135.00 in English."""
+    symbol = CURRENCY_SYMBOLS.get(currency, currency)
+    if language == "fr":
+        whole, cents = f"{amount:,.2f}".replace(",", "\u202f").split(".")
+        return f"{whole},{cents}\u00a0{symbol}"
+    return f"{symbol}{amount:,.2f}"
+
+
+def format_date(day: date, language: str) -> str:
+    if language == "fr":
+        return day.strftime("%d/%m/%Y")
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+class InstallmentFacts(BaseModel):
+    position: int
+    count: int
+    amount: Decimal
+    due_date: date
+
+
+class EmailContext(BaseModel):
+    """Everything a template may show."""
+
+    learner_name: str
+    order_id: uuid.UUID
+    product_title: str
+    course_title: str
+    organization_title: str
+    total: Decimal
+    currency: str
+    card_last4: str | None = None
+    installment: InstallmentFacts | None = None
+    voucher_code: str | None = None
+
+
+def sample_context() -> EmailContext:
+    """Made-up data for previewing templates."""
+    return EmailContext(
+        learner_name="Ada Lovelace",
+        order_id=uuid.UUID(int=42),
+        product_title="Certificat Python data",
+        course_title="Python pour l'analyse de données",
+        organization_title="Université de Lyon",
+        total=Decimal("450.00"),
+        currency="EUR",
+        card_last4="4242",
+        installment=InstallmentFacts(
+            position=2, count=3, amount=Decimal("157.50"), due_date=date(2027, 4, 6)
+        ),
+        voucher_code="7KQ2M9XH4TRB1WZC0N3D",
+    )

@@ -1,0 +1,126 @@
+"""Emails: rendering (templates/email/{lang}/{kind}.txt and .html) and sending
+through the `file` backend (one .eml per mail in a folder, the embedded
+default) or `smtp`.
+
+A text template's first line is the subject; the rest is the plain body. The
+HTML template extends email/base.html, which shows the same subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel
+
+from domain.emails import EmailContext, EmailKind, format_date, format_money, language_of
+from settings import MailBackend, Settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class Mail(BaseModel):
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def _environment(language: str) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,  # a missing value is a bug, not a blank
+        keep_trailing_newline=True,
+    )
+    environment.filters["money"] = lambda amount, currency: format_money(amount, currency, language)
+    environment.filters["day"] = lambda day: format_date(day, language)
+    return environment
+
+
+def render(*, kind: EmailKind, language: str | None, context: EmailContext, to: str) -> Mail:
+    lang = language_of(language)
+    environment = _environment(lang)
+    variables = {"ctx": context, "lang": lang}
+    text = environment.get_template(f"email/{lang}/{kind.value}.txt").render(variables)
+    subject, _, body = text.partition("\n\n")
+    html = environment.get_template(f"email/{lang}/{kind.value}.html").render(
+        variables | {"subject": subject.strip()}
+    )
+    return Mail(to=to, subject=subject.strip(), text=body.strip() + "\n", html=html)
+
+
+def to_message(mail: Mail, *, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Message-ID"] = make_msgid(domain="guichet.localhost")
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+class Mailer(Protocol):
+    async def send(self, mail: Mail) -> None: ...
+
+
+class FileMailer:
+    """Writes each mail as an .eml file: what dev and tests read."""
+
+    def __init__(self, *, folder: Path, sender: str) -> None:
+        self._folder = folder
+        self._sender = sender
+
+    async def send(self, mail: Mail) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self._folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(to_message(mail, sender=self._sender).as_bytes())
+
+
+class SmtpMailer:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        user: str = "",
+        password: str = "",
+        use_tls: bool = False,
+    ) -> None:
+        self._host, self._port, self._sender = host, port, sender
+        self._user, self._password, self._use_tls = user, password, use_tls
+
+    def _deliver(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=30) as client:
+            if self._use_tls:
+                client.starttls()
+            if self._user:
+                client.login(self._user, self._password)
+            client.send_message(message)
+
+    async def send(self, mail: Mail) -> None:
+        # smtplib blocks: it runs in a thread, off the event loop.
+        await asyncio.to_thread(self._deliver, to_message(mail, sender=self._sender))
+
+
+def mailer(settings: Settings) -> Mailer:
+    if settings.mail_backend == MailBackend.SMTP:
+        return SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.mail_from,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value(),
+            use_tls=settings.smtp_use_tls,
+        )
+    return FileMailer(folder=settings.mail_dir, sender=settings.mail_from)
