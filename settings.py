@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     # method) after this long is canceled, freeing its seat.
     order_stuck_timeout: timedelta = timedelta(hours=1)
     withdrawal_period_days: Annotated[int, Field(ge=0, le=60)] = DEFAULT_WITHDRAWAL_PERIOD_DAYS
+    # Reminder email this long before each debit.
+    installment_reminder_days: Annotated[float, Field(ge=0, le=60)] = 2
     # {max total: [percentages]}: the first limit at or above the total wins.
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}

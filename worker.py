@@ -30,12 +30,14 @@ from temporalio.worker import (
 from activities import defined_activities
 from activities.emails import EmailActivities
 from activities.health import HealthActivities
-from activities.orders import OrderActivities
+from activities.orders import DebitActivities, OrderActivities
 from activities.signatures import SignatureActivities
 from integrations import temporal
 from integrations.mail import mailer
 from integrations.payments import payment_provider
+from integrations.payments.base import PaymentProvider
 from integrations.signature import signature_provider
+from models.payments import SqlChargeStore
 from models.session import create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
 from settings import Settings
@@ -59,6 +61,10 @@ class DomainRegistration:
     name: str
     workflows: Sequence[type] = ()
     activities: Callable[[WorkerDeps], Sequence[Callable[..., Any]]] = lambda _deps: ()
+
+
+def _payments(deps: WorkerDeps) -> PaymentProvider:
+    return payment_provider(deps.settings, store=SqlChargeStore(deps.sessionmaker))
 
 
 REGISTRY: list[DomainRegistration] = [
@@ -88,13 +94,18 @@ REGISTRY: list[DomainRegistration] = [
     DomainRegistration(
         "orders",
         workflows=(OrderWorkflow,),
-        activities=lambda deps: defined_activities(
-            OrderActivities(
-                sessionmaker=deps.sessionmaker,
-                settings=deps.settings,
-                payments=payment_provider(deps.settings),
-            )
-        ),
+        activities=lambda deps: [
+            *defined_activities(
+                OrderActivities(
+                    sessionmaker=deps.sessionmaker,
+                    settings=deps.settings,
+                    payments=_payments(deps),
+                )
+            ),
+            *defined_activities(
+                DebitActivities(sessionmaker=deps.sessionmaker, payments=_payments(deps))
+            ),
+        ],
     ),
 ]
 

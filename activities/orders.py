@@ -8,15 +8,18 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
 from domain.catalog import ProductType
+from domain.errors import Unprocessable, error_class
 from domain.orders import (
     CancelRequest,
+    InstallmentInfo,
     InstallmentState,
     NewOrder,
     OrderSnapshot,
@@ -25,13 +28,22 @@ from domain.orders import (
     next_state,
 )
 from domain.payment_schedule import compute_schedule
-from integrations.payments.base import Customer, PaymentProvider, SavedPaymentMethod
+from integrations.payments.base import (
+    ChargeDeclined,
+    Customer,
+    PaymentProvider,
+    ProviderUnavailable,
+    SavedPaymentMethod,
+)
 from models import catalog, orders
+from models.base import utcnow
 from models.catalog import Product
 from models.contracts import Contract
 from models.orders import Installment, Order, PaymentMethod
 from models.users import User
 from settings import Settings
+
+NoPaymentMethod = error_class(Unprocessable, "no_payment_method")
 
 
 class SavePaymentMethod(BaseModel):
@@ -77,6 +89,10 @@ class OrderActivities:
             state=OrderState(order.state),
             facts=orders.facts_of(order, contract=contract),
             contract_id=contract.id if contract else None,
+            schedule=tuple(
+                InstallmentInfo(id=item.id, due_at=item.due_at, state=InstallmentState(item.state))
+                for item in order.installments
+            ),
         )
 
     @activity.defn(name="orders.create")
@@ -154,10 +170,13 @@ class OrderActivities:
                     order_id=order.id,
                     position=position,
                     due_date=payment.due_date,
+                    due_at=payment.due_at,
                     amount=payment.amount,
                     state=InstallmentState.PENDING.value,
                 )
             )
+        # Sessions do not autoflush: the snapshot read next must see them.
+        await session.flush()
         await orders.add_event(
             session=session,
             order_id=order.id,
@@ -228,3 +247,81 @@ class OrderActivities:
                     session=session, order_id=request.order_id
                 )
                 await orders.retire_full_voucher(session=session, order_id=request.order_id)
+
+
+class DebitRequest(BaseModel):
+    order_id: uuid.UUID
+    installment_id: uuid.UUID
+
+
+def idempotency_key(installment: Installment) -> str:
+    """`installment:<id>`, and a new key per card after a refusal: the
+    provider would otherwise replay the refusal instead of charging the new card."""
+    key = f"installment:{installment.id}"
+    return key if installment.attempt == 0 else f"{key}:{installment.attempt}"
+
+
+class DebitActivities:
+    """The charge of one installment, never twice: the provider dedupes by
+    idempotency key, and a paid installment is not charged again."""
+
+    def __init__(
+        self, *, sessionmaker: async_sessionmaker[AsyncSession], payments: PaymentProvider
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._payments = payments
+
+    @activity.defn(name="orders.debit")
+    @raises_domain_errors
+    async def debit(self, request: DebitRequest) -> InstallmentState:
+        async with self._sessionmaker() as session:
+            installment = await session.get(Installment, request.installment_id)
+            order = await orders.get_order(session=session, id=request.order_id, view=True)
+        assert installment is not None
+        if installment.state == InstallmentState.PAID.value:
+            return InstallmentState.PAID
+        card = order.payment_method
+        if card is None:
+            raise NoPaymentMethod("The order has no saved payment method.")
+        key = idempotency_key(installment)
+        try:
+            charged = await self._payments.charge(
+                amount=installment.amount,
+                currency=order.currency,
+                payment_method=card.reference,
+                customer=card.customer_reference,
+                idempotency_key=key,
+                description=f"{order.offering.product.title} {installment.position + 1}"
+                f"/{len(order.installments)}",
+            )
+        except ChargeDeclined as refusal:
+            await self._record(request, InstallmentState.REFUSED, key, {"reason": str(refusal)})
+            return InstallmentState.REFUSED
+        except ProviderUnavailable as outage:
+            await self._record(request, InstallmentState.ERROR, key, {"reason": str(outage)})
+            # Retried by the activity's retry policy, with backoff.
+            raise ApplicationError(f"payment provider unavailable: {outage}") from None
+        await self._record(request, InstallmentState.PAID, key, {"reference": charged.reference})
+        return InstallmentState.PAID
+
+    async def _record(
+        self, request: DebitRequest, state: InstallmentState, key: str, detail: dict
+    ) -> None:
+        async with self._sessionmaker.begin() as session:
+            values: dict = {"state": state.value, "updated_at": utcnow()}
+            if state is InstallmentState.REFUSED:
+                values["attempt"] = Installment.attempt + 1
+            await session.execute(
+                update(Installment)
+                .where(
+                    Installment.id == request.installment_id,
+                    Installment.state != InstallmentState.PAID.value,
+                )
+                .values(values)
+            )
+            await orders.add_event(
+                session=session,
+                order_id=request.order_id,
+                type=f"debit_{state.value}",
+                detail={"installment_id": str(request.installment_id), "key": key} | detail,
+            )

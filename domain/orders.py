@@ -236,6 +236,13 @@ class OrderWorkflowInput(BaseModel):
     new_order: NewOrder
     stuck_timeout: timedelta
     signature: SignatureTiming = SignatureTiming()
+    reminder_before: timedelta = timedelta(days=2)
+
+
+class InstallmentInfo(BaseModel):
+    id: uuid.UUID
+    due_at: datetime
+    state: InstallmentState
 
 
 class OrderSnapshot(BaseModel):
@@ -245,6 +252,24 @@ class OrderSnapshot(BaseModel):
     state: OrderState
     facts: OrderFacts
     contract_id: uuid.UUID | None = None
+    schedule: tuple[InstallmentInfo, ...] = ()
+
+    def with_installment(self, installment_id: uuid.UUID, state: InstallmentState) -> OrderSnapshot:
+        """The same order with one installment in a new state (and its facts)."""
+        schedule = tuple(
+            item.model_copy(update={"state": state}) if item.id == installment_id else item
+            for item in self.schedule
+        )
+        facts = self.facts.model_copy(
+            update={"installments": tuple(item.state for item in schedule)}
+        )
+        return self.model_copy(update={"schedule": schedule, "facts": facts})
+
+    def next_installment(self) -> InstallmentInfo | None:
+        """The first installment not paid yet (they are debited in order)."""
+        return next(
+            (item for item in self.schedule if item.state is not InstallmentState.PAID), None
+        )
 
 
 class Transition(BaseModel):
@@ -260,6 +285,16 @@ class CancelRequest(BaseModel):
     reason: str
     actor: str
 
+
+# The order has a schedule being collected.
+COLLECTING_STATES = frozenset(
+    {
+        OrderState.PENDING,
+        OrderState.PENDING_PAYMENT,
+        OrderState.NO_PAYMENT,
+        OrderState.FAILED_PAYMENT,
+    }
+)
 
 # States in which a (new) payment method may be saved on a paid order.
 PAYMENT_METHOD_STATES = frozenset(

@@ -28,8 +28,14 @@ CourseDatesMissing = error_class(Unprocessable, "course_dates_missing")
 
 
 class ScheduledPayment(BaseModel):
-    due_date: date
+    """An installment: when it is debited (`due_at`) and its French calendar day."""
+
+    due_at: datetime
     amount: Decimal
+
+    @property
+    def due_date(self) -> date:
+        return paris_day(self.due_at)
 
 
 def check_limits(limits: Mapping[int, Sequence[int]]) -> None:
@@ -77,25 +83,45 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def due_dates(
-    *, anchor: date, course_start: date, course_end: date, count: int, withdrawal_days: int
-) -> list[date]:
-    first = next_working_day(anchor + timedelta(days=withdrawal_days))
-    if first >= course_start:
-        # The course starts before the withdrawal period ends: pay at once.
-        first = anchor
+def _at_time_of(day: date, moment: datetime) -> datetime:
+    """`day` at the Paris time of day of `moment`."""
+    local = moment.astimezone(PARIS)
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=PARIS)
+
+
+def add_months_at(moment: datetime, months: int) -> datetime:
+    local = moment.astimezone(PARIS)
+    return _at_time_of(add_months(local.date(), months), local)
+
+
+def due_moments(
+    *,
+    anchor: datetime,
+    course_start: datetime,
+    course_end: datetime,
+    count: int,
+    withdrawal_days: int,
+) -> list[datetime]:
+    """When each installment is debited.
+
+    The first: the anchor plus the withdrawal period, on the next French
+    working day (at the anchor's time of day), or the anchor itself when the
+    course starts before that. The second: the course start (or a month after
+    the first), then monthly at the same time; the course end closes it."""
+    today = paris_day(anchor)
+    first_day = next_working_day(today + timedelta(days=withdrawal_days))
+    first = anchor if first_day >= paris_day(course_start) else _at_time_of(first_day, anchor)
     if count == 1 or first >= course_end:
         return [first]
-    second = course_start if first < course_start else add_months(first, 1)
-    dates = [first]
+    second = course_start if first < course_start else add_months_at(first, 1)
+    moments = [first]
     for index in range(count - 1):
-        due = add_months(second, index)
+        due = add_months_at(second, index)
         if due > course_end:
-            # The course is over before the schedule: its end closes it.
-            dates.append(course_end)
+            moments.append(course_end)
             break
-        dates.append(due)
-    return dates
+        moments.append(due)
+    return moments
 
 
 def split_amounts(total: Decimal, percentages: Sequence[int], count: int) -> list[Decimal]:
@@ -121,28 +147,27 @@ def compute_schedule(
 ) -> list[ScheduledPayment]:
     """The installments of a paid order; none for a free one.
 
-    `anchor` is the learner's signature date, or the order's date when no
+    `anchor` is the learner's signature moment, or the order's when no
     contract is needed."""
     if total <= 0:
         return []
-    today = paris_day(anchor)
     if product_type is ProductType.CERTIFICATE:
-        return [ScheduledPayment(due_date=today, amount=total)]
+        return [ScheduledPayment(due_at=anchor, amount=total)]
     if course_start is None or course_end is None:
         raise CourseDatesMissing("The course has no start or end date: no schedule can be set.")
     percentages = split_for(total, limits)
-    dates = due_dates(
-        anchor=today,
-        course_start=paris_day(course_start),
-        course_end=paris_day(course_end),
+    moments = due_moments(
+        anchor=anchor,
+        course_start=course_start,
+        course_end=course_end,
         count=len(percentages),
         withdrawal_days=withdrawal_days,
     )
-    amounts = split_amounts(total, percentages, len(dates))
+    amounts = split_amounts(total, percentages, len(moments))
     if any(amount <= 0 for amount in amounts):
         # A total of a few cents rounds a share to nothing: one payment, first date.
-        return [ScheduledPayment(due_date=dates[0], amount=total)]
+        return [ScheduledPayment(due_at=moments[0], amount=total)]
     return [
-        ScheduledPayment(due_date=due, amount=amount)
-        for due, amount in zip(dates, amounts, strict=True)
+        ScheduledPayment(due_at=due, amount=amount)
+        for due, amount in zip(moments, amounts, strict=True)
     ]

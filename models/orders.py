@@ -151,6 +151,10 @@ class Installment(TimestampMixin, Base):
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[date] = mapped_column(Date)
+    # When the timer debits it (its French day is due_date).
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Refusals so far: a retry with a new card needs a new idempotency key.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[Decimal] = mapped_column(Money())
     state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
 

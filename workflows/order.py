@@ -10,7 +10,7 @@ The API talks to it with updates, which answer once the change is written:
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,13 +19,23 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities, EmailRequest
     from activities.failures import as_application_error
-    from activities.orders import CancelOrder, ClaimOrder, OrderActivities, SavePaymentMethod
+    from activities.orders import (
+        CancelOrder,
+        ClaimOrder,
+        DebitActivities,
+        DebitRequest,
+        OrderActivities,
+        SavePaymentMethod,
+    )
     from domain.emails import EmailKind
     from domain.errors import DomainError
     from domain.orders import (
+        COLLECTING_STATES,
         SIGNABLE_STATES,
         WAITING_FOR_LEARNER,
         CancelRequest,
+        InstallmentInfo,
+        InstallmentState,
         OrderSnapshot,
         OrderState,
         OrderWorkflowInput,
@@ -42,8 +52,19 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_ID_PREFIX = "order:"
 FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
 CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
-# Workflows started before the confirmation email existed replay without it.
+# Workflows started before these existed replay without them.
 PATCH_ORDER_CONFIRMED_EMAIL = "order-confirmed-email"
+PATCH_INSTALLMENT_COLLECTION = "installment-collection"
+# A charge may wait on an unavailable provider: retried with backoff, never
+# given up (the installment stays `error` meanwhile).
+DEBIT_OPTIONS = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+    ),
+}
 ACTIVITY_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -80,6 +101,9 @@ class OrderWorkflow:
         self._signature: workflow.ChildWorkflowHandle | None = None
         self._invitation_link: str | None = None
         self._confirmed = False
+        self._reminded: set[object] = set()
+        # The refused installment a new card should pay now.
+        self._retry: object | None = None
 
     # --- the order's life ---------------------------------------------------------
 
@@ -104,9 +128,76 @@ class OrderWorkflow:
             await self._confirm_once()
             if self._state in FINAL_STATES:
                 break
-            await self._wait_for_progress(params.stuck_timeout)
+            if self._state in COLLECTING_STATES and workflow.patched(PATCH_INSTALLMENT_COLLECTION):
+                await self._collect_next(params.reminder_before)
+            else:
+                await self._wait_for_progress(params.stuck_timeout)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
+
+    # --- installments -------------------------------------------------------------
+
+    async def _collect_next(self, reminder_before: timedelta) -> None:
+        """Remind, wait for the due time, debit: the next installment, once."""
+        assert self._snapshot is not None
+        seen = self._changes
+        item = self._snapshot.next_installment()
+        if item is None or (item.state is InstallmentState.REFUSED and self._retry != item.id):
+            # All paid (the order is completing), or waiting for a new card.
+            await workflow.wait_condition(lambda: self._changes != seen)
+            return
+        if self._retry != item.id:
+            if await self._sleep_until(item.due_at - reminder_before, seen):
+                return
+            await self._remind(item)
+            if await self._sleep_until(item.due_at, seen):
+                return
+        await self._debit(item)
+
+    async def _sleep_until(self, moment: datetime, seen: int) -> bool:
+        """Sleep until `moment`; True if a change (new card, cancel) woke us first."""
+        delay = moment - workflow.now()
+        if delay <= timedelta(0):
+            return False
+        try:
+            await workflow.wait_condition(lambda: self._changes != seen, timeout=delay)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _remind(self, item: InstallmentInfo) -> None:
+        if item.id in self._reminded or item.due_at <= workflow.now():
+            return
+        self._reminded.add(item.id)
+        await self._email(EmailKind.INSTALLMENT_REMINDER, item.id)
+
+    async def _debit(self, item: InstallmentInfo) -> None:
+        async with self._lock:
+            assert self._snapshot is not None
+            if self._state not in COLLECTING_STATES:
+                return  # canceled while we waited for the lock
+            self._retry = None
+            result = await workflow.execute_activity_method(
+                DebitActivities.debit,
+                DebitRequest(order_id=self._snapshot.order_id, installment_id=item.id),
+                **DEBIT_OPTIONS,
+            )
+            self._snapshot = self._snapshot.with_installment(item.id, result)
+            await self._advance(f"installment_{result.value}")
+            self._changes += 1
+        if result is InstallmentState.REFUSED:
+            await self._email(EmailKind.INSTALLMENT_REFUSED, item.id)
+        elif self._snapshot.next_installment() is None:
+            await self._email(EmailKind.INSTALLMENTS_FULLY_PAID, item.id)
+        else:
+            await self._email(EmailKind.INSTALLMENT_PAID, item.id)
+
+    async def _email(self, kind: EmailKind, installment_id: object | None = None) -> None:
+        await workflow.execute_activity_method(
+            EmailActivities.send,
+            EmailRequest(order_id=self._order_id, kind=kind, installment_id=installment_id),
+            **ACTIVITY_OPTIONS,
+        )
 
     async def _confirm_once(self) -> None:
         """The order_confirmed email, once the order is pending or completed."""
@@ -114,11 +205,7 @@ class OrderWorkflow:
             return
         self._confirmed = True
         if workflow.patched(PATCH_ORDER_CONFIRMED_EMAIL):
-            await workflow.execute_activity_method(
-                EmailActivities.send,
-                EmailRequest(order_id=self._order_id, kind=EmailKind.ORDER_CONFIRMED),
-                **ACTIVITY_OPTIONS,
-            )
+            await self._email(EmailKind.ORDER_CONFIRMED)
 
     @property
     def _state(self) -> OrderState:
@@ -206,6 +293,11 @@ class OrderWorkflow:
             facts = self._facts.model_copy(update={"payment_method_saved": True})
             self._snapshot = self._snapshot.model_copy(update={"facts": facts})
             await self._advance("payment_method_saved")
+            refused = self._snapshot.next_installment()
+            if refused is not None and refused.state is InstallmentState.REFUSED:
+                # A new card pays the refused installment at once.
+                self._retry = refused.id
+            self._changes += 1
             return saved
 
     @workflow.update(name="claim")

@@ -158,6 +158,7 @@ def _workflow_input(new: NewOrder, settings: Settings) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
         stuck_timeout=settings.order_stuck_timeout,
+        reminder_before=timedelta(days=settings.installment_reminder_days),
         signature=SignatureTiming(
             poll_interval=settings.signature_poll_interval,
             poll_max_interval=settings.signature_poll_max_interval,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -39,3 +40,29 @@ class PaymentProvider(Protocol):
         """Keep the method behind `token` (from the provider's front-end SDK)
         for off-session charges; InvalidPaymentMethod if the provider refuses it."""
         ...
+
+    async def charge(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method: str,
+        customer: str | None,
+        idempotency_key: str,
+        description: str,
+    ) -> ChargeResult:
+        """Charge the saved method off-session. The same idempotency key never
+        charges twice. ChargeDeclined or ProviderUnavailable otherwise."""
+        ...
+
+
+class ChargeDeclined(Exception):
+    """The provider refused the charge (card declined, insufficient funds)."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not answer (network, 5xx, rate limit): try again later."""
+
+
+class ChargeResult(BaseModel):
+    reference: str

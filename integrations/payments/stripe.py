@@ -6,9 +6,18 @@ PaymentMethod to the learner's Customer for later off-session charges.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import stripe
 
-from integrations.payments.base import Customer, InvalidPaymentMethod, SavedPaymentMethod
+from integrations.payments.base import (
+    ChargeDeclined,
+    ChargeResult,
+    Customer,
+    InvalidPaymentMethod,
+    ProviderUnavailable,
+    SavedPaymentMethod,
+)
 
 
 class StripePaymentProvider:
@@ -58,3 +67,35 @@ class StripePaymentProvider:
             exp_month=card.exp_month,
             exp_year=card.exp_year,
         )
+
+    async def charge(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        payment_method: str,
+        customer: str | None,
+        idempotency_key: str,
+        description: str,
+    ) -> ChargeResult:
+        try:
+            intent = await self._client.v1.payment_intents.create_async(
+                params={
+                    "amount": int(amount.scaleb(2)),
+                    "currency": currency.lower(),
+                    "payment_method": payment_method,
+                    "customer": customer,
+                    "confirm": True,
+                    "off_session": True,
+                    "description": description,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as error:
+            raise ChargeDeclined(error.user_message or "card declined") from None
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+            raise ProviderUnavailable(type(error).__name__) from None
+        if intent.status != "succeeded":
+            # Off-session, nobody can authenticate: anything but success is a refusal.
+            raise ChargeDeclined(f"payment intent {intent.status}")
+        return ChargeResult(reference=intent.id)

@@ -214,6 +214,8 @@ def upgrade() -> None:
         sa.Column("order_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("due_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("amount", models.base.Money(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column(

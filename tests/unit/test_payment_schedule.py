@@ -92,6 +92,20 @@ def test_course_already_started_goes_monthly_from_now() -> None:
     ]
 
 
+def test_due_moments_follow_the_course_start() -> None:
+    """Timers fire at the course start's time; tests rely on seconds-ahead starts."""
+    anchor = at("2026-03-02", 10)
+    start = at("2026-03-05", 14)
+    payments = compute_schedule(
+        total=Decimal("450.00"),
+        product_type=ProductType.CREDENTIAL,
+        anchor=anchor,
+        course_start=start,
+        course_end=start + timedelta(days=45),
+    )
+    assert [item.due_at for item in payments] == [anchor, start, start + timedelta(days=31)]
+
+
 def test_course_end_closes_the_schedule_and_takes_the_remainder() -> None:
     assert schedule("1200.00", at("2026-03-02"), at("2026-04-06"), at("2026-05-20")) == [
         (date(2026, 3, 18), "360.00"),
@@ -174,6 +188,10 @@ def test_schedule_properties(
         course_end=end,
     )
     dates = [item.due_date for item in payments]
+    moments = [item.due_at for item in payments]
+    assert moments == sorted(moments)
+    assert moments[0] >= anchor
+    assert all(moment <= max(end, anchor) for moment in moments)
     # Every cent of the total, never more, no empty installment.
     assert sum(item.amount for item in payments) == total
     assert all(

@@ -1,0 +1,149 @@
+"""Installments debited by the order workflow's durable timers, with due times
+a few seconds ahead: a course starting in 4 s and ending in 8 s gives three
+installments of a 450.00 order, due at once, at the start and at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from models.orders import OrderEvent
+from models.payments import DummyChargeRow
+from tests.api.test_orders import _create, app  # noqa: F401 - the API with a worker
+from tests.api.tunnel import ADDRESS
+from tests.factories import Factory
+from tests.workflows.histories import save_history
+from workflows.order import workflow_id
+
+START_IN = timedelta(seconds=4)
+END_IN = timedelta(seconds=8)
+
+
+async def _paid_order(learner: httpx.AsyncClient, factory: Factory, card: str) -> dict:
+    org = await factory.organization()
+    course = await factory.course(organizations=[org])
+    now = datetime.now(UTC)
+    run = await factory.course_run(course=course, start=now + START_IN, end=now + END_IN)
+    product = await factory.product(price="450.00", target_course_runs=[run])
+    offering = await factory.offering(course=course, product=product, organizations=[org])
+    order = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    saved = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": card}
+    )
+    assert saved.status_code == 200, saved.text
+    return saved.json()
+
+
+async def _until(
+    learner: httpx.AsyncClient, order_id: str, state: str, seconds: float = 30
+) -> dict:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        order = (await learner.get(f"/api/v1/orders/{order_id}")).json()
+        if order["state"] == state:
+            return order
+        await asyncio.sleep(0.2)
+    pytest.fail(f"order not {state} after {seconds} s: {order['state']}")
+
+
+def _subjects(settings) -> list[str]:
+    return sorted(
+        str(email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"])
+        for path in settings.mail_dir.glob("*.eml")
+    )
+
+
+async def _events(sessionmaker, order_id: str) -> list[str]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(OrderEvent.type)
+            .where(OrderEvent.order_id == uuid.UUID(order_id))
+            .order_by(OrderEvent.at, OrderEvent.id)
+        )
+        return list(rows)
+
+
+async def _charges(sessionmaker) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(DummyChargeRow)) or 0)
+
+
+async def test_three_installments_paid_in_full(
+    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker, temporal_client
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    assert [item["amount"] for item in order["payment_schedule"]] == ["135.00", "157.50", "157.50"]
+    first = await _until(learner, order["id"], "pending_payment", seconds=10)
+    assert first["payment_schedule"][0]["state"] == "paid"
+    done = await _until(learner, order["id"], "completed")
+    assert [item["state"] for item in done["payment_schedule"]] == ["paid", "paid", "paid"]
+    events = await _events(sessionmaker, order["id"])
+    assert events.count("debit_paid") == 3
+    assert await _charges(sessionmaker) == 3
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "completed"
+    subjects = _subjects(settings)
+    assert sum("payée" in subject and "Échéance" in subject for subject in subjects) == 2
+    assert sum("entièrement payée" in subject for subject in subjects) == 1
+    reminders = [subject for subject in subjects if " le " in subject]
+    assert len(reminders) == 2
+    assert all(subject.startswith("Échéance de 157,50") for subject in reminders)
+    assert sum("est confirmée" in subject for subject in subjects) == 1
+    save_history("order_installments_paid", await handle.fetch_history())
+
+
+async def test_refused_installment_then_a_new_card(
+    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_chargeDeclined")
+    refused = await _until(learner, order["id"], "no_payment", seconds=10)
+    assert refused["payment_schedule"][0]["state"] == "refused"
+    assert any(subject.startswith("Paiement refusé") for subject in _subjects(settings))
+    await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    retried = await _until(learner, order["id"], "pending_payment", seconds=10)
+    assert retried["payment_schedule"][0]["state"] == "paid"
+    assert retried["payment_method"]["last4"] == "4242"
+    await _until(learner, order["id"], "completed")
+    events = await _events(sessionmaker, order["id"])
+    assert events.count("debit_refused") == 1
+    assert events.count("debit_paid") == 3
+
+
+async def test_provider_outage_then_recovery(
+    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_providerOutage")
+    paid = await _until(learner, order["id"], "pending_payment", seconds=15)
+    assert paid["payment_schedule"][0]["state"] == "paid"
+    events = await _events(sessionmaker, order["id"])
+    first_paid = events.index("debit_paid")
+    assert events[:first_paid].count("debit_error") == 2
+    # No email about the outage itself: only once it is paid.
+    assert not any("refusé" in subject for subject in _subjects(settings))
+
+
+async def test_cancel_mid_schedule_stops_the_debits(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker, temporal_client
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, order["id"], "pending_payment", seconds=10)
+    canceled = (await learner.post(f"/api/v1/orders/{order['id']}/cancel")).json()
+    assert canceled["state"] == "canceled"
+    assert [item["state"] for item in canceled["payment_schedule"]] == [
+        "paid",
+        "canceled",
+        "canceled",
+    ]
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "canceled"
+    await asyncio.sleep((END_IN + timedelta(seconds=1)).total_seconds())
+    assert await _charges(sessionmaker) == 1
