@@ -87,7 +87,8 @@ class StripePaymentProvider:
                     "customer": customer,
                     "confirm": True,
                     "off_session": True,
-                    "description": description,
+                    # Metadata rather than `description`: every Stripe fake takes it.
+                    "metadata": {"guichet": description, "idempotency_key": idempotency_key},
                 },
                 options={"idempotency_key": idempotency_key},
             )

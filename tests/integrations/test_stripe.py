@@ -33,3 +33,33 @@ async def test_refused_cards(provider: StripePaymentProvider, token: str) -> Non
     with pytest.raises(InvalidPaymentMethod) as caught:
         await provider.save_payment_method(token=token, customer=LEARNER)
     assert caught.value.code == "invalid_payment_method"
+
+
+async def test_off_session_charges(provider: StripePaymentProvider) -> None:
+    from decimal import Decimal
+
+    from integrations.payments.base import ChargeDeclined
+
+    saved = await provider.save_payment_method(token="pm_card_visa", customer=LEARNER)
+    charged = await provider.charge(
+        amount=Decimal("135.00"),
+        currency="EUR",
+        payment_method=saved.reference,
+        customer=saved.customer_reference,
+        idempotency_key="installment:test-1",
+        description="Certificat 1/3",
+    )
+    assert charged.reference.startswith("pi_")
+    failing = await provider.save_payment_method(
+        token="pm_card_chargeCustomerFail",
+        customer=LEARNER.model_copy(update={"reference": saved.customer_reference}),
+    )
+    with pytest.raises(ChargeDeclined):
+        await provider.charge(
+            amount=Decimal("157.50"),
+            currency="EUR",
+            payment_method=failing.reference,
+            customer=failing.customer_reference,
+            idempotency_key="installment:test-2",
+            description="Certificat 2/3",
+        )
