@@ -116,6 +116,12 @@ class OrderActivities:
             )
             return snapshot.model_copy(update={"state": target})
 
+    @activity.defn(name="orders.load")
+    @raises_domain_errors
+    async def load(self, order_id: uuid.UUID) -> OrderSnapshot:
+        async with self._sessionmaker() as session:
+            return await self._snapshot(session, order_id)
+
     @activity.defn(name="orders.transition")
     @raises_domain_errors
     async def transition(self, transition: Transition) -> None:
@@ -249,6 +255,11 @@ class OrderActivities:
                 await orders.retire_full_voucher(session=session, order_id=request.order_id)
 
 
+class RefundOrder(BaseModel):
+    order_id: uuid.UUID
+    actor: str
+
+
 class DebitRequest(BaseModel):
     order_id: uuid.UUID
     installment_id: uuid.UUID
@@ -270,6 +281,64 @@ class DebitActivities:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._payments = payments
+
+    @activity.defn(name="orders.refund")
+    @raises_domain_errors
+    async def refund(self, request: RefundOrder) -> None:
+        """refunding, every paid installment refunded (once each), refunded."""
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=request.order_id, view=True)
+            state = OrderState(order.state)
+            if state is OrderState.REFUNDED:
+                return
+            if state is not OrderState.REFUNDING:
+                await orders.record_transition(
+                    session=session,
+                    order_id=order.id,
+                    from_state=state,
+                    to_state=OrderState.REFUNDING,
+                    event="refund_requested",
+                    detail={"actor": request.actor},
+                )
+                await orders.cancel_remaining_installments(session=session, order_id=order.id)
+        paid = [item for item in order.installments if item.state == InstallmentState.PAID.value]
+        for installment in paid:
+            await self._refund_installment(order, installment)
+        async with self._sessionmaker.begin() as session:
+            await orders.record_transition(
+                session=session,
+                order_id=order.id,
+                from_state=OrderState.REFUNDING,
+                to_state=OrderState.REFUNDED,
+                event="refunded",
+            )
+
+    async def _refund_installment(self, order: Order, installment: Installment) -> None:
+        assert installment.charge_reference is not None
+        try:
+            reference = await self._payments.refund(
+                charge_reference=installment.charge_reference,
+                amount=installment.amount,
+                currency=order.currency,
+                idempotency_key=f"refund:{installment.id}",
+            )
+        except ProviderUnavailable as outage:
+            raise ApplicationError(f"payment provider unavailable: {outage}") from None
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(Installment)
+                .where(
+                    Installment.id == installment.id,
+                    Installment.state == InstallmentState.PAID.value,
+                )
+                .values(state=InstallmentState.REFUNDED.value, updated_at=utcnow())
+            )
+            await orders.add_event(
+                session=session,
+                order_id=order.id,
+                type="installment_refunded",
+                detail={"installment_id": str(installment.id), "reference": reference},
+            )
 
     @activity.defn(name="orders.debit")
     @raises_domain_errors
@@ -301,14 +370,27 @@ class DebitActivities:
             await self._record(request, InstallmentState.ERROR, key, {"reason": str(outage)})
             # Retried by the activity's retry policy, with backoff.
             raise ApplicationError(f"payment provider unavailable: {outage}") from None
-        await self._record(request, InstallmentState.PAID, key, {"reference": charged.reference})
+        await self._record(
+            request,
+            InstallmentState.PAID,
+            key,
+            {"reference": charged.reference},
+            charge_reference=charged.reference,
+        )
         return InstallmentState.PAID
 
     async def _record(
-        self, request: DebitRequest, state: InstallmentState, key: str, detail: dict
+        self,
+        request: DebitRequest,
+        state: InstallmentState,
+        key: str,
+        detail: dict,
+        charge_reference: str | None = None,
     ) -> None:
         async with self._sessionmaker.begin() as session:
             values: dict = {"state": state.value, "updated_at": utcnow()}
+            if charge_reference:
+                values["charge_reference"] = charge_reference
             if state is InstallmentState.REFUSED:
                 values["attempt"] = Installment.attempt + 1
             await session.execute(

@@ -232,11 +232,19 @@ class SignatureTiming(BaseModel):
     validity: timedelta = timedelta(days=99)
 
 
+class RefundRequest(BaseModel):
+    actor: str
+
+
 class OrderWorkflowInput(BaseModel):
-    new_order: NewOrder
+    """A new order to create; or, to refund an order whose workflow has
+    ended (completed, canceled), `existing_order_id` and no new order."""
+
+    new_order: NewOrder | None
     stuck_timeout: timedelta
     signature: SignatureTiming = SignatureTiming()
     reminder_before: timedelta = timedelta(days=2)
+    existing_order_id: uuid.UUID | None = None
 
 
 class InstallmentInfo(BaseModel):
@@ -312,6 +320,14 @@ PAYMENT_METHOD_STATES = frozenset(
 PaymentMethodNotAccepted = error_class(Unprocessable, "payment_method_not_accepted")
 OrderExists = error_class(Conflict, "order_exists")
 BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
+
+
+NotRefundable = error_class(Conflict, "order_not_refundable")
+
+
+def check_refundable(state: OrderState) -> None:
+    if state not in REFUNDABLE_STATES and state is not OrderState.REFUNDING:
+        raise NotRefundable(f"An order in state {state} has nothing to refund.")
 
 
 def check_payment_method_accepted(state: OrderState, facts: OrderFacts) -> None:

@@ -155,6 +155,8 @@ class Installment(TimestampMixin, Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Refusals so far: a retry with a new card needs a new idempotency key.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # The provider's charge, to refund it.
+    charge_reference: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[Decimal] = mapped_column(Money())
     state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
 

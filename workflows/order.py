@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         DebitActivities,
         DebitRequest,
         OrderActivities,
+        RefundOrder,
         SavePaymentMethod,
     )
     from domain.emails import EmailKind
@@ -39,9 +40,11 @@ with workflow.unsafe.imports_passed_through():
         OrderSnapshot,
         OrderState,
         OrderWorkflowInput,
+        RefundRequest,
         Transition,
         check_cancel,
         check_payment_method_accepted,
+        check_refundable,
         next_state,
     )
     from domain.signatures import OrderNotSignable, SignatureWorkflowInput
@@ -104,12 +107,15 @@ class OrderWorkflow:
         self._reminded: set[object] = set()
         # The refused installment a new card should pay now.
         self._retry: object | None = None
+        self._refund_served = False
 
     # --- the order's life ---------------------------------------------------------
 
     @workflow.run
     async def run(self, params: OrderWorkflowInput) -> OrderState:
         self._params = params
+        if params.new_order is None:
+            return await self._serve_refund(params)
         try:
             self._snapshot = await workflow.execute_activity_method(
                 OrderActivities.create, params.new_order, **ACTIVITY_OPTIONS
@@ -132,6 +138,17 @@ class OrderWorkflow:
                 await self._collect_next(params.reminder_before)
             else:
                 await self._wait_for_progress(params.stuck_timeout)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    async def _serve_refund(self, params: OrderWorkflowInput) -> OrderState:
+        """A new run for an order whose workflow has ended: it lives for the
+        refund update that started it."""
+        self._snapshot = await workflow.execute_activity_method(
+            OrderActivities.load, params.existing_order_id, **ACTIVITY_OPTIONS
+        )
+        self._ready = True
+        await workflow.wait_condition(lambda: self._refund_served)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -383,6 +400,28 @@ class OrderWorkflow:
     async def contract_reset(self) -> None:
         self._invitation_link = None
         await self._learn("contract_reset", contract_submitted=False)
+
+    @workflow.update(name="refund")
+    async def refund(self, request: RefundRequest) -> OrderState:
+        """Refund every paid installment and stop collecting the rest."""
+        await self._when_ready()
+        try:
+            async with self._lock:
+                if self._state is OrderState.REFUNDED:
+                    return self._state
+                self._refuse(check_refundable, self._state)
+                await workflow.execute_activity_method(
+                    DebitActivities.refund,
+                    RefundOrder(order_id=self._order_id, actor=request.actor),
+                    **DEBIT_OPTIONS,
+                )
+                assert self._snapshot is not None
+                self._snapshot = self._snapshot.model_copy(update={"state": OrderState.REFUNDED})
+                self._changes += 1
+            await self._email(EmailKind.ORDER_REFUNDED)
+            return self._state
+        finally:
+            self._refund_served = True
 
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> OrderState:

@@ -57,9 +57,11 @@ from domain.orders import (
     NewOrder,
     OrderState,
     OrderWorkflowInput,
+    RefundRequest,
     SignatureTiming,
     check_cancel,
     check_payment_method_accepted,
+    check_refundable,
 )
 from domain.payment_schedule import compute_schedule
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
@@ -154,7 +156,7 @@ async def start_order(
     )
 
 
-def _workflow_input(new: NewOrder, settings: Settings) -> OrderWorkflowInput:
+def _workflow_input(new: NewOrder | None, settings: Settings) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
         stuck_timeout=settings.order_stuck_timeout,
@@ -529,6 +531,44 @@ async def admin_read_order(order_id: uuid.UUID, session: ReadSessionDep) -> Admi
         **admin_order_out(order).model_dump(),
         events=[OrderEventOut.model_validate(event) for event in events],
     )
+
+
+@admin_router.post(
+    "/{order_id}/refund",
+    summary="Refund an order",
+    description="refunding → every paid installment refunded through the provider → "
+    "refunded, with the order_refunded email. 409 `order_not_refundable` when nothing was "
+    "paid (or it is already refunded).",
+)
+async def admin_refund_order(
+    order_id: uuid.UUID,
+    admin: AdminUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    order = await orders.get_order(session=session, id=order_id)
+    check_refundable(OrderState(order.state))
+    # A running workflow takes the update; an ended one (completed,
+    # canceled) is run again for the refund.
+    refund_run = _workflow_input(None, settings).model_copy(update={"existing_order_id": order.id})
+    operation = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        refund_run,
+        id=workflow_id(order.id),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    await workflow_call(
+        temporal.execute_update_with_start_workflow(
+            OrderWorkflow.refund,
+            RefundRequest(actor=admin.sub),
+            start_workflow_operation=operation,
+        ),
+        within=settings.workflow_call_timeout,
+    )
+    return await _view(session, order.id)
 
 
 @admin_router.post(

@@ -55,6 +55,13 @@ class PaymentProvider(Protocol):
         charges twice. ChargeDeclined or ProviderUnavailable otherwise."""
         ...
 
+    async def refund(
+        self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> str:
+        """Refund (part of) a charge; returns the refund's reference. The same
+        idempotency key never refunds twice."""
+        ...
+
 
 class ChargeDeclined(Exception):
     """The provider refused the charge (card declined, insufficient funds)."""

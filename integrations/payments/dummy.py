@@ -43,6 +43,8 @@ class DummyCharge(BaseModel):
     reference: str | None = None
     declined: bool = False
     unavailable_attempts: int = 0
+    # Set on refunds: the charge they give back.
+    refunded_charge: str | None = None
 
 
 class ChargeStore(Protocol):
@@ -85,6 +87,20 @@ class DummyPaymentProvider:
             raise ChargeDeclined("Your card was declined.")
         assert charge.reference is not None
         return ChargeResult(reference=charge.reference)
+
+    async def refund(
+        self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> str:
+        refund = await self._store.load(idempotency_key)
+        if refund is None:
+            refund = DummyCharge(
+                key=idempotency_key,
+                reference=f"dummy_re_{uuid.uuid4().hex[:16]}",
+                refunded_charge=charge_reference,
+            )
+            await self._store.save(refund)
+        assert refund.reference is not None
+        return refund.reference
 
     async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
         card = TEST_CARDS.get(token)

@@ -100,3 +100,15 @@ class StripePaymentProvider:
             # Off-session, nobody can authenticate: anything but success is a refusal.
             raise ChargeDeclined(f"payment intent {intent.status}")
         return ChargeResult(reference=intent.id)
+
+    async def refund(
+        self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> str:
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params={"payment_intent": charge_reference, "amount": int(amount.scaleb(2))},
+                options={"idempotency_key": idempotency_key},
+            )
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+            raise ProviderUnavailable(type(error).__name__) from None
+        return refund.id

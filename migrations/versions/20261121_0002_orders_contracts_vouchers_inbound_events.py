@@ -216,6 +216,7 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("due_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("charge_reference", sa.String(length=255), nullable=True),
         sa.Column("amount", models.base.Money(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column(

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from models.orders import OrderEvent
 from models.payments import DummyChargeRow
-from tests.api.test_orders import _create, app  # noqa: F401 - the API with a worker
+from tests.api.test_orders import _create, _offering, app  # noqa: F401 - the API with a worker
 from tests.api.tunnel import ADDRESS
 from tests.factories import Factory
 from tests.workflows.histories import save_history
@@ -147,3 +147,65 @@ async def test_cancel_mid_schedule_stops_the_debits(
     assert await handle.result() == "canceled"
     await asyncio.sleep((END_IN + timedelta(seconds=1)).total_seconds())
     assert await _charges(sessionmaker) == 1
+
+
+async def test_refund_of_a_completed_order(
+    learner: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    factory: Factory,
+    settings,
+    sessionmaker,
+    temporal_client,
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, order["id"], "completed")
+    # Its workflow has ended: the refund runs it again.
+    assert await temporal_client.get_workflow_handle(workflow_id(order["id"])).result() == (
+        "completed"
+    )
+    refunded = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["state"] == "refunded"
+    assert [item["state"] for item in refunded.json()["payment_schedule"]] == ["refunded"] * 3
+    events = await _events(sessionmaker, order["id"])
+    assert events.count("installment_refunded") == 3
+    assert events[-1] == "refunded"
+    assert any("remboursée" in subject for subject in _subjects(settings))
+    refund_run = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await refund_run.result() == "refunded"
+    save_history("order_refund_run", await refund_run.fetch_history())
+    again = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "order_not_refundable"
+
+
+async def test_refund_mid_schedule_stops_the_debits(
+    learner: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker,
+    temporal_client,
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, order["id"], "pending_payment", seconds=10)
+    refunded = (await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")).json()
+    assert refunded["state"] == "refunded"
+    assert [item["state"] for item in refunded["payment_schedule"]] == [
+        "refunded",
+        "canceled",
+        "canceled",
+    ]
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "refunded"
+    await asyncio.sleep((END_IN + timedelta(seconds=1)).total_seconds())
+    assert await _charges(sessionmaker) == 2  # the charge and its refund
+
+
+async def test_nothing_to_refund(
+    learner: httpx.AsyncClient, admin: httpx.AsyncClient, factory: Factory
+) -> None:
+    order = (await _create(learner, await _offering(factory), billing_address=ADDRESS)).json()
+    assert (await learner.post(f"/api/v1/admin/orders/{order['id']}/refund")).status_code == 403
+    response = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "order_not_refundable"
