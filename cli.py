@@ -159,11 +159,19 @@ def cmd_api(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(_args: argparse.Namespace) -> None:
+    import logging
+
     import worker
 
     settings = load_settings()
     _configure_logging(settings)
     asyncio.run(worker.run(settings))
+    # The worker has shut down cleanly (activities drained, engine disposed).
+    # Skip interpreter finalization: with workflows still cached, the Temporal
+    # core's native threads can touch Python objects while it tears down and
+    # abort the process ("PyGILState_Release ... must be current").
+    logging.shutdown()
+    os._exit(0)
 
 
 # --- guichet dev: supervise the embedded stack ---------------------------------------

@@ -34,8 +34,8 @@ class DevStack:
     def output(self) -> str:
         return self.log.read_text()
 
-    def admin_token(self) -> str:
-        match = re.search(r"Admin token.*\n(\S+)", self.output())
+    def token(self, who: str) -> str:
+        match = re.search(rf"{who} token.*\n(\S+)", self.output())
         assert match, self.output()
         return match.group(1)
 
@@ -113,7 +113,7 @@ def test_demo_offerings_with_deep_links_are_served(stack: DevStack) -> None:
 
 
 def test_printed_admin_token_opens_the_back_office(stack: DevStack) -> None:
-    headers = {"Authorization": f"Bearer {stack.admin_token()}"}
+    headers = {"Authorization": f"Bearer {stack.token('Admin')}"}
     response = httpx.get(f"{stack.api}/api/v1/admin/organizations", headers=headers)
     assert response.status_code == 200
     assert response.json()["count"] == 2
@@ -126,9 +126,31 @@ def test_worker_exposes_temporal_sdk_metrics(stack: DevStack) -> None:
     assert "temporal_" in body
 
 
+def test_an_order_waits_for_its_card_in_the_stack(stack: DevStack) -> None:
+    """A real order: its workflow stays running in the worker (and must not
+    trouble the shutdown below)."""
+    headers = {"Authorization": f"Bearer {stack.token('Learner')}"}
+    offerings = httpx.get(f"{stack.api}/api/v1/offerings", params={"query": "web"}).json()
+    body = {
+        "offering_id": offerings["results"][0]["id"],
+        "billing_address": {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "address": "1 rue",
+            "postcode": "75001",
+            "city": "Paris",
+            "country": "FR",
+        },
+    }
+    response = httpx.post(f"{stack.api}/api/v1/orders", json=body, headers=headers, timeout=30)
+    assert response.status_code == 201, response.text
+    assert response.json()["state"] == "to_save_payment_method"
+
+
 def test_ctrl_c_stops_every_process(stack: DevStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(60) == 0
+    assert "Fatal Python error" not in stack.output()
     for port in stack.ports.values():
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
