@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_use_tls: bool = False
 
+    # Told of each enrollment change by an HMAC-SHA256 signed POST, when set.
+    lms_webhook_url: AnyHttpUrl | None = None
+    lms_webhook_secret: SecretStr = SecretStr("")
+
     catalog_api_url: AnyHttpUrl | None = None
     catalog_api_token: SecretStr = SecretStr("")
 

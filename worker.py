@@ -29,6 +29,7 @@ from temporalio.worker import (
 
 from activities import defined_activities
 from activities.emails import EmailActivities
+from activities.enrollments import EnrollmentActivities
 from activities.health import HealthActivities
 from activities.orders import DebitActivities, OrderActivities
 from activities.signatures import SignatureActivities
@@ -77,6 +78,12 @@ REGISTRY: list[DomainRegistration] = [
         "emails",
         activities=lambda deps: defined_activities(
             EmailActivities(sessionmaker=deps.sessionmaker, mailer=mailer(deps.settings))
+        ),
+    ),
+    DomainRegistration(
+        "enrollments",
+        activities=lambda deps: defined_activities(
+            EnrollmentActivities(sessionmaker=deps.sessionmaker, settings=deps.settings)
         ),
     ),
     DomainRegistration(

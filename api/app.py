@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
-from api.routers import catalog, contracts, deep_links, dev, health, orders
+from api.routers import catalog, contracts, deep_links, dev, enrollments, health, orders
 from integrations import temporal
 from integrations.signature import signature_provider
 from models.session import autocommit, create_engine, create_sessionmaker
@@ -32,6 +32,7 @@ TAGS = [
     {"name": "orders", "description": "The learner's orders: create, pay, cancel."},
     {"name": "admin: orders", "description": "Back-office management of orders."},
     {"name": "contracts", "description": "Contracts and their electronic signature."},
+    {"name": "enrollments", "description": "The course runs a learner's orders gave access to."},
     {"name": "admin: contracts", "description": "Back-office view of contracts."},
     {"name": "webhooks", "description": "Notifications from providers."},
     {"name": "dummy signature", "description": "The embedded signature page (dummy backend)."},
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         orders.plan_router,
         contracts.router,
         contracts.orders_router,
+        enrollments.router,
         contracts.webhooks_router,
         contracts.dummy_router,
         catalog.admin_router,

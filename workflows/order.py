@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities, EmailRequest
+    from activities.enrollments import EnrollmentActivities
     from activities.failures import as_application_error
     from activities.orders import (
         CancelOrder,
@@ -58,6 +59,9 @@ CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
 # Workflows started before these existed replay without them.
 PATCH_ORDER_CONFIRMED_EMAIL = "order-confirmed-email"
 PATCH_INSTALLMENT_COLLECTION = "installment-collection"
+PATCH_ENROLLMENTS = "enrollments"
+# The learner has access once the order is paid for in part, or complete.
+ENROLLING_STATES = frozenset({OrderState.PENDING_PAYMENT, OrderState.COMPLETED})
 # A charge may wait on an unavailable provider: retried with backoff, never
 # given up (the installment stays `error` meanwhile).
 DEBIT_OPTIONS = {
@@ -108,6 +112,7 @@ class OrderWorkflow:
         # The refused installment a new card should pay now.
         self._retry: object | None = None
         self._refund_served = False
+        self._enrolled = False
 
     # --- the order's life ---------------------------------------------------------
 
@@ -132,6 +137,7 @@ class OrderWorkflow:
         while True:
             # Here, not in the updates: the API's answer never waits for a mail.
             await self._confirm_once()
+            await self._enroll_once()
             if self._state in FINAL_STATES:
                 break
             if self._state in COLLECTING_STATES and workflow.patched(PATCH_INSTALLMENT_COLLECTION):
@@ -216,6 +222,24 @@ class OrderWorkflow:
             **ACTIVITY_OPTIONS,
         )
 
+    async def _enroll_once(self) -> None:
+        if self._enrolled or self._state not in ENROLLING_STATES or not self._facts.has_owner:
+            return
+        if workflow.patched(PATCH_ENROLLMENTS):
+            self._enrolled = True
+            await workflow.execute_activity_method(
+                EnrollmentActivities.grant, self._order_id, **ACTIVITY_OPTIONS
+            )
+
+    async def _unenroll(self, *, whatever_this_run_granted: bool = False) -> None:
+        """Revoke the order's enrollments. A refund run revokes whatever an
+        earlier run of this order granted (the activity is idempotent)."""
+        if self._enrolled or (whatever_this_run_granted and workflow.patched(PATCH_ENROLLMENTS)):
+            self._enrolled = False
+            await workflow.execute_activity_method(
+                EnrollmentActivities.revoke, self._order_id, **ACTIVITY_OPTIONS
+            )
+
     async def _confirm_once(self) -> None:
         """The order_confirmed email, once the order is pending or completed."""
         if self._confirmed or self._state not in CONFIRMED_STATES or not self._facts.has_owner:
@@ -278,6 +302,7 @@ class OrderWorkflow:
         )
         self._snapshot = self._snapshot.model_copy(update={"state": OrderState.CANCELED})
         self._changes += 1
+        await self._unenroll()
 
     async def _when_ready(self) -> OrderSnapshot:
         await workflow.wait_condition(lambda: self._ready or self._failure is not None)
@@ -418,6 +443,7 @@ class OrderWorkflow:
                 assert self._snapshot is not None
                 self._snapshot = self._snapshot.model_copy(update={"state": OrderState.REFUNDED})
                 self._changes += 1
+                await self._unenroll(whatever_this_run_granted=True)
             await self._email(EmailKind.ORDER_REFUNDED)
             return self._state
         finally:

@@ -8,10 +8,12 @@ import asyncio
 import email
 import email.policy
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from models.orders import OrderEvent
@@ -19,8 +21,27 @@ from models.payments import DummyChargeRow
 from tests.api.test_orders import _create, _offering, app  # noqa: F401 - the API with a worker
 from tests.api.tunnel import ADDRESS
 from tests.factories import Factory
+from tests.fakes import serve
+from tests.fakes.lms import FakeLms
 from tests.workflows.histories import save_history
 from workflows.order import workflow_id
+
+
+@pytest.fixture
+async def lms() -> AsyncIterator[FakeLms]:
+    fake = FakeLms(secret="lms-secret")
+    async with serve(fake.app()) as url:
+        fake.url = f"{url}/enrollments"  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+def settings(settings, lms: FakeLms):
+    """The LMS hears about every enrollment change of these tests."""
+    return settings.model_copy(
+        update={"lms_webhook_url": lms.url, "lms_webhook_secret": SecretStr(lms.secret)}  # type: ignore[attr-defined]
+    )
+
 
 START_IN = timedelta(seconds=4)
 END_IN = timedelta(seconds=8)
@@ -209,3 +230,27 @@ async def test_nothing_to_refund(
     response = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "order_not_refundable"
+
+
+async def test_enrollment_follows_payment_and_refund(
+    learner: httpx.AsyncClient, admin: httpx.AsyncClient, factory: Factory, lms: FakeLms
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    assert (await learner.get("/api/v1/enrollments")).json()["count"] == 0
+    await _until(learner, order["id"], "pending_payment", seconds=10)
+
+    async def enrollments() -> list[dict]:
+        return (await learner.get("/api/v1/enrollments")).json()["results"]
+
+    for _ in range(50):
+        if await enrollments():
+            break
+        await asyncio.sleep(0.1)
+    (granted,) = await enrollments()
+    assert granted["is_active"] is True
+    assert granted["created_by_order"] == order["id"]
+    await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    (revoked,) = await enrollments()
+    assert revoked["is_active"] is False
+    assert [item["is_active"] for item in lms.received] == [True, False]
+    assert lms.received[0]["course_runs"] == [granted["course_run_id"]]

@@ -92,7 +92,10 @@ async def test_free_product_without_contract_completes_at_once(
     assert [state for _, state in events] == ["draft", "assigned", "completed"]
     handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
     assert await handle.result() == "completed"
-    save_history("order_free", await handle.fetch_history())
+    # A credential gives access to its course runs at once.
+    (enrollment,) = (await learner.get("/api/v1/enrollments")).json()["results"]
+    assert enrollment["is_active"] is True
+    save_history("order_free_enrolled", await handle.fetch_history())
 
 
 async def test_paid_order_reaches_pending_with_its_schedule(
