@@ -54,7 +54,9 @@ from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
     BillingAddress,
     CancelRequest,
+    InstallmentState,
     NewOrder,
+    NotRefundable,
     OrderState,
     OrderWorkflowInput,
     RefundRequest,
@@ -547,8 +549,10 @@ async def admin_refund_order(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> OrderOut:
-    order = await orders.get_order(session=session, id=order_id)
+    order = await orders.get_order(session=session, id=order_id, view=True)
     check_refundable(OrderState(order.state))
+    if not any(item.state == InstallmentState.PAID.value for item in order.installments):
+        raise NotRefundable("Nothing was paid on this order.")
     # A running workflow takes the update; an ended one (completed,
     # canceled) is run again for the refund.
     refund_run = _workflow_input(None, settings).model_copy(update={"existing_order_id": order.id})

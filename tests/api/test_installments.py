@@ -230,6 +230,10 @@ async def test_nothing_to_refund(
     response = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "order_not_refundable"
+    # Canceled before any debit: nothing to give back either.
+    await learner.post(f"/api/v1/orders/{order['id']}/cancel")
+    canceled = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert canceled.status_code == 409
 
 
 async def test_enrollment_follows_payment_and_refund(
