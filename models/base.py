@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import DateTime, Integer, MetaData, Numeric, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -102,6 +103,9 @@ class Rate(FixedDecimal):
         return "Rate()"
 
 
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
 def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
     """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite)."""
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
@@ -126,3 +130,39 @@ class TimestampMixin:
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+class JsonRowStore(Generic[Payload]):
+    """A pydantic object per row, kept as JSON under a string key: the state
+    of the dummy providers (signature procedures, charges)."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        model: type[Base],
+        payload: type[Payload],
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._model = model
+        self._payload = payload
+
+    async def put(self, key: str, value: Payload) -> None:
+        async with self._sessionmaker.begin() as session:
+            statement = upsert_insert(session)(self._model).values(
+                key=key,
+                payload=value.model_dump(mode="json"),
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"payload": statement.excluded.payload, "updated_at": utcnow()},
+                )
+            )
+
+    async def get(self, key: str) -> Payload | None:
+        async with self._sessionmaker() as session:
+            row = await session.get(self._model, key)
+            return self._payload.model_validate(row.payload) if row else None  # type: ignore[attr-defined]

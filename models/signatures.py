@@ -9,39 +9,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.signature.dummy import DummyProcedure
-from models.base import Base, TimestampMixin, upsert_insert, utcnow
+from models.base import Base, JsonRowStore, TimestampMixin
 
 
 class DummySignatureProcedure(TimestampMixin, Base):
     __tablename__ = "dummy_signature_procedures"
 
-    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
-    procedure: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SqlProcedureStore:
     """integrations.signature.dummy.ProcedureStore on our database."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+        self._rows = JsonRowStore(
+            sessionmaker=sessionmaker, model=DummySignatureProcedure, payload=DummyProcedure
+        )
 
     async def save(self, procedure: DummyProcedure) -> None:
-        async with self._sessionmaker.begin() as session:
-            insert = upsert_insert(session)
-            statement = insert(DummySignatureProcedure).values(
-                reference=procedure.reference,
-                procedure=procedure.model_dump(mode="json"),
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["reference"],
-                    set_={"procedure": statement.excluded.procedure, "updated_at": utcnow()},
-                )
-            )
+        await self._rows.put(procedure.reference, procedure)
 
     async def load(self, reference: str) -> DummyProcedure | None:
-        async with self._sessionmaker() as session:
-            row = await session.get(DummySignatureProcedure, reference)
-            return DummyProcedure.model_validate(row.procedure) if row else None
+        return await self._rows.get(reference)

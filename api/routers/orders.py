@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
@@ -133,6 +133,36 @@ async def _offering_id(session: AsyncSession, body: OrderCreate) -> uuid.UUID:
     return found
 
 
+async def order_update_with_start(
+    *,
+    temporal: TemporalDep,
+    settings: Settings,
+    order_id: uuid.UUID,
+    workflow_input: OrderWorkflowInput,
+    update: Any,
+    argument: Any = None,
+    id_conflict_policy: WorkflowIDConflictPolicy,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+) -> Any:
+    """Send `update` to the order's workflow, starting it with `workflow_input`
+    unless one is running; answers within the workflow call timeout."""
+    operation = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        workflow_input,
+        id=workflow_id(order_id),
+        task_queue=settings.task_queue,
+        id_conflict_policy=id_conflict_policy,
+        id_reuse_policy=id_reuse_policy,
+    )
+    arguments = () if argument is None else (argument,)
+    return await workflow_call(
+        temporal.execute_update_with_start_workflow(
+            update, *arguments, start_workflow_operation=operation
+        ),
+        within=settings.workflow_call_timeout,
+    )
+
+
 async def start_order(
     *,
     new: NewOrder,
@@ -142,19 +172,14 @@ async def start_order(
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
 ) -> None:
     """Start the order's workflow and wait until it has written the order."""
-    operation = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        _workflow_input(new, settings),
-        id=workflow_id(new.order_id),
-        task_queue=settings.task_queue,
+    await order_update_with_start(
+        temporal=temporal,
+        settings=settings,
+        order_id=new.order_id,
+        workflow_input=_workflow_input(new, settings),
+        update=OrderWorkflow.created,
         id_conflict_policy=id_conflict_policy,
         id_reuse_policy=id_reuse_policy,
-    )
-    await workflow_call(
-        temporal.execute_update_with_start_workflow(
-            OrderWorkflow.created, start_workflow_operation=operation
-        ),
-        within=settings.workflow_call_timeout,
     )
 
 
@@ -556,21 +581,14 @@ async def admin_refund_order(
     # A running workflow takes the update; an ended one (completed,
     # canceled) is run again for the refund.
     refund_run = _workflow_input(None, settings).model_copy(update={"existing_order_id": order.id})
-    operation = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        refund_run,
-        id=workflow_id(order.id),
-        task_queue=settings.task_queue,
+    await order_update_with_start(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        workflow_input=refund_run,
+        update=OrderWorkflow.refund,
+        argument=RefundRequest(actor=admin.sub),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    await workflow_call(
-        temporal.execute_update_with_start_workflow(
-            OrderWorkflow.refund,
-            RefundRequest(actor=admin.sub),
-            start_workflow_operation=operation,
-        ),
-        within=settings.workflow_call_timeout,
     )
     return await _view(session, order.id)
 

@@ -21,8 +21,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "dummy_signature_procedures",
-        sa.Column("reference", sa.String(length=64), nullable=False),
-        sa.Column("procedure", sa.JSON(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column(
             "created_at",
             models.base.UTCDateTime(timezone=True),
@@ -35,7 +35,7 @@ def upgrade() -> None:
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
-        sa.PrimaryKeyConstraint("reference", name=op.f("pk_dummy_signature_procedures")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_dummy_signature_procedures")),
     )
 
 

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "dummy_charges",
         sa.Column("key", sa.String(length=255), nullable=False),
-        sa.Column("charge", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column(
             "created_at",
             models.base.UTCDateTime(timezone=True),

@@ -9,6 +9,8 @@ import email
 import email.policy
 import io
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -59,6 +61,41 @@ async def _offering(
         target_course_runs=[run] if product_type is not ProductType.CERTIFICATE else [],
     )
     return await factory.offering(course=course, product=product, organizations=orgs)
+
+
+@asynccontextmanager
+async def _tunnel_with(
+    *,
+    settings,
+    temporal_env,
+    temporal_client,
+    sessionmaker,
+    task_queue: str,
+    sub: str,
+    **overrides: object,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API and a worker with other settings (a payment or mail backend)."""
+    from tests.conftest import token_for
+    from worker import WorkerDeps, build_worker
+
+    changed = settings.model_copy(
+        update={"temporal_address": temporal_env.client.service_client.config.target_host}
+        | overrides
+    )
+    application = create_app(changed)
+    headers = {"Authorization": f"Bearer {token_for(sub=sub, roles=[])}"}
+    async with (
+        build_worker(
+            temporal_client,
+            WorkerDeps(settings=changed, sessionmaker=sessionmaker),
+            task_queue=task_queue,
+        ),
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
+        ) as client,
+    ):
+        yield client
 
 
 async def _create(client: httpx.AsyncClient, offering, **body) -> httpx.Response:
@@ -536,27 +573,17 @@ async def test_card_saved_with_stripe(
 ) -> None:
     from pydantic import SecretStr
 
-    from tests.conftest import token_for
-    from worker import WorkerDeps, build_worker
-
-    stripe_settings = settings.model_copy(
-        update={
-            "payment_backend": "stripe",
-            "stripe_api_key": SecretStr("sk_test_guichet"),
-            "stripe_api_base": localstripe,
-            "temporal_address": temporal_env.client.service_client.config.target_host,
-        }
-    )
-    deps = WorkerDeps(settings=stripe_settings, sessionmaker=sessionmaker)
-    application = create_app(stripe_settings)
-    headers = {"Authorization": f"Bearer {token_for(sub='stripe-learner', roles=[])}"}
-    async with (
-        build_worker(temporal_client, deps, task_queue=task_queue),
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
-        ) as client,
-    ):
+    async with _tunnel_with(
+        settings=settings,
+        temporal_env=temporal_env,
+        temporal_client=temporal_client,
+        sessionmaker=sessionmaker,
+        task_queue=task_queue,
+        sub="stripe-learner",
+        payment_backend="stripe",
+        stripe_api_key=SecretStr("sk_test_guichet"),
+        stripe_api_base=localstripe,
+    ) as client:
         order = (await _create(client, await _offering(factory), billing_address=ADDRESS)).json()
         declined = await client.post(
             f"/api/v1/orders/{order['id']}/payment-method",
@@ -587,28 +614,19 @@ async def test_order_confirmed_email_once_over_smtp(
     from activities.emails import EmailActivities, EmailRequest
     from domain.emails import EmailKind
     from integrations.mail import mailer
-    from tests.conftest import token_for
-    from worker import WorkerDeps, build_worker
 
     inbox, port = smtp
-    smtp_settings = settings.model_copy(
-        update={
-            "mail_backend": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "temporal_address": temporal_env.client.service_client.config.target_host,
-        }
-    )
-    deps = WorkerDeps(settings=smtp_settings, sessionmaker=sessionmaker)
-    application = create_app(smtp_settings)
-    headers = {"Authorization": f"Bearer {token_for(sub='mail-learner', roles=[])}"}
-    async with (
-        build_worker(temporal_client, deps, task_queue=task_queue),
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
-        ) as client,
-    ):
+    async with _tunnel_with(
+        settings=settings,
+        temporal_env=temporal_env,
+        temporal_client=temporal_client,
+        sessionmaker=sessionmaker,
+        task_queue=task_queue,
+        sub="mail-learner",
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+    ) as client:
         order = (await _create(client, await _offering(factory, price="0.00"))).json()
         handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
         assert await handle.result() == "completed"
@@ -617,6 +635,9 @@ async def test_order_confirmed_email_once_over_smtp(
     assert "est confirmée" in message["Subject"]
     save_history("order_confirmed_email", await handle.fetch_history())
     # The activity run again (a retry) sends nothing more.
+    smtp_settings = settings.model_copy(
+        update={"mail_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
+    )
     again = EmailActivities(sessionmaker=sessionmaker, mailer=mailer(smtp_settings))
     sent = await again.send(
         EmailRequest(order_id=uuid.UUID(order["id"]), kind=EmailKind.ORDER_CONFIRMED)
