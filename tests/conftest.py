@@ -239,9 +239,8 @@ async def worker(
         yield running
 
 
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[str]:
-    """localstripe (a stateful Stripe fake) on a free loopback port."""
+def _start_localstripe() -> tuple[subprocess.Popen[bytes], str] | None:
+    """localstripe on a free port; None if another process took the port first."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
@@ -250,12 +249,26 @@ def localstripe() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             httpx.get(f"{url}/v1/customers", auth=("sk_test_guichet", ""), timeout=1)
-            break
+            return process, url
         except httpx.HTTPError:
             time.sleep(0.1)
+    process.kill()
+    return None
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """localstripe (a stateful Stripe fake) on a free loopback port."""
+    for _ in range(3):
+        started = _start_localstripe()
+        if started:
+            break
+    else:
+        pytest.fail("localstripe did not start")
+    process, url = started
     yield url
     process.terminate()
     process.wait(10)
@@ -281,8 +294,16 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
     from aiosmtpd.controller import Controller
 
     inbox = SmtpInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    for _ in range(3):
+        # The port is chosen, then bound by aiosmtpd: retry if taken meanwhile.
+        port = free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError):
+            continue
+    else:
+        pytest.fail("no port for the SMTP server")
     yield inbox, port
     controller.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,22 +16,27 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from cli import free_port
 from domain.signatures import Notification, NotificationEvent, Recipient
 from integrations.signature.dummy import SIGNATURE_HEADER, sign_body
 from models.inbound_events import InboundEvent
 from tests.api.tunnel import CARD, contract_of, contract_order, sign, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
-from tests.fakes import serve
+from tests.fakes import bound_socket, port_of, serve
 from tests.workflows.histories import save_history
 from workflows import signature
 from workflows.order import workflow_id as order_workflow_id
 
 
 @pytest.fixture
-def port() -> int:
-    return free_port()
+def listening() -> socket.socket:
+    """The API's socket, bound first: its port is in the settings (public URL)."""
+    return bound_socket()
+
+
+@pytest.fixture
+def port(listening: socket.socket) -> int:
+    return port_of(listening)
 
 
 @pytest.fixture
@@ -49,8 +55,8 @@ def settings(settings, port: int, temporal_env, request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-async def live(settings, port: int, worker, sessionmaker) -> AsyncIterator[str]:
-    async with serve(create_app(settings), port) as url:
+async def live(settings, listening: socket.socket, worker, sessionmaker) -> AsyncIterator[str]:
+    async with serve(create_app(settings), listening) as url:
         yield url
 
 

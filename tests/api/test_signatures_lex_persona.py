@@ -3,6 +3,7 @@ procedure, its signed steps reach Guichet as (verified) notifications."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,18 +12,23 @@ import pytest
 from pydantic import SecretStr
 
 from api.app import create_app
-from cli import free_port
 from settings import SignatureBackend
 from tests.api.tunnel import CARD, contract_of, contract_order, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
-from tests.fakes import serve
+from tests.fakes import bound_socket, port_of, serve
 from tests.fakes.lex_persona import FakeLexPersona
 
 
 @pytest.fixture
-def port() -> int:
-    return free_port()
+def listening() -> socket.socket:
+    """The API's socket, bound first: its port is in the settings (public URL)."""
+    return bound_socket()
+
+
+@pytest.fixture
+def port(listening: socket.socket) -> int:
+    return port_of(listening)
 
 
 @pytest.fixture
@@ -56,10 +62,10 @@ def settings(settings, fake: FakeLexPersona, port: int, temporal_env):
 
 
 @pytest.fixture
-async def learner(settings, port: int, worker) -> AsyncIterator[httpx.AsyncClient]:
+async def learner(settings, listening: socket.socket, worker) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {token_for(sub='lp-learner', roles=[])}"}
     async with (
-        serve(create_app(settings), port) as url,
+        serve(create_app(settings), listening) as url,
         httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client,
     ):
         yield client
