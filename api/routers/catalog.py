@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, paginate
 from api.schemas.catalog import (
     CourseCreate,
     CourseOut,
@@ -81,11 +81,13 @@ async def search_offerings(
     statement = catalog.search_offerings(
         query=query, course_code=course_code, product_type=product_type
     )
-    count, rows = await catalog.list_page(
-        session=session, query=statement, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=statement,
+        convert=lambda rows: offerings_out(session=session, offerings=rows),
     )
-    results = await offerings_out(session=session, offerings=rows)
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 @public_router.get("/{offering_id}", summary="Read an offering")
@@ -109,11 +111,9 @@ def _register_reads_and_delete(
     )
     async def list_items(request: Request, session: SessionDep, params: PageDep) -> Any:
         query = catalog.loading_query(model).order_by(*order_by)
-        count, rows = await catalog.list_page(
-            session=session, query=query, offset=params.offset, limit=params.page_size
+        return await paginate(
+            request=request, session=session, params=params, query=query, each=out.model_validate
         )
-        results = [out.model_validate(row) for row in rows]
-        return build_page(request=request, params=params, count=count, results=results)
 
     @admin_router.get(
         f"/{path}/{{id}}", summary=f"Read a {label}", name=f"read_{path}", response_model=out
@@ -264,11 +264,13 @@ async def list_offerings(
     request: Request, session: SessionDep, params: PageDep
 ) -> Page[OfferingOut]:
     statement = catalog.search_offerings(query=None, course_code=None, product_type=None)
-    count, rows = await catalog.list_page(
-        session=session, query=statement, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=statement,
+        convert=lambda rows: offerings_out(session=session, offerings=rows),
     )
-    results = await offerings_out(session=session, offerings=rows)
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 @admin_router.get("/offerings/{id}", summary="Read an offering")

@@ -26,13 +26,13 @@ from api.deps import (
     workflow_call,
 )
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, paginate
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
 from domain.errors import BadRequest, DomainError, NotFound, error_class
 from domain.orders import SIGNABLE_STATES, OrderState
 from domain.signatures import OrderNotSignable, Recipient
 from integrations.signature.dummy import DummySignatureProvider
-from models import catalog, inbound_events, orders
+from models import inbound_events, orders
 from models.contracts import Contract
 from models.orders import Order
 from workflows import signature
@@ -110,11 +110,13 @@ async def list_contracts(
         .where(Order.owner_id == user.sub)
         .order_by(Contract.created_at.desc(), Contract.id)
     )
-    count, rows = await catalog.list_page(
-        session=session, query=query, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=query,
+        each=ContractOut.model_validate,
     )
-    results = [ContractOut.model_validate(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 @router.get("/{contract_id}", summary="Read one of my contracts")
@@ -157,11 +159,13 @@ async def admin_list_contracts(
     request: Request, session: ReadSessionDep, params: PageDep
 ) -> Page[ContractOut]:
     query = select(Contract).order_by(Contract.created_at.desc(), Contract.id)
-    count, rows = await catalog.list_page(
-        session=session, query=query, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=query,
+        each=ContractOut.model_validate,
     )
-    results = [ContractOut.model_validate(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 # --- webhooks -------------------------------------------------------------------------

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from api.deps import CurrentUser, ReadSessionDep
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, paginate
 from api.schemas.common import OutputModel
-from models import catalog
 from models.enrollments import Enrollment
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"], responses=ERROR_RESPONSES)
@@ -36,8 +35,10 @@ async def list_enrollments(
         .where(Enrollment.user_id == user.sub)
         .order_by(Enrollment.created_at.desc(), Enrollment.id)
     )
-    count, rows = await catalog.list_page(
-        session=session, query=query, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=query,
+        each=EnrollmentOut.model_validate,
     )
-    results = [EnrollmentOut.model_validate(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)

@@ -35,7 +35,7 @@ from api.deps import (
     workflow_call,
 )
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, paginate
 from api.schemas.common import QueryText
 from api.schemas.orders import (
     AdminOrderDetail,
@@ -302,11 +302,9 @@ async def list_orders(
     )
     if state is not None:
         query = query.where(Order.state == state.value)
-    count, rows = await catalog.list_page(
-        session=session, query=query, offset=params.offset, limit=params.page_size
+    return await paginate(
+        request=request, session=session, params=params, query=query, each=order_out
     )
-    results = [order_out(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 @router.get("/{order_id}", summary="Read one of my orders")
@@ -472,14 +470,13 @@ async def admin_list_orders(
     state: OrderState | None = None,
     voucher_code: QueryText | None = None,
 ) -> Page[AdminOrderOut]:
-    count, rows = await catalog.list_page(
+    return await paginate(
+        request=request,
         session=session,
+        params=params,
         query=_admin_query(state, voucher_code),
-        offset=params.offset,
-        limit=params.page_size,
+        each=admin_order_out,
     )
-    results = [admin_order_out(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)
 
 
 CSV_COLUMNS = [

@@ -63,39 +63,35 @@ async def _offering(
     return await factory.offering(course=course, product=product, organizations=orgs)
 
 
-@asynccontextmanager
-async def _tunnel_with(
-    *,
-    settings,
-    temporal_env,
-    temporal_client,
-    sessionmaker,
-    task_queue: str,
-    sub: str,
-    **overrides: object,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API and a worker with other settings (a payment or mail backend)."""
+@pytest.fixture
+def tunnel_with(settings, temporal_env, temporal_client, sessionmaker, task_queue: str):
+    """`async with tunnel_with(sub=..., **overrides) as client`: the API and a
+    worker with other settings (a payment or mail backend)."""
     from tests.conftest import token_for
     from worker import WorkerDeps, build_worker
 
-    changed = settings.model_copy(
-        update={"temporal_address": temporal_env.client.service_client.config.target_host}
-        | overrides
-    )
-    application = create_app(changed)
-    headers = {"Authorization": f"Bearer {token_for(sub=sub, roles=[])}"}
-    async with (
-        build_worker(
-            temporal_client,
-            WorkerDeps(settings=changed, sessionmaker=sessionmaker),
-            task_queue=task_queue,
-        ),
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
-        ) as client,
-    ):
-        yield client
+    @asynccontextmanager
+    async def tunnel(*, sub: str, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+        changed = settings.model_copy(
+            update={"temporal_address": temporal_env.client.service_client.config.target_host}
+            | overrides
+        )
+        application = create_app(changed)
+        headers = {"Authorization": f"Bearer {token_for(sub=sub, roles=[])}"}
+        async with (
+            build_worker(
+                temporal_client,
+                WorkerDeps(settings=changed, sessionmaker=sessionmaker),
+                task_queue=task_queue,
+            ),
+            application.router.lifespan_context(application),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=application), base_url="http://t", headers=headers
+            ) as client,
+        ):
+            yield client
+
+    return tunnel
 
 
 async def _create(client: httpx.AsyncClient, offering, **body) -> httpx.Response:
@@ -562,23 +558,10 @@ async def test_seat_creation_needs_a_course_when_ambiguous(
     assert too_many.status_code == 422
 
 
-async def test_card_saved_with_stripe(
-    settings,
-    temporal_env,
-    task_queue,
-    sessionmaker,
-    temporal_client,
-    localstripe: str,
-    factory: Factory,
-) -> None:
+async def test_card_saved_with_stripe(tunnel_with, localstripe: str, factory: Factory) -> None:
     from pydantic import SecretStr
 
-    async with _tunnel_with(
-        settings=settings,
-        temporal_env=temporal_env,
-        temporal_client=temporal_client,
-        sessionmaker=sessionmaker,
-        task_queue=task_queue,
+    async with tunnel_with(
         sub="stripe-learner",
         payment_backend="stripe",
         stripe_api_key=SecretStr("sk_test_guichet"),
@@ -603,29 +586,15 @@ async def test_card_saved_with_stripe(
 
 
 async def test_order_confirmed_email_once_over_smtp(
-    settings,
-    temporal_env,
-    task_queue,
-    sessionmaker,
-    temporal_client,
-    smtp,
-    factory: Factory,
+    tunnel_with, settings, sessionmaker, temporal_client, smtp, factory: Factory
 ) -> None:
     from activities.emails import EmailActivities, EmailRequest
     from domain.emails import EmailKind
     from integrations.mail import mailer
 
     inbox, port = smtp
-    async with _tunnel_with(
-        settings=settings,
-        temporal_env=temporal_env,
-        temporal_client=temporal_client,
-        sessionmaker=sessionmaker,
-        task_queue=task_queue,
-        sub="mail-learner",
-        mail_backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
+    async with tunnel_with(
+        sub="mail-learner", mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=port
     ) as client:
         order = (await _create(client, await _offering(factory, price="0.00"))).json()
         handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))

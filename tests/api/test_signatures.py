@@ -22,21 +22,10 @@ from models.inbound_events import InboundEvent
 from tests.api.tunnel import CARD, contract_of, contract_order, sign, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
-from tests.fakes import bound_socket, port_of, serve
+from tests.fakes import serve
 from tests.workflows.histories import save_history
 from workflows import signature
 from workflows.order import workflow_id as order_workflow_id
-
-
-@pytest.fixture
-def listening() -> socket.socket:
-    """The API's socket, bound first: its port is in the settings (public URL)."""
-    return bound_socket()
-
-
-@pytest.fixture
-def port(listening: socket.socket) -> int:
-    return port_of(listening)
 
 
 @pytest.fixture

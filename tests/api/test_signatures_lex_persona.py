@@ -16,19 +16,8 @@ from settings import SignatureBackend
 from tests.api.tunnel import CARD, contract_of, contract_order, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
-from tests.fakes import bound_socket, port_of, serve
+from tests.fakes import serve
 from tests.fakes.lex_persona import FakeLexPersona
-
-
-@pytest.fixture
-def listening() -> socket.socket:
-    """The API's socket, bound first: its port is in the settings (public URL)."""
-    return bound_socket()
-
-
-@pytest.fixture
-def port(listening: socket.socket) -> int:
-    return port_of(listening)
 
 
 @pytest.fixture
