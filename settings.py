@@ -117,9 +117,24 @@ class Settings(BaseSettings):
     lms_webhook_url: AnyHttpUrl | None = None
     lms_webhook_secret: SecretStr = SecretStr("")
 
+    # Academies: the catalogue service (none: the bundled demo payload).
     catalog_api_url: AnyHttpUrl | None = None
     catalog_api_token: SecretStr = SecretStr("")
+    catalog_enterprise_customer: str = ""
+    catalog_sync_interval: timedelta = timedelta(hours=1)
+    # uuids or names; empty keeps every academy of the payload.
+    academy_allowlist: list[str] = Field(default_factory=list)
+    # JSON (or a path to a JSON file): {"<uuid or name>": {"field": value}}.
+    academy_overrides: str = ""
+    # JSON (or a path to a JSON file): {"<uuid or name>": <catalog_query_id>}.
+    academy_catalog_query_ids: str = ""
+    academy_thumbnail_base_url: str = ""
+    academy_rate_limit: str = "120/hour"
+    checkout_intent_lifetime: timedelta = timedelta(hours=24)
+    # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
+    checkout_fulfilment_stall: timedelta = timedelta(seconds=180)
 
+    # Where rate-limit counters live: memory:// (one process) or redis://host:port.
     ratelimit_storage_url: str = "memory://"
 
     # How long an API request waits on a workflow before answering 504.
@@ -131,6 +146,9 @@ class Settings(BaseSettings):
     withdrawal_period_days: Annotated[int, Field(ge=0, le=60)] = DEFAULT_WITHDRAWAL_PERIOD_DAYS
     # Reminder email this long before each debit.
     installment_reminder_days: Annotated[float, Field(ge=0, le=60)] = 2
+    # A charge the provider confirms later is asked again this often, in
+    # case its webhook is lost.
+    pending_charge_poll: timedelta = timedelta(minutes=1)
     # {max total: [percentages]}: the first limit at or above the total wins.
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}

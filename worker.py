@@ -18,7 +18,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -28,12 +38,15 @@ from temporalio.worker import (
 )
 
 from activities import defined_activities
+from activities.academies import AcademyActivities
 from activities.emails import EmailActivities
 from activities.enrollments import EnrollmentActivities
 from activities.health import HealthActivities
 from activities.orders import DebitActivities, OrderActivities
 from activities.signatures import SignatureActivities
+from domain.academies import SCHEDULE_ID, SYNC_WORKFLOW_PREFIX
 from integrations import temporal
+from integrations.academies import catalog_source, price_source
 from integrations.mail import mailer
 from integrations.payments import payment_provider
 from integrations.payments.base import PaymentProvider
@@ -42,6 +55,7 @@ from models.payments import SqlChargeStore
 from models.session import create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
 from settings import Settings
+from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 from workflows.health import WorkerHealthWorkflow
 from workflows.order import OrderWorkflow
 from workflows.signature import SignatureWorkflow
@@ -114,6 +128,18 @@ REGISTRY: list[DomainRegistration] = [
             ),
         ],
     ),
+    DomainRegistration(
+        "academies",
+        workflows=(CatalogSyncWorkflow, CheckoutIntentWorkflow),
+        activities=lambda deps: defined_activities(
+            AcademyActivities(
+                sessionmaker=deps.sessionmaker,
+                settings=deps.settings,
+                catalog=catalog_source(deps.settings),
+                prices=price_source(deps.settings),
+            )
+        ),
+    ),
 ]
 
 
@@ -179,6 +205,27 @@ def _runtime(settings: Settings) -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=metrics))
 
 
+async def ensure_catalog_schedule(client: Client, settings: Settings) -> None:
+    """The `catalog-sync` schedule, created or brought up to date, and run
+    now: a fresh stack serves academies within seconds. Several workers
+    starting at once are fine: overlapping runs are skipped."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            CatalogSyncWorkflow.run,
+            id=f"{SYNC_WORKFLOW_PREFIX}scheduled",
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.catalog_sync_interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule, trigger_immediately=True)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(SCHEDULE_ID)
+        await handle.update(lambda _current: ScheduleUpdate(schedule=schedule))
+        await handle.trigger(overlap=ScheduleOverlapPolicy.SKIP)
+
+
 async def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let running activities finish."""
     client = await temporal.connect(settings, runtime=_runtime(settings))
@@ -206,6 +253,7 @@ async def run(settings: Settings) -> None:
                     }
                 },
             )
+            await ensure_catalog_schedule(client, settings)
             await stop.wait()
             logger.info("worker stopping")
     finally:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.failures import raises_domain_errors
-from domain.emails import EmailContext, EmailKind, InstallmentFacts
+from domain.emails import EmailContext, EmailKind, InstallmentFacts, MailRecipient
 from integrations.mail import Mailer, render
 from models import emails, orders
 from models.orders import Installment, Order
@@ -21,6 +21,8 @@ class EmailRequest(BaseModel):
     order_id: uuid.UUID
     kind: EmailKind
     installment_id: uuid.UUID | None = None
+    # Instead of the owner (a prepaid seat has none yet).
+    recipient: MailRecipient | None = None
 
 
 def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentFacts | None:
@@ -37,9 +39,9 @@ def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentF
     )
 
 
-def context_of(order: Order, user: User | None, installment_id: uuid.UUID | None) -> EmailContext:
+def context_of(order: Order, to: MailRecipient, installment_id: uuid.UUID | None) -> EmailContext:
     return EmailContext(
-        learner_name=(user.name if user else "") or (user.email if user else ""),
+        learner_name=to.name or to.email,
         order_id=order.id,
         product_title=order.offering.product.title,
         course_title=order.offering.course.title,
@@ -63,25 +65,32 @@ class EmailActivities:
         """Send the mail unless it was sent; True if this call sent it."""
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=request.order_id, view=True)
-            user = await session.get(User, order.owner_id) if order.owner_id else None
-            if user is None or not user.email:
+            to = request.recipient or await _owner(session, order)
+            if to is None:
                 return False  # nobody to write to (an unclaimed prepaid seat)
             fresh = await emails.reserve(
                 session=session,
                 order_id=order.id,
                 installment_id=request.installment_id,
                 kind=request.kind.value,
-                recipient=user.email,
+                recipient=to.email,
             )
             if not fresh:
                 return False
             mail = render(
                 kind=request.kind,
                 language=order.language,
-                context=context_of(order, user, request.installment_id),
-                to=user.email,
+                context=context_of(order, to, request.installment_id),
+                to=to.email,
             )
             # Sent inside the transaction: if sending fails, the guard row is
             # rolled back and the retried activity sends again.
             await self._mailer.send(mail)
             return True
+
+
+async def _owner(session: AsyncSession, order: Order) -> MailRecipient | None:
+    user = await session.get(User, order.owner_id) if order.owner_id else None
+    if user is None or not user.email:
+        return None
+    return MailRecipient(email=user.email, name=user.name or "")

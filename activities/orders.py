@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
+from activities.liveness import heartbeating
 from domain.catalog import ProductType
 from domain.errors import Unprocessable, error_class
 from domain.orders import (
@@ -24,21 +25,24 @@ from domain.orders import (
     NewOrder,
     OrderSnapshot,
     OrderState,
+    PaymentNews,
     Transition,
     next_state,
 )
 from domain.payment_schedule import compute_schedule
 from integrations.payments.base import (
     ChargeDeclined,
+    ChargePending,
     Customer,
     PaymentProvider,
     ProviderUnavailable,
     SavedPaymentMethod,
 )
-from models import catalog, orders
+from models import catalog, invoices, orders
 from models.base import utcnow
 from models.catalog import Product
 from models.contracts import Contract
+from models.invoices import TransactionKind
 from models.orders import Installment, Order, PaymentMethod
 from models.users import User
 from settings import Settings
@@ -272,9 +276,25 @@ def idempotency_key(installment: Installment) -> str:
     return key if installment.attempt == 0 else f"{key}:{installment.attempt}"
 
 
+async def _record_movement(
+    session: AsyncSession, installment: Installment, kind: TransactionKind, reference: str
+) -> None:
+    """The invoice (or credit note) and transaction of one installment's money."""
+    await invoices.record_installment_movement(
+        session=session,
+        order_id=installment.order_id,
+        installment_id=installment.id,
+        position=installment.position,
+        kind=kind,
+        reference=reference,
+        amount=installment.amount,
+    )
+
+
 class DebitActivities:
-    """The charge of one installment, never twice: the provider dedupes by
-    idempotency key, and a paid installment is not charged again."""
+    """The charge of one installment, never twice: it is prepared at the
+    provider and its reference stored before it is confirmed, so a run after
+    a crash confirms (or reads the verdict of) that same charge."""
 
     def __init__(
         self, *, sessionmaker: async_sessionmaker[AsyncSession], payments: PaymentProvider
@@ -284,6 +304,7 @@ class DebitActivities:
 
     @activity.defn(name="orders.refund")
     @raises_domain_errors
+    @heartbeating
     async def refund(self, request: RefundOrder) -> None:
         """refunding, every paid installment refunded (once each), refunded."""
         async with self._sessionmaker.begin() as session:
@@ -325,24 +346,37 @@ class DebitActivities:
         except ProviderUnavailable as outage:
             raise ApplicationError(f"payment provider unavailable: {outage}") from None
         async with self._sessionmaker.begin() as session:
-            await session.execute(
-                update(Installment)
-                .where(
-                    Installment.id == installment.id,
-                    Installment.state == InstallmentState.PAID.value,
-                )
-                .values(state=InstallmentState.REFUNDED.value, updated_at=utcnow())
+            await self._mark_refunded(session, installment, reference)
+
+    async def _mark_refunded(
+        self, session: AsyncSession, installment: Installment, reference: str
+    ) -> None:
+        """paid → refunded with its credit note and event; once."""
+        refunded = await session.scalar(
+            update(Installment)
+            .where(
+                Installment.id == installment.id,
+                Installment.state == InstallmentState.PAID.value,
             )
-            await orders.add_event(
-                session=session,
-                order_id=order.id,
-                type="installment_refunded",
-                detail={"installment_id": str(installment.id), "reference": reference},
-            )
+            .values(state=InstallmentState.REFUNDED.value, updated_at=utcnow())
+            .returning(Installment.id)
+        )
+        if refunded is None:
+            return  # recorded by an earlier run, or never paid
+        await _record_movement(session, installment, TransactionKind.REFUND, reference)
+        await orders.add_event(
+            session=session,
+            order_id=installment.order_id,
+            type="installment_refunded",
+            detail={"installment_id": str(installment.id), "reference": reference},
+        )
 
     @activity.defn(name="orders.debit")
     @raises_domain_errors
+    @heartbeating
     async def debit(self, request: DebitRequest) -> InstallmentState:
+        """PAID, REFUSED, or PENDING when the provider confirms later (its
+        webhook or the next poll will tell); raises while it is unavailable."""
         async with self._sessionmaker() as session:
             installment = await session.get(Installment, request.installment_id)
             order = await orders.get_order(session=session, id=request.order_id, view=True)
@@ -354,56 +388,84 @@ class DebitActivities:
             raise NoPaymentMethod("The order has no saved payment method.")
         key = idempotency_key(installment)
         try:
-            charged = await self._payments.charge(
-                amount=installment.amount,
-                currency=order.currency,
-                payment_method=card.reference,
-                customer=card.customer_reference,
-                idempotency_key=key,
-                description=f"{order.offering.product.title} {installment.position + 1}"
-                f"/{len(order.installments)}",
-            )
+            reference = await self._prepared_charge(order, installment, card, key)
+            charged = await self._payments.confirm_charge(reference=reference, idempotency_key=key)
         except ChargeDeclined as refusal:
-            await self._record(request, InstallmentState.REFUSED, key, {"reason": str(refusal)})
+            await self._record(installment, InstallmentState.REFUSED, key, {"reason": str(refusal)})
             return InstallmentState.REFUSED
+        except ChargePending:
+            await self._record(installment, InstallmentState.PENDING, key, {"reason": "processing"})
+            return InstallmentState.PENDING
         except ProviderUnavailable as outage:
-            await self._record(request, InstallmentState.ERROR, key, {"reason": str(outage)})
+            await self._record(installment, InstallmentState.ERROR, key, {"reason": str(outage)})
             # Retried by the activity's retry policy, with backoff.
             raise ApplicationError(f"payment provider unavailable: {outage}") from None
         await self._record(
-            request,
-            InstallmentState.PAID,
-            key,
-            {"reference": charged.reference},
-            charge_reference=charged.reference,
+            installment, InstallmentState.PAID, key, {"reference": charged.reference}
         )
         return InstallmentState.PAID
 
-    async def _record(
-        self,
-        request: DebitRequest,
-        state: InstallmentState,
-        key: str,
-        detail: dict,
-        charge_reference: str | None = None,
-    ) -> None:
+    async def _prepared_charge(
+        self, order: Order, installment: Installment, card: PaymentMethod, key: str
+    ) -> str:
+        """The charge of this attempt at the provider, prepared once and stored
+        before anyone confirms it."""
+        if installment.charge_key == key and installment.charge_reference:
+            return installment.charge_reference
+        reference = await self._payments.create_charge(
+            amount=installment.amount,
+            currency=order.currency,
+            payment_method=card.reference,
+            customer=card.customer_reference,
+            idempotency_key=key,
+            description=f"{order.offering.product.title} {installment.position + 1}"
+            f"/{len(order.installments)}",
+        )
         async with self._sessionmaker.begin() as session:
-            values: dict = {"state": state.value, "updated_at": utcnow()}
-            if charge_reference:
-                values["charge_reference"] = charge_reference
-            if state is InstallmentState.REFUSED:
-                values["attempt"] = Installment.attempt + 1
             await session.execute(
                 update(Installment)
                 .where(
-                    Installment.id == request.installment_id,
+                    Installment.id == installment.id,
+                    Installment.state != InstallmentState.PAID.value,
+                )
+                .values(charge_reference=reference, charge_key=key, updated_at=utcnow())
+            )
+        return reference
+
+    async def _record(
+        self, installment: Installment, state: InstallmentState, key: str, detail: dict
+    ) -> None:
+        async with self._sessionmaker.begin() as session:
+            values: dict = {"state": state.value, "updated_at": utcnow()}
+            if state is InstallmentState.REFUSED:
+                values["attempt"] = Installment.attempt + 1
+            changed = await session.scalar(
+                update(Installment)
+                .where(
+                    Installment.id == installment.id,
                     Installment.state != InstallmentState.PAID.value,
                 )
                 .values(values)
+                .returning(Installment.charge_reference)
             )
+            if changed is None:
+                return  # paid by an earlier run: nothing more to write
+            if state is InstallmentState.PAID:
+                await _record_movement(session, installment, TransactionKind.PAYMENT, changed)
             await orders.add_event(
                 session=session,
-                order_id=request.order_id,
+                order_id=installment.order_id,
                 type=f"debit_{state.value}",
-                detail={"installment_id": str(request.installment_id), "key": key} | detail,
+                detail={"installment_id": str(installment.id), "key": key} | detail,
             )
+
+    @activity.defn(name="orders.record_provider_refund")
+    @raises_domain_errors
+    async def record_provider_refund(self, news: PaymentNews) -> None:
+        """A paid installment the provider reports refunded (from its dashboard,
+        say) is refunded here too, with its credit note; one Guichet made
+        itself is already recorded and nothing changes."""
+        async with self._sessionmaker.begin() as session:
+            installment = await session.get(Installment, news.installment_id)
+            assert installment is not None and news.refund_reference is not None
+            await self._mark_refunded(session, installment, news.refund_reference)

@@ -10,7 +10,19 @@ from prometheus_client import CollectorRegistry
 
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
-from api.routers import catalog, contracts, deep_links, dev, enrollments, health, orders
+from api.ratelimit import RateLimiter
+from api.routers import (
+    academies,
+    catalog,
+    contracts,
+    deep_links,
+    dev,
+    enrollments,
+    health,
+    invoices,
+    orders,
+    payments,
+)
 from integrations import temporal
 from integrations.signature import signature_provider
 from models.session import autocommit, create_engine, create_sessionmaker
@@ -32,10 +44,14 @@ TAGS = [
     {"name": "orders", "description": "The learner's orders: create, pay, cancel."},
     {"name": "admin: orders", "description": "Back-office management of orders."},
     {"name": "contracts", "description": "Contracts and their electronic signature."},
+    {"name": "invoices", "description": "An order's invoices, credit notes and transactions."},
     {"name": "enrollments", "description": "The course runs a learner's orders gave access to."},
     {"name": "admin: contracts", "description": "Back-office view of contracts."},
     {"name": "webhooks", "description": "Notifications from providers."},
     {"name": "dummy signature", "description": "The embedded signature page (dummy backend)."},
+    {"name": "academy products", "description": "Public, throttled catalogue of academies."},
+    {"name": "checkout intents", "description": "Buying an academy subscription."},
+    {"name": "admin: academies", "description": "The catalogue sync, on demand."},
     {"name": "ops", "description": "Health, readiness and metrics."},
     {"name": "dev", "description": "Development helpers (GUICHET_DEV_MODE only)."},
 ]
@@ -74,24 +90,30 @@ def create_app(settings: Settings) -> FastAPI:
         settings, store=SqlProcedureStore(app.state.sessionmaker)
     )
     app.state.metrics = HttpMetrics(CollectorRegistry())
+    app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     # Matching walks routers in this order: the hot public reads come first.
     for router in (
         deep_links.public_router,
         catalog.public_router,
+        academies.public_router,
         health.router,
         orders.router,
         orders.plan_router,
         contracts.router,
         contracts.orders_router,
         enrollments.router,
+        invoices.router,
         contracts.webhooks_router,
+        payments.router,
         contracts.dummy_router,
         catalog.admin_router,
         deep_links.admin_router,
         orders.admin_router,
         contracts.admin_router,
+        academies.admin_router,
+        academies.intents_router,
         dev.router,
     ):
         app.include_router(router)

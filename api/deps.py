@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
@@ -137,6 +137,8 @@ class TemporalUnavailable(DomainError):
 
 
 WorkflowClosed = error_class(Conflict, "workflow_closed")
+# Webhooks signal inside the transaction that stores their event: keep it short.
+SIGNAL_BUDGET = timedelta(seconds=5)
 
 
 async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
@@ -165,3 +167,15 @@ async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
         if not str(error).startswith("Failed client connect"):
             raise
         raise TemporalUnavailable("The workflow service is unavailable; retry later.") from None
+
+
+async def signal_if_running(
+    handle: WorkflowHandle, signal: Any, argument: Any, *, within: timedelta = SIGNAL_BUDGET
+) -> bool:
+    """Signal a workflow; False if it is over (nothing waits for the news).
+    An unreachable Temporal is a 503 (or 504), not a news silently lost."""
+    try:
+        await workflow_call(handle.signal(signal, argument), within=within)
+    except WorkflowClosed:
+        return False
+    return True

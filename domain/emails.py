@@ -47,6 +47,14 @@ def format_date(day: date, language: str) -> str:
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
 
 
+class MailRecipient(BaseModel):
+    """Someone to write to who is not the order's owner (a prepaid seat's
+    future learner)."""
+
+    email: str
+    name: str = ""
+
+
 class InstallmentFacts(BaseModel):
     position: int
     count: int

@@ -40,7 +40,26 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class Unverifiable(DomainError):
+    """A webhook whose authenticity cannot be established."""
+
+    status = 401
+    code = "invalid_signature"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 def error_class(base: type[DomainError], code: str) -> type[DomainError]:
     """A named subclass so every documented code is one importable symbol."""
     name = "".join(part.title() for part in code.split("_"))
     return type(name, (base,), {"code": code})
+
+
+MalformedNotification = error_class(BadRequest, "malformed_notification")

@@ -245,6 +245,16 @@ class OrderWorkflowInput(BaseModel):
     signature: SignatureTiming = SignatureTiming()
     reminder_before: timedelta = timedelta(days=2)
     existing_order_id: uuid.UUID | None = None
+    pending_charge_poll: timedelta = timedelta(minutes=1)
+
+
+class PaymentNews(BaseModel):
+    """What a verified provider webhook says about an installment's charge."""
+
+    installment_id: uuid.UUID
+    event: str
+    # Set for a refund the provider reports (made by Guichet or at the provider).
+    refund_reference: str | None = None
 
 
 class InstallmentInfo(BaseModel):
@@ -323,6 +333,15 @@ BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
 
 
 NotRefundable = error_class(Conflict, "order_not_refundable")
+
+
+VoucherClaimed = error_class(Conflict, "voucher_already_claimed")
+
+
+def check_voucher_sendable(state: OrderState) -> None:
+    """Only a seat nobody has claimed yet has a code worth sending."""
+    if state is not OrderState.TO_OWN:
+        raise VoucherClaimed(f"This order is {state}: its voucher is no longer to hand out.")
 
 
 def check_refundable(state: OrderState) -> None:

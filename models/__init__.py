@@ -2,12 +2,14 @@
 (Alembic and the test schema rely on it)."""
 
 from models import (
+    academies,
     catalog,
     contracts,
     deep_links,
     emails,
     enrollments,
     inbound_events,
+    invoices,
     orders,
     payments,
     signatures,
@@ -18,12 +20,14 @@ from models.base import Base
 
 __all__ = [
     "Base",
+    "academies",
     "catalog",
     "contracts",
     "deep_links",
     "emails",
     "enrollments",
     "inbound_events",
+    "invoices",
     "orders",
     "payments",
     "signatures",

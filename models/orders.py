@@ -51,7 +51,7 @@ from domain.vouchers import (
     VoucherUse,
     is_usable_by,
 )
-from models import catalog, vouchers
+from models import catalog, invoices, vouchers
 from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, utcnow
 from models.catalog import Offering, Organization, Product
 from models.contracts import Contract
@@ -155,8 +155,11 @@ class Installment(TimestampMixin, Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Refusals so far: a retry with a new card needs a new idempotency key.
     attempt: Mapped[int] = mapped_column(Integer, default=0)
-    # The provider's charge, to refund it.
+    # The provider's charge, stored before it is confirmed (so a crash never
+    # loses a debit) and kept to refund it; charge_key is the idempotency key
+    # it was prepared with: a new attempt (new card) prepares a new charge.
     charge_reference: Mapped[str | None] = mapped_column(String(255))
+    charge_key: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[Decimal] = mapped_column(Money())
     state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
 
@@ -490,6 +493,15 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
     )
     if product.contract_required and not order.is_prepaid:
         session.add(_contract_for(order, plan, new))
+    if order.total > 0:
+        await invoices.create_main_invoice(
+            session=session,
+            order_id=order.id,
+            day=utcnow().strftime("%Y%m%d"),
+            billing_address=order.billing_address,
+            total=order.total,
+            currency=order.currency,
+        )
     await session.flush()
     return order
 

@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -239,11 +240,23 @@ async def worker(
         yield running
 
 
+@asynccontextmanager
+async def build_test_worker(
+    client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[str]:
+    """A second worker with other settings, on a queue of its own (yielded)."""
+    queue = f"test-{uuid.uuid4()}"
+    deps = WorkerDeps(settings=settings, sessionmaker=sessionmaker)
+    async with build_worker(client, deps, task_queue=queue):
+        yield queue
+
+
 def _start_localstripe() -> tuple[subprocess.Popen[bytes], str] | None:
     """localstripe on a free port; None if another process took the port first."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        [sys.executable, "-m", "tests.fakes.stripe", "--port", str(port), "--from-scratch"],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

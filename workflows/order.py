@@ -10,6 +10,7 @@ The API talks to it with updates, which answer once the change is written:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RefundOrder,
         SavePaymentMethod,
     )
-    from domain.emails import EmailKind
+    from domain.emails import EmailKind, MailRecipient
     from domain.errors import DomainError
     from domain.orders import (
         COLLECTING_STATES,
@@ -41,11 +42,13 @@ with workflow.unsafe.imports_passed_through():
         OrderSnapshot,
         OrderState,
         OrderWorkflowInput,
+        PaymentNews,
         RefundRequest,
         Transition,
         check_cancel,
         check_payment_method_accepted,
         check_refundable,
+        check_voucher_sendable,
         next_state,
     )
     from domain.signatures import OrderNotSignable, SignatureWorkflowInput
@@ -54,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import signature
 
 WORKFLOW_ID_PREFIX = "order:"
+SIGNAL_PAYMENT_UPDATED = "payment_updated"
 FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
 CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
 # Workflows started before these existed replay without them.
@@ -66,6 +70,8 @@ ENROLLING_STATES = frozenset({OrderState.PENDING_PAYMENT, OrderState.COMPLETED})
 # given up (the installment stays `error` meanwhile).
 DEBIT_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=60),
+    # The debit heartbeats: if its worker dies it is retried within seconds.
+    "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
@@ -113,6 +119,8 @@ class OrderWorkflow:
         self._retry: object | None = None
         self._refund_served = False
         self._enrolled = False
+        # Installments whose charge the provider has news about (webhooks).
+        self._payment_news: set[object] = set()
 
     # --- the order's life ---------------------------------------------------------
 
@@ -200,20 +208,35 @@ class OrderWorkflow:
             if self._state not in COLLECTING_STATES:
                 return  # canceled while we waited for the lock
             self._retry = None
+            self._payment_news.discard(item.id)
+            seen = self._changes
             result = await workflow.execute_activity_method(
                 DebitActivities.debit,
                 DebitRequest(order_id=self._snapshot.order_id, installment_id=item.id),
                 **DEBIT_OPTIONS,
             )
-            self._snapshot = self._snapshot.with_installment(item.id, result)
-            await self._advance(f"installment_{result.value}")
-            self._changes += 1
-        if result is InstallmentState.REFUSED:
+            if result is not InstallmentState.PENDING:
+                self._snapshot = self._snapshot.with_installment(item.id, result)
+                await self._advance(f"installment_{result.value}")
+                self._changes += 1
+        if result is InstallmentState.PENDING:
+            await self._await_verdict(item, seen)
+        elif result is InstallmentState.REFUSED:
             await self._email(EmailKind.INSTALLMENT_REFUSED, item.id)
         elif self._snapshot.next_installment() is None:
             await self._email(EmailKind.INSTALLMENTS_FULLY_PAID, item.id)
         else:
             await self._email(EmailKind.INSTALLMENT_PAID, item.id)
+
+    async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:
+        """The provider confirms this charge later: its webhook, a cancel or
+        the poll timer (in case the webhook is lost) sends us to ask again."""
+        assert self._params is not None
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: item.id in self._payment_news or self._changes != seen,
+                timeout=self._params.pending_charge_poll,
+            )
 
     async def _email(self, kind: EmailKind, installment_id: object | None = None) -> None:
         await workflow.execute_activity_method(
@@ -426,6 +449,16 @@ class OrderWorkflow:
         self._invitation_link = None
         await self._learn("contract_reset", contract_submitted=False)
 
+    @workflow.signal(name=SIGNAL_PAYMENT_UPDATED)
+    async def payment_updated(self, news: PaymentNews) -> None:
+        """A provider webhook about a charge: wakes a debit waiting for its
+        verdict, or records a refund made at the provider."""
+        self._payment_news.add(news.installment_id)
+        if news.refund_reference is not None:
+            await workflow.execute_activity_method(
+                DebitActivities.record_provider_refund, news, **ACTIVITY_OPTIONS
+            )
+
     @workflow.update(name="refund")
     async def refund(self, request: RefundRequest) -> OrderState:
         """Refund every paid installment and stop collecting the rest."""
@@ -448,6 +481,22 @@ class OrderWorkflow:
             return self._state
         finally:
             self._refund_served = True
+
+    @workflow.update(name="send_voucher")
+    async def send_voucher(self, recipient: MailRecipient) -> bool:
+        """The voucher_issued email of an unclaimed prepaid seat, once per
+        order; False if it had been sent already."""
+        await self._when_ready()
+        # Under the lock: a claim in flight cannot slip between check and mail.
+        async with self._lock:
+            self._refuse(check_voucher_sendable, self._state)
+            return await workflow.execute_activity_method(
+                EmailActivities.send,
+                EmailRequest(
+                    order_id=self._order_id, kind=EmailKind.VOUCHER_ISSUED, recipient=recipient
+                ),
+                **ACTIVITY_OPTIONS,
+            )
 
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> OrderState:

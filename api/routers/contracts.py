@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
-from temporalio.service import RPCError
 
 from api.auth import Role
 from api.deps import (
@@ -23,10 +22,12 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
     require_roles,
+    signal_if_running,
     workflow_call,
 )
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, paginate
+from api.routers.orders import order_update
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
 from domain.errors import BadRequest, DomainError, NotFound, error_class
 from domain.orders import SIGNABLE_STATES, OrderState
@@ -37,7 +38,6 @@ from models.contracts import Contract
 from models.orders import Order
 from workflows import signature
 from workflows.order import OrderWorkflow
-from workflows.order import workflow_id as order_workflow_id
 
 logger = logging.getLogger("guichet.signature")
 
@@ -81,10 +81,11 @@ async def submit_for_signature(
     order = await orders.get_order(session=session, id=order_id, owner_id=user.sub)
     if OrderState(order.state) not in SIGNABLE_STATES or not order.contract_required:
         raise OrderNotSignable(f"An order in state {order.state} has no contract to sign.")
-    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
-    link = await workflow_call(
-        handle.execute_update(OrderWorkflow.submit_for_signature),
-        within=settings.workflow_call_timeout,
+    link = await order_update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        update=OrderWorkflow.submit_for_signature,
     )
     return InvitationLink(invitation_link=link)
 
@@ -186,6 +187,8 @@ async def signature_webhook(
     provider = request.app.state.signature_provider
     body = await request.body()
     notification = await provider.parse_notification(headers=request.headers, body=body)
+    # Stored and signalled in one transaction: if Temporal cannot take the
+    # signal, nothing is kept and the provider's redelivery gets another chance.
     async with request.app.state.sessionmaker.begin() as session:
         is_new = await inbound_events.store_once(
             session=session,
@@ -193,24 +196,23 @@ async def signature_webhook(
             event_id=notification.event_id,
             payload=json.loads(body),
         )
+        if not is_new:
+            return {"status": "duplicate"}
         contract_id = await session.scalar(
             select(Contract.id).where(Contract.signature_reference == notification.reference)
         )
-    if not is_new:
-        return {"status": "duplicate"}
-    if contract_id is None:
-        logger.warning(
-            "signature webhook for an unknown procedure",
-            extra={"fields": {"reference": notification.reference}},
-        )
-        return {"status": "ignored"}
-    handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
-    try:
-        await handle.signal(signature.SignatureWorkflow.notification, notification)
-    except RPCError:
-        # The procedure's workflow is over: nothing is waiting for this news.
-        logger.info("signature webhook after the procedure ended")
-    return {"status": "accepted"}
+        if contract_id is None:
+            logger.warning(
+                "signature webhook for an unknown procedure",
+                extra={"fields": {"reference": notification.reference}},
+            )
+            return {"status": "ignored"}
+        handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
+        news = signature.SignatureWorkflow.notification
+        if not await signal_if_running(handle, news, notification):
+            # The procedure's workflow is over: nothing is waiting for this news.
+            logger.info("signature webhook after the procedure ended")
+        return {"status": "accepted"}
 
 
 # --- the dummy provider's page -------------------------------------------------------

@@ -47,9 +47,12 @@ from api.schemas.orders import (
     PaymentPlan,
     PlannedPayment,
     PrepaidOrdersCreate,
+    VoucherEmailIn,
+    VoucherEmailOut,
     VoucherState,
 )
 from domain.catalog import ProductType
+from domain.emails import MailRecipient
 from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
     BillingAddress,
@@ -64,6 +67,7 @@ from domain.orders import (
     check_cancel,
     check_payment_method_accepted,
     check_refundable,
+    check_voucher_sendable,
 )
 from domain.payment_schedule import compute_schedule
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
@@ -133,6 +137,23 @@ async def _offering_id(session: AsyncSession, body: OrderCreate) -> uuid.UUID:
     return found
 
 
+async def order_update(
+    *,
+    temporal: TemporalDep,
+    settings: Settings,
+    order_id: uuid.UUID,
+    update: Any,
+    argument: Any = None,
+) -> Any:
+    """Send `update` to the order's running workflow; its answer, or its
+    refusal as the DomainError, within the workflow call timeout."""
+    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
+    arguments = () if argument is None else (argument,)
+    return await workflow_call(
+        handle.execute_update(update, *arguments), within=settings.workflow_call_timeout
+    )
+
+
 async def order_update_with_start(
     *,
     temporal: TemporalDep,
@@ -188,6 +209,7 @@ def _workflow_input(new: NewOrder | None, settings: Settings) -> OrderWorkflowIn
         new_order=new,
         stuck_timeout=settings.order_stuck_timeout,
         reminder_before=timedelta(days=settings.installment_reminder_days),
+        pending_charge_poll=settings.pending_charge_poll,
         signature=SignatureTiming(
             poll_interval=settings.signature_poll_interval,
             poll_max_interval=settings.signature_poll_max_interval,
@@ -279,10 +301,12 @@ async def _claim(
     await orders.refuse_second_active_order(
         session=session, new=new.model_copy(update={"order_id": seat.id})
     )
-    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(seat.id))
-    await workflow_call(
-        handle.execute_update(OrderWorkflow.claim, new.owner_id),
-        within=settings.workflow_call_timeout,
+    await order_update(
+        temporal=temporal,
+        settings=settings,
+        order_id=seat.id,
+        update=OrderWorkflow.claim,
+        argument=new.owner_id,
     )
     return await _view(session, seat.id)
 
@@ -329,10 +353,12 @@ async def save_payment_method(
 ) -> OrderOut:
     order = await orders.get_order(session=session, id=order_id, owner_id=user.sub, view=True)
     check_payment_method_accepted(OrderState(order.state), orders.facts_of(order))
-    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order_id))
-    await workflow_call(
-        handle.execute_update(OrderWorkflow.save_payment_method, body.payment_method_id),
-        within=settings.workflow_call_timeout,
+    await order_update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        update=OrderWorkflow.save_payment_method,
+        argument=body.payment_method_id,
     )
     return await _view(session, order_id)
 
@@ -346,10 +372,12 @@ async def _cancel(
     settings: Settings,
 ) -> OrderOut:
     check_cancel(OrderState(order.state))
-    handle = temporal.get_workflow_handle_for(OrderWorkflow.run, workflow_id(order.id))
-    request = CancelRequest(reason="requested", actor=actor.sub)
-    await workflow_call(
-        handle.execute_update(OrderWorkflow.cancel, request), within=settings.workflow_call_timeout
+    await order_update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        update=OrderWorkflow.cancel,
+        argument=CancelRequest(reason="requested", actor=actor.sub),
     )
     return await _view(session, order.id)
 
@@ -606,6 +634,32 @@ async def admin_cancel_order(
     return await _cancel(
         order=order, actor=admin, temporal=temporal, session=session, settings=settings
     )
+
+
+@admin_router.post(
+    "/{order_id}/voucher-email",
+    summary="Email a prepaid seat's voucher code",
+    description="Sends the `voucher_issued` email (the order's language) to whoever the seat is "
+    "for. Once per order: `sent` is false if it had been sent before. 409 "
+    "`voucher_already_claimed` once the seat has an owner (or was canceled).",
+)
+async def admin_send_voucher(
+    order_id: uuid.UUID,
+    body: VoucherEmailIn,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> VoucherEmailOut:
+    order = await orders.get_order(session=session, id=order_id)
+    check_voucher_sendable(OrderState(order.state))
+    sent = await order_update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        update=OrderWorkflow.send_voucher,
+        argument=MailRecipient(email=body.email, name=body.name),
+    )
+    return VoucherEmailOut(sent=sent)
 
 
 @plan_router.get(

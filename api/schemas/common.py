@@ -33,6 +33,13 @@ MoneyOut = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["450.00"]}),
 ]
 
+# Out, for amounts that give money back (credit notes, refunds): "-45.00".
+SignedMoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: str(value.quantize(CENT)), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["-450.00"]}),
+]
+
 # In: a decimal string (or number) with at most two places.
 MoneyIn = Annotated[
     Decimal,

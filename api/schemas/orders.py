@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import EmailStr, Field, model_validator
 
 from api.schemas.catalog import CourseSummary, OrganizationSummary
 from api.schemas.common import InputModel, MoneyOut, OutputModel
@@ -166,3 +166,12 @@ class ContractOut(OutputModel):
 class SignatureStateOut(OutputModel):
     student: bool
     organization: bool
+
+
+class VoucherEmailIn(InputModel):
+    email: EmailStr
+    name: Annotated[str, Field(max_length=255)] = ""
+
+
+class VoucherEmailOut(OutputModel):
+    sent: bool

@@ -41,7 +41,7 @@ class PaymentProvider(Protocol):
         for off-session charges; InvalidPaymentMethod if the provider refuses it."""
         ...
 
-    async def charge(
+    async def create_charge(
         self,
         *,
         amount: Decimal,
@@ -50,9 +50,16 @@ class PaymentProvider(Protocol):
         customer: str | None,
         idempotency_key: str,
         description: str,
-    ) -> ChargeResult:
-        """Charge the saved method off-session. The same idempotency key never
-        charges twice. ChargeDeclined or ProviderUnavailable otherwise."""
+    ) -> str:
+        """Prepare an off-session charge of the saved method and return its
+        reference. Nothing is debited yet: a charge prepared twice (a crash
+        before its reference was stored) costs the learner nothing."""
+        ...
+
+    async def confirm_charge(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        """Debit a prepared charge, or report the verdict it already has: a
+        confirmed charge is never debited again. Raises ChargeDeclined,
+        ChargePending (the provider will tell later) or ProviderUnavailable."""
         ...
 
     async def refund(
@@ -67,9 +74,30 @@ class ChargeDeclined(Exception):
     """The provider refused the charge (card declined, insufficient funds)."""
 
 
+class ChargePending(Exception):
+    """The provider accepted the charge but has no verdict yet (asynchronous
+    confirmation): ask again later, or wait for its webhook."""
+
+
 class ProviderUnavailable(Exception):
     """The provider could not answer (network, 5xx, rate limit): try again later."""
 
 
 class ChargeResult(BaseModel):
     reference: str
+
+
+class PaymentEvent(BaseModel):
+    """A verified provider notification about one of our charges."""
+
+    event_id: str
+    type: str
+    # The charge as create_charge named it (a PaymentIntent at Stripe); None
+    # for an event about nothing we track (stored, then ignored).
+    charge_reference: str | None = None
+    # Set when the provider reports the charge fully refunded.
+    refund_reference: str | None = None
+    # An academy checkout (checkout.session.completed, invoice.paid).
+    checkout_intent_id: str | None = None
+    checkout_session_id: str | None = None
+    customer_id: str | None = None

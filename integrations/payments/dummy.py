@@ -3,9 +3,10 @@
 `pm_card_visa` and `pm_card_mastercard` pay; `pm_card_chargeDeclined` and
 `pm_card_insufficientFunds` save fine and are declined when charged, as with
 Stripe's test cards; `pm_card_providerOutage` makes the "provider" unavailable
-for the first OUTAGE_ATTEMPTS tries of each charge, then pays. Any other
+for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
+`pm_card_asyncConfirmation` answers "processing" once, then pays. Any other
 token is refused. Charges are kept (see models/payments.py) by idempotency
-key: the same key never charges twice.
+key: the same key never prepares or debits twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from integrations.payments.base import (
     ChargeDeclined,
+    ChargePending,
     ChargeResult,
     Customer,
     InvalidPaymentMethod,
@@ -32,17 +34,22 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_chargeDeclined": ("visa", "0002"),
     "pm_card_insufficientFunds": ("visa", "9995"),
     "pm_card_providerOutage": ("visa", "0019"),
+    "pm_card_asyncConfirmation": ("visa", "0077"),
 }
 DECLINED = frozenset({"pm_card_chargeDeclined", "pm_card_insufficientFunds"})
 OUTAGE = "pm_card_providerOutage"
 OUTAGE_ATTEMPTS = 2
+ASYNC_CONFIRMATION = "pm_card_asyncConfirmation"
 
 
 class DummyCharge(BaseModel):
     key: str
     reference: str | None = None
+    payment_method: str | None = None
+    confirmed: bool = False
     declined: bool = False
     unavailable_attempts: int = 0
+    processing_answers: int = 0
     # Set on refunds: the charge they give back.
     refunded_charge: str | None = None
 
@@ -64,7 +71,7 @@ class DummyPaymentProvider:
     def __init__(self, *, store: ChargeStore) -> None:
         self._store = store
 
-    async def charge(
+    async def create_charge(
         self,
         *,
         amount: Decimal,
@@ -73,34 +80,42 @@ class DummyPaymentProvider:
         customer: str | None,
         idempotency_key: str,
         description: str,
-    ) -> ChargeResult:
-        charge = await self._store.load(idempotency_key) or DummyCharge(key=idempotency_key)
-        if charge.reference is None and not charge.declined:
-            if payment_method == OUTAGE and charge.unavailable_attempts < OUTAGE_ATTEMPTS:
+    ) -> str:
+        return await self._once(idempotency_key, "dummy_pi", payment_method=payment_method)
+
+    async def confirm_charge(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        charge = await self._store.load(idempotency_key)
+        if charge is None or charge.reference != reference:
+            raise ChargeDeclined("No such charge.")
+        if not charge.confirmed:
+            if charge.payment_method == OUTAGE and charge.unavailable_attempts < OUTAGE_ATTEMPTS:
                 charge.unavailable_attempts += 1
                 await self._store.save(charge)
                 raise ProviderUnavailable("The dummy provider is down (simulated outage).")
-            charge.declined = payment_method in DECLINED
-            charge.reference = None if charge.declined else f"dummy_ch_{uuid.uuid4().hex[:16]}"
+            if charge.payment_method == ASYNC_CONFIRMATION and not charge.processing_answers:
+                charge.processing_answers += 1
+                await self._store.save(charge)
+                raise ChargePending(reference)
+            charge.confirmed = True
+            charge.declined = charge.payment_method in DECLINED
             await self._store.save(charge)
         if charge.declined:
             raise ChargeDeclined("Your card was declined.")
-        assert charge.reference is not None
-        return ChargeResult(reference=charge.reference)
+        return ChargeResult(reference=reference)
 
     async def refund(
         self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
-        refund = await self._store.load(idempotency_key)
-        if refund is None:
-            refund = DummyCharge(
-                key=idempotency_key,
-                reference=f"dummy_re_{uuid.uuid4().hex[:16]}",
-                refunded_charge=charge_reference,
-            )
-            await self._store.save(refund)
-        assert refund.reference is not None
-        return refund.reference
+        return await self._once(idempotency_key, "dummy_re", refunded_charge=charge_reference)
+
+    async def _once(self, key: str, prefix: str, **fields: str) -> str:
+        """The reference of what `key` made, made now if it is new."""
+        made = await self._store.load(key)
+        if made is None:
+            made = DummyCharge(key=key, reference=f"{prefix}_{uuid.uuid4().hex[:16]}", **fields)
+            await self._store.save(made)
+        assert made.reference is not None
+        return made.reference
 
     async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
         card = TEST_CARDS.get(token)

@@ -6,15 +6,22 @@ PaymentMethod to the learner's Customer for later off-session charges.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import stripe
 
+from domain.errors import MalformedNotification, Unverifiable
 from integrations.payments.base import (
     ChargeDeclined,
+    ChargePending,
     ChargeResult,
     Customer,
     InvalidPaymentMethod,
+    PaymentEvent,
     ProviderUnavailable,
     SavedPaymentMethod,
 )
@@ -68,7 +75,7 @@ class StripePaymentProvider:
             exp_year=card.exp_year,
         )
 
-    async def charge(
+    async def create_charge(
         self,
         *,
         amount: Decimal,
@@ -77,38 +84,118 @@ class StripePaymentProvider:
         customer: str | None,
         idempotency_key: str,
         description: str,
-    ) -> ChargeResult:
-        try:
+    ) -> str:
+        # Created unconfirmed: the caller stores its id before any money moves,
+        # so a crash never leaves a debit it cannot find again (Stripe forgets
+        # idempotency keys after 24 hours; retries with backoff can outlast that).
+        async with _provider_errors():
             intent = await self._client.v1.payment_intents.create_async(
                 params={
                     "amount": int(amount.scaleb(2)),
                     "currency": currency.lower(),
                     "payment_method": payment_method,
                     "customer": customer,
-                    "confirm": True,
-                    "off_session": True,
                     # Metadata rather than `description`: every Stripe fake takes it.
                     "metadata": {"guichet": description, "idempotency_key": idempotency_key},
                 },
                 options={"idempotency_key": idempotency_key},
             )
-        except stripe.CardError as error:
-            raise ChargeDeclined(error.user_message or "card declined") from None
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
-            raise ProviderUnavailable(type(error).__name__) from None
-        if intent.status != "succeeded":
-            # Off-session, nobody can authenticate: anything but success is a refusal.
-            raise ChargeDeclined(f"payment intent {intent.status}")
-        return ChargeResult(reference=intent.id)
+        return intent.id
+
+    async def confirm_charge(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        async with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(reference)
+            if intent.status == "requires_confirmation":
+                intent = await self._client.v1.payment_intents.confirm_async(
+                    reference,
+                    params={"off_session": True},
+                    options={"idempotency_key": f"{idempotency_key}:confirm"},
+                )
+        return _verdict(intent)
 
     async def refund(
         self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
-        try:
+        async with _provider_errors():
             refund = await self._client.v1.refunds.create_async(
                 params={"payment_intent": charge_reference, "amount": int(amount.scaleb(2))},
                 options={"idempotency_key": idempotency_key},
             )
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
-            raise ProviderUnavailable(type(error).__name__) from None
         return refund.id
+
+
+# What the order workflow hears about; other event types are stored and ignored.
+CHARGE_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+REFUND_EVENT = "charge.refunded"
+CHECKOUT_EVENTS = frozenset({"checkout.session.completed", "invoice.paid"})
+
+
+def parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
+    """The event Stripe signed. A forged, altered or stale (over 5 minutes:
+    a replay) event is refused."""
+    try:
+        event = stripe.Webhook.construct_event(body, signature, secret)
+    except stripe.SignatureVerificationError:
+        raise Unverifiable("The Stripe-Signature header does not match.") from None
+    except ValueError:
+        raise MalformedNotification("The body is not a Stripe event.") from None
+    # Plain JSON from here: StripeObjects are not dicts.
+    thing = json.loads(body)["data"]["object"]
+    if event.type in CHARGE_EVENTS:
+        return PaymentEvent(event_id=event.id, type=event.type, charge_reference=thing["id"])
+    if event.type == REFUND_EVENT and thing.get("payment_intent") and thing.get("refunded"):
+        refunds = (thing.get("refunds") or {}).get("data") or []
+        return PaymentEvent(
+            event_id=event.id,
+            type=event.type,
+            charge_reference=thing["payment_intent"],
+            # Partial refunds made at Stripe are not mirrored; a full one is.
+            refund_reference=refunds[0]["id"] if refunds else f"{thing['id']}:refund",
+        )
+    if event.type in CHECKOUT_EVENTS:
+        return PaymentEvent(
+            event_id=event.id,
+            type=event.type,
+            checkout_intent_id=_checkout_intent_id(thing),
+            checkout_session_id=thing["id"] if thing.get("object") == "checkout.session" else None,
+            customer_id=thing.get("customer"),
+        )
+    return PaymentEvent(event_id=event.id, type=event.type)
+
+
+def _checkout_intent_id(thing: dict[str, Any]) -> str | None:
+    """Our checkout intent's id, as the checkout session was created with it:
+    its client_reference_id, or `checkout_intent_id` in the metadata of the
+    session, or of the subscription an invoice bills."""
+    subscription = (thing.get("parent") or {}).get("subscription_details") or thing.get(
+        "subscription_details"
+    )
+    candidates = [
+        thing.get("client_reference_id"),
+        (thing.get("metadata") or {}).get("checkout_intent_id"),
+        ((subscription or {}).get("metadata") or {}).get("checkout_intent_id"),
+    ]
+    return next((str(item) for item in candidates if item), None)
+
+
+def _verdict(intent: stripe.PaymentIntent) -> ChargeResult:
+    if intent.status == "succeeded":
+        return ChargeResult(reference=intent.id)
+    if intent.status == "processing":
+        raise ChargePending(intent.id)
+    # Off-session nobody can authenticate (requires_action) and a failed
+    # attempt leaves requires_payment_method: both are refusals.
+    error = intent.last_payment_error
+    raise ChargeDeclined(error.message if error and error.message else f"payment {intent.status}")
+
+
+@contextlib.asynccontextmanager
+async def _provider_errors() -> AsyncIterator[None]:
+    """Stripe's exceptions in our terms: a card error is a refusal, the rest
+    (network, rate limit, 5xx) an outage to retry."""
+    try:
+        yield
+    except stripe.CardError as error:
+        raise ChargeDeclined(error.user_message or "card declined") from None
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        raise ProviderUnavailable(type(error).__name__) from None

@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from domain.errors import DomainError, error_class
+from domain.errors import MalformedNotification, Unverifiable
 from domain.signatures import Notification, SignatureState, Signer
 
-
-class Unverifiable(DomainError):
-    status = 401
-    code = "invalid_signature"
-
-
-MalformedNotification = error_class(DomainError, "malformed_notification")
+__all__ = ["MalformedNotification", "SignatureProvider", "Unverifiable"]
 
 
 class SignatureProvider(Protocol):

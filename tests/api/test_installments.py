@@ -5,8 +5,6 @@ installments of a 450.00 order, due at once, at the start and at the end."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from models.orders import OrderEvent
 from models.payments import DummyChargeRow
 from tests.api.test_orders import _create, _offering, app  # noqa: F401 - the API with a worker
 from tests.api.tunnel import ADDRESS
+from tests.conftest import SmtpInbox
 from tests.factories import Factory
 from tests.fakes import serve
 from tests.fakes.lms import FakeLms
@@ -36,10 +35,22 @@ async def lms() -> AsyncIterator[FakeLms]:
 
 
 @pytest.fixture
-def settings(settings, lms: FakeLms):
-    """The LMS hears about every enrollment change of these tests."""
+def inbox(smtp: tuple[SmtpInbox, int]) -> SmtpInbox:
+    return smtp[0]
+
+
+@pytest.fixture
+def settings(settings, lms: FakeLms, smtp: tuple[SmtpInbox, int]):
+    """Mail goes to a real SMTP server; the LMS hears about every enrollment change."""
     return settings.model_copy(
-        update={"lms_webhook_url": lms.url, "lms_webhook_secret": SecretStr(lms.secret)}  # type: ignore[attr-defined]
+        update={
+            "lms_webhook_url": lms.url,  # type: ignore[attr-defined]
+            "lms_webhook_secret": SecretStr(lms.secret),
+            "pending_charge_poll": timedelta(seconds=1),
+            "mail_backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+        }
     )
 
 
@@ -74,11 +85,28 @@ async def _until(
     pytest.fail(f"order not {state} after {seconds} s: {order['state']}")
 
 
-def _subjects(settings) -> list[str]:
-    return sorted(
-        str(email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"])
-        for path in settings.mail_dir.glob("*.eml")
-    )
+def _subjects(inbox: SmtpInbox) -> list[str]:
+    return sorted(str(message["Subject"]) for message in inbox.messages)
+
+
+async def _mail_arrives(inbox: SmtpInbox, starting: str, seconds: float = 10) -> list[str]:
+    """The subjects starting with `starting`, once one has arrived: a mail is
+    sent by an activity after the state it reports is visible."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        found = [subject for subject in _subjects(inbox) if subject.startswith(starting)]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    pytest.fail(f"no mail {starting!r} after {seconds} s: {_subjects(inbox)}")
+
+
+def _text(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def _mails(inbox: SmtpInbox, subject_part: str) -> list:
+    return [message for message in inbox.messages if subject_part in str(message["Subject"])]
 
 
 async def _events(sessionmaker, order_id: str) -> list[str]:
@@ -97,7 +125,7 @@ async def _charges(sessionmaker) -> int:
 
 
 async def test_three_installments_paid_in_full(
-    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker, temporal_client
+    learner: httpx.AsyncClient, factory: Factory, inbox: SmtpInbox, sessionmaker, temporal_client
 ) -> None:
     order = await _paid_order(learner, factory, "pm_card_visa")
     assert [item["amount"] for item in order["payment_schedule"]] == ["135.00", "157.50", "157.50"]
@@ -110,23 +138,102 @@ async def test_three_installments_paid_in_full(
     assert await _charges(sessionmaker) == 3
     handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
     assert await handle.result() == "completed"
-    subjects = _subjects(settings)
+    subjects = _subjects(inbox)
     assert sum("payée" in subject and "Échéance" in subject for subject in subjects) == 2
     assert sum("entièrement payée" in subject for subject in subjects) == 1
     reminders = [subject for subject in subjects if " le " in subject]
     assert len(reminders) == 2
     assert all(subject.startswith("Échéance de 157,50") for subject in reminders)
     assert sum("est confirmée" in subject for subject in subjects) == 1
+    assert {message["To"] for message in inbox.messages} == {"learner-1@example.org"}
+    due = {item["amount"]: item["due_date"] for item in done["payment_schedule"][1:]}
+    day = "/".join(reversed(due["157.50"].split("-")))  # the French date of the last two
+    for message in _mails(inbox, " le ") + _mails(inbox, "payée"):
+        body = _text(message)
+        assert "157,50" in body or "135,00" in body
+        assert "4242" in body
+    (last,) = _mails(inbox, "entièrement payée")
+    assert "450,00" in _text(last)
+    assert any(day in _text(message) for message in _mails(inbox, " le "))
     save_history("order_installments_paid", await handle.fetch_history())
+    main, *children = (await learner.get(f"/api/v1/orders/{order['id']}/invoices")).json()
+    assert (main["kind"], main["total"], main["parent_id"]) == ("invoice", "450.00", None)
+    assert main["billing_address"]["city"] == ADDRESS["city"]
+    assert main["transactions"] == []
+    assert [child["total"] for child in children] == ["135.00", "157.50", "157.50"]
+    assert [child["reference"] for child in children] == [
+        f"{main['reference']}-I{position}" for position in (1, 2, 3)
+    ]
+    for child, installment in zip(children, done["payment_schedule"], strict=True):
+        assert child["parent_id"] == main["id"]
+        (payment,) = child["transactions"]
+        assert (payment["kind"], payment["amount"]) == ("payment", installment["amount"])
+        assert payment["reference"].startswith("dummy_pi_")
+
+
+async def test_invoices_are_the_owners_and_admins_only(
+    learner: httpx.AsyncClient, admin: httpx.AsyncClient, client_for, factory: Factory
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    path = f"/api/v1/orders/{order['id']}/invoices"
+    stranger = await client_for(sub="someone-else")
+    assert (await stranger.get(path)).json()["error"]["code"] == "order_not_found"
+    assert (await (await client_for()).get(path)).status_code == 401
+    assert [item["total"] for item in (await admin.get(path)).json()][:1] == ["450.00"]
+
+
+async def test_a_free_order_has_no_invoice(learner: httpx.AsyncClient, factory: Factory) -> None:
+    order = (await _create(learner, await _offering(factory, price="0.00"))).json()
+    assert (await learner.get(f"/api/v1/orders/{order['id']}/invoices")).json() == []
+
+
+async def test_a_second_installment_refused_then_a_new_card(
+    learner: httpx.AsyncClient, factory: Factory, inbox: SmtpInbox, sessionmaker
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, order["id"], "pending_payment", seconds=10)
+    # The learner swaps in a card that will not pay the next installment.
+    swapped = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method",
+        json={"payment_method_id": "pm_card_insufficientFunds"},
+    )
+    assert swapped.status_code == 200, swapped.text
+    refused = await _until(learner, order["id"], "failed_payment", seconds=15)
+    assert [item["state"] for item in refused["payment_schedule"]] == ["paid", "refused", "pending"]
+    refusals = await _mail_arrives(inbox, "Paiement refusé")
+    assert len(refusals) == 1 and "157,50" in refusals[0]
+    await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
+    )
+    done = await _until(learner, order["id"], "completed")
+    assert [item["state"] for item in done["payment_schedule"]] == ["paid"] * 3
+    events = await _events(sessionmaker, order["id"])
+    assert (events.count("debit_refused"), events.count("debit_paid")) == (1, 3)
+
+
+async def test_a_charge_confirmed_later_is_asked_again(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker, temporal_client
+) -> None:
+    """The provider answers "processing": no verdict, no email; the workflow
+    asks again after GUICHET_PENDING_CHARGE_POLL (its webhook would wake it sooner)."""
+    order = await _paid_order(learner, factory, "pm_card_asyncConfirmation")
+    paid = await _until(learner, order["id"], "pending_payment", seconds=10)
+    assert paid["payment_schedule"][0]["state"] == "paid"
+    events = await _events(sessionmaker, order["id"])
+    assert events.index("debit_pending") < events.index("debit_paid")
+    await learner.post(f"/api/v1/orders/{order['id']}/cancel")
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "canceled"
+    save_history("order_charge_confirmed_later", await handle.fetch_history())
 
 
 async def test_refused_installment_then_a_new_card(
-    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker
+    learner: httpx.AsyncClient, factory: Factory, inbox: SmtpInbox, sessionmaker
 ) -> None:
     order = await _paid_order(learner, factory, "pm_card_chargeDeclined")
     refused = await _until(learner, order["id"], "no_payment", seconds=10)
     assert refused["payment_schedule"][0]["state"] == "refused"
-    assert any(subject.startswith("Paiement refusé") for subject in _subjects(settings))
+    assert await _mail_arrives(inbox, "Paiement refusé")
     await learner.post(
         f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": "pm_card_visa"}
     )
@@ -140,7 +247,7 @@ async def test_refused_installment_then_a_new_card(
 
 
 async def test_provider_outage_then_recovery(
-    learner: httpx.AsyncClient, factory: Factory, settings, sessionmaker
+    learner: httpx.AsyncClient, factory: Factory, inbox: SmtpInbox, sessionmaker
 ) -> None:
     order = await _paid_order(learner, factory, "pm_card_providerOutage")
     paid = await _until(learner, order["id"], "pending_payment", seconds=15)
@@ -149,7 +256,7 @@ async def test_provider_outage_then_recovery(
     first_paid = events.index("debit_paid")
     assert events[:first_paid].count("debit_error") == 2
     # No email about the outage itself: only once it is paid.
-    assert not any("refusé" in subject for subject in _subjects(settings))
+    assert not any("refusé" in subject for subject in _subjects(inbox))
 
 
 async def test_cancel_mid_schedule_stops_the_debits(
@@ -174,7 +281,7 @@ async def test_refund_of_a_completed_order(
     learner: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     factory: Factory,
-    settings,
+    inbox: SmtpInbox,
     sessionmaker,
     temporal_client,
 ) -> None:
@@ -191,13 +298,18 @@ async def test_refund_of_a_completed_order(
     events = await _events(sessionmaker, order["id"])
     assert events.count("installment_refunded") == 3
     assert events[-1] == "refunded"
-    assert any("remboursée" in subject for subject in _subjects(settings))
+    assert any("remboursée" in subject for subject in await _mail_arrives(inbox, "Votre commande"))
     refund_run = temporal_client.get_workflow_handle(workflow_id(order["id"]))
     assert await refund_run.result() == "refunded"
     save_history("order_refund_run", await refund_run.fetch_history())
     again = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "order_not_refundable"
+    invoices = (await learner.get(f"/api/v1/orders/{order['id']}/invoices")).json()
+    notes = [item for item in invoices if item["kind"] == "credit_note"]
+    assert sorted(note["total"] for note in notes) == ["-135.00", "-157.50", "-157.50"]
+    assert all(note["transactions"][0]["kind"] == "refund" for note in notes)
+    assert all(note["transactions"][0]["amount"] == note["total"] for note in notes)
 
 
 async def test_refund_mid_schedule_stops_the_debits(

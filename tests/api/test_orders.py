@@ -71,13 +71,15 @@ def tunnel_with(settings, temporal_env, temporal_client, sessionmaker, task_queu
     from worker import WorkerDeps, build_worker
 
     @asynccontextmanager
-    async def tunnel(*, sub: str, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+    async def tunnel(
+        *, sub: str, roles: tuple[str, ...] = (), **overrides: object
+    ) -> AsyncIterator[httpx.AsyncClient]:
         changed = settings.model_copy(
             update={"temporal_address": temporal_env.client.service_client.config.target_host}
             | overrides
         )
         application = create_app(changed)
-        headers = {"Authorization": f"Bearer {token_for(sub=sub, roles=[])}"}
+        headers = {"Authorization": f"Bearer {token_for(sub=sub, roles=list(roles))}"}
         async with (
             build_worker(
                 temporal_client,
@@ -433,6 +435,42 @@ async def _seats(admin: httpx.AsyncClient, offering, count: int = 1) -> list[dic
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def test_a_seats_voucher_is_emailed_once_until_claimed(
+    tunnel_with, smtp, factory: Factory, temporal_client
+) -> None:
+    inbox, port = smtp
+    offering = await _offering(factory, price="1200.00")
+    async with tunnel_with(
+        sub="seat-admin",
+        roles=("admin",),
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+    ) as admin:
+        (seat,) = await _seats(admin, offering)
+        path = f"/api/v1/admin/orders/{seat['id']}/voucher-email"
+        to = {"email": "grace@example.org", "name": "Grace Hopper"}
+        assert (await admin.post(path, json={"email": "not an address"})).status_code == 422
+        first = await admin.post(path, json=to)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"sent": True}
+        assert (await admin.post(path, json=to)).json() == {"sent": False}
+        (message,) = inbox.messages
+        assert message["To"] == "grace@example.org"
+        assert offering.product.title in str(message["Subject"])
+        body = message.get_body(("plain",)).get_content()
+        assert seat["voucher"]["code"] in body and "Grace Hopper" in body
+        canceled = await admin.post(f"/api/v1/admin/orders/{seat['id']}/cancel")
+        assert canceled.json()["state"] == "canceled"
+        late = await admin.post(path, json=to)
+        assert late.status_code == 409
+        assert late.json()["error"]["code"] == "voucher_already_claimed"
+        handle = temporal_client.get_workflow_handle(workflow_id(seat["id"]))
+        assert await handle.result() == "canceled"
+    assert len(inbox.messages) == 1
+    save_history("order_voucher_email", await handle.fetch_history())
 
 
 async def test_prepaid_seats_are_claimed_with_their_voucher(

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli import free_port
+from cli import free_port, temporal_binary
+from domain.academies import SCHEDULE_ID
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -145,6 +146,25 @@ def test_an_order_waits_for_its_card_in_the_stack(stack: DevStack) -> None:
     response = httpx.post(f"{stack.api}/api/v1/orders", json=body, headers=headers, timeout=30)
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "to_save_payment_method"
+
+
+def test_demo_academies_are_served_and_scheduled(stack: DevStack) -> None:
+    """The worker's start runs the catalogue sync on the bundled demo payload."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        academies = httpx.get(f"{stack.api}/api/v1/academy-products").json()
+        if academies.get("count", 0) >= 3:
+            break
+        time.sleep(0.5)
+    assert academies["count"] >= 3, academies
+    assert all(item["prices"] and item["tags"] for item in academies["results"])
+    schedule = subprocess.run(
+        [temporal_binary(), "schedule", "describe", "--schedule-id", SCHEDULE_ID,
+         "--address", f"127.0.0.1:{stack.ports['temporal']}"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert schedule.returncode == 0, schedule.stderr
+    assert "CatalogSyncWorkflow" in schedule.stdout
 
 
 def test_ctrl_c_stops_every_process(stack: DevStack) -> None:

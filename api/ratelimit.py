@@ -1,0 +1,34 @@
+"""Request rate limits (library `limits`), counted in memory (one process)
+or in Redis (`GUICHET_RATELIMIT_STORAGE_URL=redis://…`, shared by replicas)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from domain.errors import RateLimited
+
+
+def _async_storage_url(url: str) -> str:
+    """`memory://` and `redis://…` as settings say them, in limits' async terms."""
+    return url if url.startswith("async+") else f"async+{url}"
+
+
+class RateLimiter:
+    def __init__(self, storage_url: str) -> None:
+        self._limiter = MovingWindowRateLimiter(
+            storage_from_string(_async_storage_url(storage_url))
+        )
+
+    async def check(self, *, limit: str, scope: str, key: str) -> None:
+        """Count one hit of `key` in `scope`; RateLimited (429) over `limit`."""
+        item = parse(limit)
+        if await self._limiter.hit(item, scope, key):
+            return
+        stats = await self._limiter.get_window_stats(item, scope, key)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(f"Too many requests; retry in {retry_after} s.", retry_after=retry_after)

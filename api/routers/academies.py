@@ -1,0 +1,331 @@
+"""Academy products (public, throttled, served from the database only), the
+catalogue sync's admin trigger, and checkout intents."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Role
+from api.deps import (
+    AdminUser,
+    CurrentUser,
+    ReadSessionDep,
+    SettingsDep,
+    TemporalDep,
+    workflow_call,
+)
+from api.errors import ERROR_RESPONSES
+from api.pagination import Page, PageDep, paginate
+from api.schemas.academies import (
+    AcademyPriceOut,
+    AcademyProductList,
+    AcademyProductOut,
+    CheckoutIntentIn,
+    CheckoutIntentOut,
+    SyncStarted,
+    SyncStatus,
+)
+from domain.academies import (
+    SYNC_WORKFLOW_PREFIX,
+    IntentInput,
+    InvalidAcademyUuid,
+    SyncNotFound,
+    SyncResult,
+    intent_workflow_id,
+)
+from domain.errors import DomainError
+from models import academies
+from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
+from models.base import utcnow
+from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = {"error_code": "academy_service_unavailable", "detail": "Retry later."}
+SYNC_REFUSED = {"sync": ["sync=true is not supported on this public endpoint."]}
+T = TypeVar("T")
+
+
+async def throttle(request: Request) -> None:
+    """Per client IP, GUICHET_ACADEMY_RATE_LIMIT (429 with Retry-After over it)."""
+    client = request.client.host if request.client else "unknown"
+    await request.app.state.rate_limiter.check(
+        limit=request.app.state.settings.academy_rate_limit, scope="academy-products", key=client
+    )
+
+
+public_router = APIRouter(
+    prefix="/api/v1/academy-products",
+    tags=["academy products"],
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(throttle)],
+)
+admin_router = APIRouter(
+    prefix="/api/v1/admin/academy-sync", tags=["admin: academies"], responses=ERROR_RESPONSES
+)
+intents_router = APIRouter(
+    prefix="/api/v1/checkout-intents", tags=["checkout intents"], responses=ERROR_RESPONSES
+)
+
+
+def _thumbnail(path: str, base: str) -> str:
+    if not path or "://" in path or not base:
+        return path
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
+def product_out(
+    academy: Academy, price: AcademyPrice | None, thumbnail_base: str
+) -> AcademyProductOut:
+    return AcademyProductOut(
+        id=academy.stripe_product_id or academy.product_key or academy.slug or str(academy.id),
+        name=academy.name,
+        long_name=academy.long_name or academy.name,
+        description=academy.description,
+        marketing_url=academy.marketing_url,
+        thumbnail_url=_thumbnail(academy.thumbnail_url, thumbnail_base),
+        tags=academy.tags,
+        stripe_product_id=academy.stripe_product_id,
+        catalog_query_id=academy.catalog_query_id,
+        edx_catalog_id=academy.catalog_query_id,
+        prices=[AcademyPriceOut.model_validate(price)] if price else [],
+    )
+
+
+async def _products(
+    session: ReadSessionDep, found: list[Academy], thumbnail_base: str
+) -> list[AcademyProductOut]:
+    keys = [item.stripe_price_lookup_key for item in found if item.stripe_price_lookup_key]
+    prices = await academies.prices_by_lookup_key(session=session, keys=keys)
+    return [
+        product_out(item, prices.get(item.stripe_price_lookup_key or ""), thumbnail_base)
+        for item in found
+    ]
+
+
+async def _served(read: Callable[[], Awaitable[T]]) -> T | JSONResponse:
+    """Our documented errors as they are; anything else is a 502 in the
+    shape the academy front end knows, never a stack trace."""
+    try:
+        return await read()
+    except DomainError:
+        raise
+    except Exception:
+        logger.exception("academy products read failed")
+        return JSONResponse(UNAVAILABLE, status_code=502)
+
+
+@public_router.get(
+    "",
+    summary="List academy products",
+    description="Repeated `tag` are AND-ed; only active ones unless `include_inactive=true`. "
+    "Served from Guichet's copy: the catalogue service and Stripe are never called here.",
+    response_model=AcademyProductList,
+    responses={502: {"description": "academy_service_unavailable"}},
+)
+async def list_products(
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    product_key: str | None = None,
+    academy_uuid: str | None = None,
+    include_inactive: bool = False,
+    sync: str | None = None,
+) -> Any:
+    if sync is not None and sync.lower() in {"true", "1", "yes"}:
+        return JSONResponse(SYNC_REFUSED, status_code=400)
+    academy_id = _academy_uuid(academy_uuid)
+
+    async def read() -> AcademyProductList:
+        found = await academies.list_academies(
+            session=session,
+            tags=tag,
+            product_key=product_key,
+            academy_id=academy_id,
+            include_inactive=include_inactive,
+        )
+        results = await _products(session, found, settings.academy_thumbnail_base_url)
+        return AcademyProductList(count=len(results), results=results)
+
+    return await _served(read)
+
+
+def _academy_uuid(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidAcademyUuid(f"{value!r} is not a valid uuid.") from None
+
+
+@public_router.get(
+    "/{key}",
+    summary="Read an academy product",
+    description="By slug, product key, Stripe product id or uuid; inactive ones too.",
+    response_model=AcademyProductOut,
+    responses={502: {"description": "academy_service_unavailable"}},
+)
+async def read_product(
+    key: str, session: ReadSessionDep, settings: SettingsDep, sync: str | None = None
+) -> Any:
+    if sync is not None and sync.lower() in {"true", "1", "yes"}:
+        return JSONResponse(SYNC_REFUSED, status_code=400)
+
+    async def read() -> AcademyProductOut:
+        found = await academies.find_academy(session=session, key=key)
+        (product,) = await _products(session, [found], settings.academy_thumbnail_base_url)
+        return product
+
+    return await _served(read)
+
+
+# --- the sync ---------------------------------------------------------------------------
+
+
+@admin_router.post("", summary="Run the catalogue sync now", status_code=202)
+async def trigger_sync(
+    _admin: AdminUser, temporal: TemporalDep, settings: SettingsDep
+) -> SyncStarted:
+    workflow_id = f"{SYNC_WORKFLOW_PREFIX}manual-{uuid.uuid4()}"
+    await workflow_call(
+        temporal.start_workflow(
+            CatalogSyncWorkflow.run, id=workflow_id, task_queue=settings.task_queue
+        ),
+        within=settings.workflow_call_timeout,
+    )
+    return SyncStarted(workflow_id=workflow_id)
+
+
+@admin_router.get(
+    "/{workflow_id}",
+    summary="A catalogue sync's result",
+    description="`running` until it is done, then `completed` with "
+    "`{created, updated, unchanged, deactivated, skipped, prices, errors}`.",
+)
+async def sync_status(
+    workflow_id: str, _admin: AdminUser, session: ReadSessionDep, temporal: TemporalDep
+) -> SyncStatus:
+    stored = await session.get(AcademySync, workflow_id)
+    if stored is not None:
+        result = SyncResult.model_validate(stored.result)
+        return SyncStatus(workflow_id=workflow_id, status="completed", result=result)
+    if not workflow_id.startswith(SYNC_WORKFLOW_PREFIX):
+        raise SyncNotFound(f"No catalogue sync {workflow_id!r}.")
+    try:
+        described = await temporal.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise SyncNotFound(f"No catalogue sync {workflow_id!r}.") from None
+        raise
+    running = described.status == WorkflowExecutionStatus.RUNNING
+    return SyncStatus(workflow_id=workflow_id, status="running" if running else "failed")
+
+
+# --- checkout intents -------------------------------------------------------------------
+
+
+@intents_router.post(
+    "",
+    summary="Start (or resume) buying an academy",
+    description="One intent in flight (created or paid) per user and academy product: asking "
+    "again returns it (200); a new one is 201. Several academies at once are fine.",
+    status_code=201,
+    responses={200: {"description": "the intent already in flight"}},
+)
+async def create_intent(
+    body: CheckoutIntentIn,
+    user: CurrentUser,
+    request: Request,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Any:
+    sessionmaker = request.app.state.sessionmaker
+    async with sessionmaker.begin() as session:
+        academy = await academies.find_academy(session=session, key=body.academy)
+        product = academy.stripe_product_id or str(academy.id)
+        existing = await academies.in_flight_intent(
+            session=session, user_id=user.sub, stripe_product_id=product
+        )
+        if existing is not None:
+            return JSONResponse(
+                CheckoutIntentOut.model_validate(existing).model_dump(mode="json"), status_code=200
+            )
+        intent = CheckoutIntent(
+            id=uuid.uuid4(),
+            user_id=user.sub,
+            academy_id=academy.id,
+            stripe_product_id=product,
+            expires_at=utcnow() + settings.checkout_intent_lifetime,
+        )
+        session.add(intent)
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            return await _concurrent_twin(sessionmaker, user.sub, product)
+    await workflow_call(
+        temporal.start_workflow(
+            CheckoutIntentWorkflow.run,
+            IntentInput(
+                intent_id=intent.id,
+                expires_at=intent.expires_at,
+                stall_after=settings.checkout_fulfilment_stall,
+            ),
+            id=intent_workflow_id(intent.id),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        ),
+        within=settings.workflow_call_timeout,
+    )
+    return CheckoutIntentOut.model_validate(intent)
+
+
+async def _concurrent_twin(sessionmaker, user_id: str, product: str) -> JSONResponse:
+    """The intent a concurrent request created first (the unique index chose it)."""
+    async with sessionmaker() as session:
+        twin = await academies.in_flight_intent(
+            session=session, user_id=user_id, stripe_product_id=product
+        )
+    assert twin is not None
+    return JSONResponse(
+        CheckoutIntentOut.model_validate(twin).model_dump(mode="json"), status_code=200
+    )
+
+
+@intents_router.get("", summary="List my checkout intents")
+async def list_intents(
+    request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
+) -> Page[CheckoutIntentOut]:
+    query = (
+        select(CheckoutIntent)
+        .where(CheckoutIntent.user_id == user.sub)
+        .order_by(CheckoutIntent.created_at.desc(), CheckoutIntent.id)
+    )
+    return await paginate(
+        request=request,
+        session=session,
+        params=params,
+        query=query,
+        each=CheckoutIntentOut.model_validate,
+    )
+
+
+@intents_router.get("/{intent_id}", summary="Read one of my checkout intents")
+async def read_intent(
+    intent_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
+) -> CheckoutIntentOut:
+    owner = None if user.has_any_role(Role.ADMIN) else user.sub
+    intent = await academies.get_intent(session=session, id=intent_id, user_id=owner)
+    return CheckoutIntentOut.model_validate(intent)

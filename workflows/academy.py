@@ -1,0 +1,133 @@
+"""Academy workflows.
+
+CatalogSyncWorkflow: one catalogue sync, started by the `catalog-sync`
+Temporal Schedule (or the admin trigger). A source that stays down past the
+retry policy becomes an error of the result; what was stored before stays.
+
+CheckoutIntentWorkflow (`checkout-intent:<id>`): a created intent expires at
+`expires_at` unless Stripe says it is paid first; a paid one is fulfilled
+(an AcademySubscription), flagged errored_fulfillment_stalled when that
+takes longer than the stall limit, and fulfilled once it succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.academies import (
+        AcademyActivities,
+        IntentMove,
+        IntentPaidRequest,
+        SyncRecord,
+    )
+    from domain.academies import IntentInput, IntentPaid, IntentState, SyncInput, SyncResult
+
+SIGNAL_PAID = "paid"
+WRITE_OPTIONS = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+
+
+@workflow.defn(name="CatalogSyncWorkflow")
+class CatalogSyncWorkflow:
+    @workflow.run
+    async def run(self, params: SyncInput | None = None) -> SyncResult:
+        source_options = _source_options(params or SyncInput())
+        result = SyncResult()
+        try:
+            payload = await workflow.execute_activity_method(
+                AcademyActivities.fetch_catalog, **source_options
+            )
+            result = await workflow.execute_activity_method(
+                AcademyActivities.upsert, payload, **WRITE_OPTIONS
+            )
+        except ActivityError as error:
+            result.errors.append(f"catalogue: {_cause(error)}")
+        try:
+            result.prices = await workflow.execute_activity_method(
+                AcademyActivities.sync_prices, **source_options
+            )
+        except ActivityError as error:
+            result.errors.append(f"prices: {_cause(error)}")
+        await workflow.execute_activity_method(
+            AcademyActivities.record_sync,
+            SyncRecord(workflow_id=workflow.info().workflow_id, result=result),
+            **WRITE_OPTIONS,
+        )
+        return result
+
+
+def _source_options(params: SyncInput) -> dict:
+    """A source down past these retries fails its step, not the run."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=60),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            maximum_interval=params.source_max_interval,
+            maximum_attempts=params.source_attempts,
+        ),
+    }
+
+
+def _cause(error: ActivityError) -> str:
+    return str(error.cause or error)
+
+
+@workflow.defn(name="CheckoutIntentWorkflow")
+class CheckoutIntentWorkflow:
+    def __init__(self) -> None:
+        self._paid: IntentPaid | None = None
+
+    @workflow.run
+    async def run(self, params: IntentInput) -> IntentState:
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._paid is not None,
+                timeout=max(params.expires_at - workflow.now(), timedelta(0)),
+            )
+        if self._paid is None:
+            return await self._move(params, IntentState.EXPIRED)
+        state = await workflow.execute_activity_method(
+            AcademyActivities.mark_paid,
+            IntentPaidRequest(intent_id=params.intent_id, paid=self._paid),
+            **WRITE_OPTIONS,
+        )
+        if state is not IntentState.PAID:
+            return state
+        return await self._fulfil(params)
+
+    async def _fulfil(self, params: IntentInput) -> IntentState:
+        fulfilment = workflow.start_activity_method(
+            AcademyActivities.fulfil, params.intent_id, **WRITE_OPTIONS
+        )
+        try:
+            await workflow.wait_condition(fulfilment.done, timeout=params.stall_after)
+        except TimeoutError:
+            # Still retrying: say so where operators look, keep trying.
+            await self._move(
+                params,
+                IntentState.ERRORED_FULFILLMENT_STALLED,
+                error=f"fulfilment not done within {params.stall_after}",
+            )
+        return await fulfilment
+
+    async def _move(
+        self, params: IntentInput, target: IntentState, error: str | None = None
+    ) -> IntentState:
+        return await workflow.execute_activity_method(
+            AcademyActivities.move_intent,
+            IntentMove(intent_id=params.intent_id, target=target, error=error),
+            **WRITE_OPTIONS,
+        )
+
+    @workflow.signal(name=SIGNAL_PAID)
+    def paid(self, news: IntentPaid) -> None:
+        if self._paid is None:
+            self._paid = news
