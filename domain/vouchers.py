@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.catalog import CENT
+from domain.codes import CODE_ALPHABET
 from domain.errors import BadRequest, error_class
 from domain.orders import OrderState, is_active
 
@@ -83,8 +84,6 @@ def is_usable_by(
     return all(use.owner_id != user_id for use in counted)
 
 
-# Crockford's base-32 alphabet: no I, L, O, U to misread or misspell.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 20  # 100 bits: unguessable, still short enough to copy
 
 
