@@ -4,6 +4,7 @@ guichet dev            the whole embedded stack (Temporal, worker, API)
 guichet api            the HTTP API          guichet worker     a Temporal worker
 guichet migrate        upgrade the database  guichet seed       demo catalogue if empty
 guichet token ...      print a JWT           guichet check-worker  end-to-end worker probe
+guichet promo export <campaign> [-o file]    a campaign's codes as CSV
 """
 
 from __future__ import annotations
@@ -111,6 +112,40 @@ def cmd_token(args: argparse.Namespace) -> None:
             hours=args.hours,
         )
     )
+
+
+async def _export_codes(settings: Settings, campaign_key: str, output) -> int:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from domain.errors import DomainError
+    from models import promo_codes
+    from models.session import create_engine
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with engine.connect() as connection:
+            session = AsyncSession(bind=connection)
+            try:
+                campaign = await promo_codes.find_campaign(session=session, key=campaign_key)
+            except DomainError as error:
+                fail(error.message)
+            written = 0
+            async for chunk in promo_codes.export_csv(connection=connection, campaign=campaign):
+                output.write(chunk)
+                written += chunk.count(b"\n")
+            return written - 1  # the header
+    finally:
+        await engine.dispose()
+
+
+def cmd_promo_export(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    if args.output in (None, "-"):
+        count = asyncio.run(_export_codes(settings, args.campaign, sys.stdout.buffer))
+    else:
+        with open(args.output, "wb") as output:
+            count = asyncio.run(_export_codes(settings, args.campaign, output))
+    print(f"{count} codes exported", file=sys.stderr)
 
 
 async def _check_worker(settings: Settings, seconds: float) -> str:
@@ -433,6 +468,15 @@ def parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
     token.set_defaults(func=cmd_token)
+
+    promo = commands.add_parser("promo", help="promo-code campaigns")
+    promo_commands = promo.add_subparsers(dest="promo_command", required=True)
+    export = promo_commands.add_parser(
+        "export", help="write a campaign's codes as CSV (as the back office's download)"
+    )
+    export.add_argument("campaign", help="the campaign's id or name")
+    export.add_argument("--output", "-o", help="a file (default: standard output)")
+    export.set_defaults(func=cmd_promo_export)
 
     check = commands.add_parser("check-worker", help="run a probe workflow through a worker")
     check.add_argument("--timeout", type=float, default=30.0)

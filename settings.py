@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
+from limits import parse
 from pydantic import (
     AnyHttpUrl,
     Field,
@@ -134,6 +135,13 @@ class Settings(BaseSettings):
     # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
     checkout_fulfilment_stall: timedelta = timedelta(seconds=180)
 
+    # Promo-code campaigns: the codes' first part, and how many a campaign may ask.
+    promo_client_code: str = Field(default="GUICHET", min_length=1, max_length=16)
+    promo_max_codes: int = Field(default=500, ge=1, le=1_000_000)
+    # Activation attempts: per member, and per client IP (a campus shares one).
+    promo_activation_rate_limit_user: str = "10/minute"
+    promo_activation_rate_limit_ip: str = "300/minute"
+
     # Where rate-limit counters live: memory:// (one process) or redis://host:port.
     ratelimit_storage_url: str = "memory://"
 
@@ -167,6 +175,17 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+psycopg://")
+        return value
+
+    @field_validator(
+        "academy_rate_limit", "promo_activation_rate_limit_user", "promo_activation_rate_limit_ip"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must read like `10/minute` or `300 per hour`") from None
         return value
 
     @field_validator("payment_schedule_limits")

@@ -43,6 +43,7 @@ from activities.emails import EmailActivities
 from activities.enrollments import EnrollmentActivities
 from activities.health import HealthActivities
 from activities.orders import DebitActivities, OrderActivities
+from activities.promo_codes import PromoCodeActivities
 from activities.signatures import SignatureActivities
 from domain.academies import SCHEDULE_ID, SYNC_WORKFLOW_PREFIX
 from integrations import temporal
@@ -58,6 +59,7 @@ from settings import Settings
 from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 from workflows.health import WorkerHealthWorkflow
 from workflows.order import OrderWorkflow
+from workflows.promo_campaign import PromoCampaignWorkflow
 from workflows.signature import SignatureWorkflow
 
 logger = logging.getLogger("guichet.worker")
@@ -138,6 +140,13 @@ REGISTRY: list[DomainRegistration] = [
                 catalog=catalog_source(deps.settings),
                 prices=price_source(deps.settings),
             )
+        ),
+    ),
+    DomainRegistration(
+        "promo_codes",
+        workflows=(PromoCampaignWorkflow,),
+        activities=lambda deps: defined_activities(
+            PromoCodeActivities(sessionmaker=deps.sessionmaker)
         ),
     ),
 ]

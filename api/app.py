@@ -13,6 +13,8 @@ from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.ratelimit import RateLimiter
 from api.routers import (
     academies,
+    accounting,
+    carts,
     catalog,
     contracts,
     deep_links,
@@ -22,6 +24,7 @@ from api.routers import (
     invoices,
     orders,
     payments,
+    promo_codes,
 )
 from integrations import temporal
 from integrations.signature import signature_provider
@@ -114,6 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
         contracts.admin_router,
         academies.admin_router,
         academies.intents_router,
+        promo_codes.router,
+        accounting.router,
+        carts.router,
         dev.router,
     ):
         app.include_router(router)

@@ -48,9 +48,7 @@ def reduce_part(text: str) -> str:
     at most MAX_PART_LENGTH characters."""
     decomposed = unicodedata.normalize("NFKD", text)
     kept = "".join(
-        character
-        for character in decomposed.upper()
-        if character.isascii() and character.isalnum()
+        character for character in decomposed.upper() if character.isascii() and character.isalnum()
     )
     if not kept:
         raise InvalidCodePart(f"{text!r} has no letter or digit to put in a code")
@@ -134,10 +132,10 @@ def with_checks(code_prefix: str, randoms: list[str]) -> list[str]:
     start = _checked_state(code_prefix)
     codes = []
     for random in randoms:
-        state, index = start, 0
+        state, first_pair = start, 0
         if len(random) % 2:
-            state, index = _step(state, _VALUES[random[0]]), 1
-        for index in range(index, len(random), 2):
+            state, first_pair = _step(state, _VALUES[random[0]]), 1
+        for index in range(first_pair, len(random), 2):
             state = tables[state][random[index : index + 2]]
         codes.append(f"{code_prefix}{random}{_check_for(state)}")
     return codes

@@ -3,6 +3,8 @@
 
 from models import (
     academies,
+    accounting,
+    carts,
     catalog,
     contracts,
     deep_links,
@@ -12,6 +14,7 @@ from models import (
     invoices,
     orders,
     payments,
+    promo_codes,
     signatures,
     users,
     vouchers,
@@ -21,6 +24,8 @@ from models.base import Base
 __all__ = [
     "Base",
     "academies",
+    "accounting",
+    "carts",
     "catalog",
     "contracts",
     "deep_links",
@@ -30,6 +35,7 @@ __all__ = [
     "invoices",
     "orders",
     "payments",
+    "promo_codes",
     "signatures",
     "users",
     "vouchers",

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Claims
+from api.csv import csv_line
 from api.deps import (
     AdminUser,
     CurrentUser,
@@ -547,12 +546,12 @@ async def admin_orders_csv(
     sessionmaker = request.app.state.read_sessionmaker
 
     async def lines() -> AsyncIterator[str]:
-        yield _csv_line(CSV_COLUMNS)
+        yield csv_line(CSV_COLUMNS)
         async with sessionmaker() as session:
             offset = 0
             while batch := (await session.scalars(query.offset(offset).limit(CSV_BATCH))).all():
                 for order in batch:
-                    yield _csv_line(_csv_row(order))
+                    yield csv_line(_csv_row(order))
                 offset += CSV_BATCH
                 session.expunge_all()
 
@@ -561,12 +560,6 @@ async def admin_orders_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
     )
-
-
-def _csv_line(values: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
-    return buffer.getvalue()
 
 
 @admin_router.get("/{order_id}", summary="Read any order, with its event trail")

@@ -1,0 +1,23 @@
+"""CSV lines for the streamed exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from urllib.parse import quote
+
+
+def csv_line(values: Iterable[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """Content-Disposition for a download: an ASCII name for every client, the
+    exact (UTF-8) name for those that read RFC 6266's `filename*`."""
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    return {
+        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+    }

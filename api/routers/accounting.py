@@ -1,0 +1,119 @@
+"""Accounting reports (role accountant or admin): the cash book."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.auth import Role
+from api.csv import attachment, csv_line
+from api.deps import ReadSessionDep, require_roles
+from api.errors import ERROR_RESPONSES
+from api.schemas.accounting import CashBook, LedgerEntryOut, Total
+from domain.errors import BadRequest, error_class
+from models import accounting
+from models.accounting import LedgerEntry
+
+InvalidPeriod = error_class(BadRequest, "invalid_period")
+CSV_COLUMNS = ["at", "cart_id", "user_email", "method", "label", "amount", "net_amount", "currency"]
+
+router = APIRouter(
+    prefix="/api/v1/admin/accounting",
+    tags=["admin: accounting"],
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(require_roles(Role.ACCOUNTANT))],
+)
+
+
+def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """Whole UTC days, `to` included."""
+    if start and end and end < start:
+        raise InvalidPeriod("`to` is before `from`.")
+    return (
+        datetime.combine(start, time(), UTC) if start else None,
+        datetime.combine(end + timedelta(days=1), time(), UTC) if end else None,
+    )
+
+
+def _entry_out(entry: LedgerEntry, email: str) -> LedgerEntryOut:
+    fields = {
+        name: getattr(entry, name) for name in LedgerEntryOut.model_fields if name != "user_email"
+    }
+    return LedgerEntryOut(**fields, user_email=email)
+
+
+@router.get(
+    "/cash-book",
+    summary="The cash book: entries and totals per method and per label",
+    description="`from` and `to` are UTC days, both included. A payment by promo code is "
+    "an entry of the membership's list price, net 0, labelled `Code promo (<campaign>)`. "
+    "`format=csv` streams the entries.",
+    response_model=CashBook,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def cash_book(
+    request: Request,
+    session: ReadSessionDep,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    format: Literal["json", "csv"] = "json",
+) -> CashBook | StreamingResponse:
+    since, until = _bounds(start, end)
+    query = accounting.entries_query(start=since, end=until)
+    if format == "csv":
+        return _csv(request, query)
+    rows = (await session.execute(query)).all()
+    entries = [_entry_out(entry, email) for entry, email in rows]
+    return CashBook(
+        entries=entries,
+        by_method=_totals(entries, key=lambda entry: entry.method),
+        by_label=_totals(entries, key=lambda entry: entry.label),
+        amount=sum((entry.amount for entry in entries), Decimal("0.00")),
+        net_amount=sum((entry.net_amount for entry in entries), Decimal("0.00")),
+    )
+
+
+def _totals(entries: Iterable[LedgerEntryOut], *, key) -> list[Total]:
+    totals: dict[str, Total] = {}
+    for entry in entries:
+        name = key(entry)
+        total = totals.setdefault(
+            name, Total(key=name, count=0, amount=Decimal("0.00"), net_amount=Decimal("0.00"))
+        )
+        total.count += 1
+        total.amount += entry.amount
+        total.net_amount += entry.net_amount
+    return sorted(totals.values(), key=lambda total: total.key)
+
+
+def _csv(request: Request, query) -> StreamingResponse:
+    # A transaction: PostgreSQL streams rows through a server-side cursor,
+    # which lives only inside one.
+    sessionmaker = request.app.state.sessionmaker
+
+    async def lines() -> AsyncIterator[str]:
+        yield csv_line(CSV_COLUMNS)
+        async with sessionmaker() as session:
+            rows = await session.stream(query.execution_options(yield_per=1000))
+            async for entry, email in rows:
+                yield csv_line(
+                    [
+                        entry.at.isoformat(),
+                        entry.cart_id,
+                        email,
+                        entry.method,
+                        entry.label,
+                        entry.amount,
+                        entry.net_amount,
+                        entry.currency,
+                    ]
+                )
+
+    return StreamingResponse(
+        lines(), media_type="text/csv; charset=utf-8", headers=attachment("cash-book.csv")
+    )

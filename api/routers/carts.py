@@ -1,0 +1,255 @@
+"""Member-site routes (v2), drop-in compatible with the existing e-venement
+client: same paths, same bodies, same sentences.
+
+The activation route answers every outcome as `{"code", "message", "errors"}`,
+as that client expects, rather than in the API's usual error shape."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api.auth import Claims, Unauthenticated, decode_token
+from api.deps import CurrentUser, SessionDep
+from api.errors import ERROR_RESPONSES
+from api.schemas.carts import (
+    ActivationIn,
+    Answer,
+    CartItemOut,
+    CartOut,
+    SelectPaymentIn,
+    SelectPaymentOut,
+)
+from domain import codes
+from domain.carts import (
+    ACTIVATION_FAILED,
+    ACTIVATION_SUCCEEDED,
+    CART_NOT_FOUND,
+    LOGIN_REQUIRED,
+    NOTHING_TO_PAY,
+    TOO_MANY_ATTEMPTS,
+    CartEmpty,
+    CartNotFound,
+    CartState,
+    PaymentMethod,
+    PaymentRequired,
+    Tariff,
+)
+from domain.errors import RateLimited
+from domain.promo_codes import ActivationRefusal, ledger_label
+from models import accounting, carts, promo_codes, users
+from models.base import utcnow
+from models.carts import Cart, LineView
+from models.catalog import Product
+from models.promo_codes import Campaign
+
+router = APIRouter(prefix="/api/v2", tags=["member site"], responses=ERROR_RESPONSES)
+
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Answer, "description": description}
+    for status, description in {
+        400: "Activation Failed: `Invalid code` or `Expired code`",
+        401: LOGIN_REQUIRED,
+        404: "not the caller's cart, or not open",
+        429: "too many attempts (per member and per client IP), with Retry-After",
+    }.items()
+}
+
+
+def _answer(status: int, message: str, errors: list[str] | None = None, **headers: str):
+    body = Answer(code=status, message=message, errors=errors or [])
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers or None)
+
+
+def _failed(refusal: ActivationRefusal = ActivationRefusal.INVALID) -> JSONResponse:
+    return _answer(400, ACTIVATION_FAILED, [refusal.value])
+
+
+def cart_out(cart: Cart, views: list[LineView]) -> CartOut:
+    items = [
+        CartItemOut(
+            id=view.line.id,
+            product_id=view.line.product_id,
+            product_title=view.product_title,
+            product_type=view.product_type,
+            tariff=Tariff(view.line.tariff),
+            unit_price=view.line.unit_price,
+            list_price=view.line.list_price,
+            currency=view.line.currency,
+            promocode=view.promocode,
+        )
+        for view in views
+    ]
+    total = sum((item.unit_price for item in items), Decimal("0.00"))
+    return CartOut(id=cart.id, state=CartState(cart.state), items=items, total=total)
+
+
+@router.get("/carts", summary="My open cart (created if I have none)")
+async def my_cart(user: CurrentUser, session: SessionDep) -> CartOut:
+    cart = await carts.open_cart(session=session, owner_id=user.sub)
+    return cart_out(cart, await carts.lines(session=session, cart_id=cart.id))
+
+
+def _member(request: Request) -> Claims | None:
+    """The caller, or None when not (validly) identified: this route answers
+    that in its own shape, not the API's usual 401."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    settings = request.app.state.settings
+    try:
+        return decode_token(
+            token=token, secret=settings.require_jwt_secret(), algorithm=settings.jwt_algorithm
+        )
+    except Unauthenticated:
+        return None
+
+
+async def _within_limits(request: Request, member: Claims) -> None:
+    """Per client IP (a campus shares one address) and per member: brute force
+    from one account, or from one machine over many accounts, hits a 429."""
+    limiter, settings = request.app.state.rate_limiter, request.app.state.settings
+    client = request.client.host if request.client else "unknown"
+    await limiter.check(
+        limit=settings.promo_activation_rate_limit_ip, scope="promo-activation-ip", key=client
+    )
+    await limiter.check(
+        limit=settings.promo_activation_rate_limit_user,
+        scope="promo-activation-user",
+        key=member.sub,
+    )
+
+
+async def _typed_code(request: Request) -> str | None:
+    """The code as stored, or None for a body that holds no readable code."""
+    try:
+        typed = ActivationIn.model_validate(await request.json()).promocode
+    except (ValueError, ValidationError):
+        return None
+    code = codes.normalise(typed)
+    return code if codes.is_well_formed(code) else None
+
+
+@router.post(
+    "/carts/{cart_id}/promocodes/activate",
+    summary="Activate a promo code into my cart",
+    description="The code's membership joins the cart at the `promo_code` tariff, 0.00. "
+    "However many requests race for one code, exactly one succeeds.",
+    response_model=Answer,
+    responses=ANSWERS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ActivationIn.model_json_schema()}},
+        }
+    },
+)
+async def activate_code(cart_id: str, request: Request) -> JSONResponse:
+    member = _member(request)
+    if member is None:
+        return _answer(401, LOGIN_REQUIRED)
+    try:
+        await _within_limits(request, member)
+    except RateLimited as limited:
+        return _answer(429, TOO_MANY_ATTEMPTS, [TOO_MANY_ATTEMPTS], **_retry(limited))
+    code = await _typed_code(request)
+    if code is None:
+        # Malformed or a wrong check character: refused before any lookup.
+        return _failed()
+    try:
+        async with request.app.state.sessionmaker.begin() as session:
+            return await _activate(session, member, cart_id, code)
+    except CartNotFound:
+        return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])
+
+
+def _retry(limited: RateLimited) -> dict[str, str]:
+    return {"Retry-After": str(limited.retry_after)}
+
+
+async def _activate(session, member: Claims, cart_id: str, code: str) -> JSONResponse:
+    await users.upsert_from_claims(
+        session=session, id=member.sub, email=member.email, name=member.name
+    )
+    cart = await carts.owned_cart(
+        session=session, cart_id=_cart_number(cart_id), owner_id=member.sub, lock=True
+    )
+    if cart.state != CartState.OPEN:
+        raise CartNotFound(f"Cart {cart_id} is not open.")
+    taken = await promo_codes.take_code(
+        session=session, code=code, user_id=member.sub, now=utcnow()
+    )
+    if isinstance(taken, ActivationRefusal):
+        return _failed(taken)
+    campaign = await session.get(Campaign, taken.campaign_id)
+    assert campaign is not None
+    product = await session.get(Product, campaign.product_id)
+    assert product is not None
+    await carts.add_line(
+        session=session,
+        cart=cart,
+        product=product,
+        tariff=Tariff.PROMO_CODE,
+        promo_code_id=taken.id,
+    )
+    return _answer(200, ACTIVATION_SUCCEEDED)
+
+
+def _cart_number(cart_id: str) -> int:
+    try:
+        return int(cart_id)
+    except ValueError:
+        raise CartNotFound(f"No cart {cart_id!r}.") from None
+
+
+@router.post(
+    "/checkouts/select-payment/{cart_id}",
+    summary="Choose how to pay my cart",
+    description='For a cart of 0.00: `{"methods": "NothingToPay", "cart": …}`; the cart '
+    "is validated, its memberships activate and the cash book records each code. Asking "
+    "again answers the same. 409 `payment_required` when there is something to pay (paid "
+    "memberships are not sold here yet), 409 `cart_empty` for an empty cart.",
+)
+async def select_payment(
+    cart_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    body: Annotated[SelectPaymentIn | None, Body()] = None,
+) -> SelectPaymentOut:
+    cart = await carts.owned_cart(session=session, cart_id=cart_id, owner_id=user.sub, lock=True)
+    views = await carts.lines(session=session, cart_id=cart.id)
+    if cart.state == CartState.OPEN:
+        await _nothing_to_pay(session, cart, views)
+    return SelectPaymentOut(methods=NOTHING_TO_PAY, cart=cart_out(cart, views))
+
+
+async def _nothing_to_pay(session, cart: Cart, views: list[LineView]) -> None:
+    if not views:
+        raise CartEmpty("The cart is empty.")
+    if any(view.line.unit_price > 0 for view in views):
+        raise PaymentRequired("This cart has something to pay; only free carts are validated here.")
+    now = utcnow()
+    await carts.validate(session=session, cart=cart, now=now)
+    await carts.activate_memberships(session=session, cart=cart, views=views, now=now)
+    await accounting.record(
+        session=session,
+        entries=[
+            {
+                "at": now,
+                "cart_id": cart.id,
+                "cart_line_id": view.line.id,
+                "user_id": cart.owner_id,
+                "method": PaymentMethod.PROMO_CODE.value,
+                "label": ledger_label(view.campaign_name or ""),
+                "amount": view.line.list_price,
+                "net_amount": view.line.unit_price,
+                "currency": view.line.currency,
+            }
+            for view in views
+            if view.line.tariff == Tariff.PROMO_CODE
+        ],
+    )

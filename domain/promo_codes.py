@@ -1,0 +1,88 @@
+"""Promo-code campaigns: what a campaign asks for, its statuses, what an
+activation answers. The code format itself is domain/codes.py."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from domain import codes
+from domain.errors import Conflict, NotFound, Unprocessable, error_class
+
+CampaignNotFound = error_class(NotFound, "campaign_not_found")
+CampaignNameTaken = error_class(Conflict, "campaign_name_taken")
+CodeSpaceTooSmall = error_class(Unprocessable, "code_space_too_small")
+InvalidCampaignName = error_class(Unprocessable, "invalid_campaign_name")
+InvalidCampaignProduct = error_class(Unprocessable, "invalid_campaign_product")
+InvalidValidUntil = error_class(Unprocessable, "invalid_valid_until")
+TooManyCodes = error_class(Unprocessable, "too_many_codes")
+
+WORKFLOW_PREFIX = "promo-campaign:"
+# Codes written per transaction: progress is visible, a retry redoes at most this.
+GENERATION_BATCH = 50_000
+
+
+class CampaignStatus(StrEnum):
+    GENERATING = "generating"
+    READY = "ready"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class ActivationRefusal(StrEnum):
+    """The reasons the member-site client shows, word for word."""
+
+    INVALID = "Invalid code"
+    EXPIRED = "Expired code"
+
+
+class CampaignInput(BaseModel):
+    campaign_id: uuid.UUID
+    valid_until: datetime
+    batch_size: int = GENERATION_BATCH
+
+
+class GenerationProgress(BaseModel):
+    generated: int
+    target: int
+
+
+def workflow_id(campaign_id: uuid.UUID) -> str:
+    return f"{WORKFLOW_PREFIX}{campaign_id}"
+
+
+def ledger_label(campaign_name: str) -> str:
+    """How the cash book names a payment by code."""
+    return f"Code promo ({campaign_name})"
+
+
+def check_request(
+    *,
+    name: str,
+    client_code: str,
+    count: int,
+    code_length: int,
+    max_codes: int,
+    valid_until: datetime,
+    now: datetime,
+) -> str:
+    """Refuse up front what could not be generated; the codes' prefix otherwise."""
+    if count > max_codes:
+        raise TooManyCodes(
+            f"A campaign has at most {max_codes} codes.", details={"max_codes": max_codes}
+        )
+    if not codes.fits(count=count, length=code_length):
+        raise CodeSpaceTooSmall(
+            f"{count} codes do not fit in {codes.RADIX}^{code_length} random parts with "
+            f"room to spare; use longer codes.",
+            details={"max_count": codes.space_size(code_length) // codes.ROOM},
+        )
+    if valid_until <= now:
+        raise InvalidValidUntil("valid_until must be in the future.")
+    try:
+        return codes.prefix(client_code=client_code, campaign_name=name)
+    except codes.InvalidCodePart as error:
+        raise InvalidCampaignName(f"{error}.") from None

@@ -1,0 +1,367 @@
+"""Promo-code campaigns and their codes.
+
+Codes are unique across every campaign by the database (a unique index), not
+by a check before writing: a drawn code that collides is simply not inserted,
+and the generator draws again until the campaign has its count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.errors import UniqueViolation
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain import codes
+from domain.promo_codes import (
+    ActivationRefusal,
+    CampaignNameTaken,
+    CampaignNotFound,
+    CampaignStatus,
+    GenerationProgress,
+)
+from models.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
+from models.users import User
+
+STATUSES_SQL = ", ".join(f"'{status.value}'" for status in CampaignStatus)
+# Codes may be activated while their campaign is in one of these.
+ACTIVATABLE = (CampaignStatus.READY.value, CampaignStatus.GENERATING.value)
+# Attempts to fill one batch before generation is declared impossible: with
+# the code space ROOM times the count, a round redraws under a tenth.
+FILL_ROUNDS = 20
+CSV_HEADER = "campaign,code,contact_email,activated_at\n"
+
+
+class Campaign(TimestampMixin, Base):
+    __tablename__ = "promo_campaigns"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({STATUSES_SQL})", name="status"),
+        CheckConstraint("codes_count > 0", name="codes_count_positive"),
+        CheckConstraint("generated_count >= 0", name="generated_count_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    client_code: Mapped[str] = mapped_column(String(16))
+    code_prefix: Mapped[str] = mapped_column(String(40))
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    codes_count: Mapped[int] = mapped_column(Integer)
+    code_length: Mapped[int] = mapped_column(Integer)
+    generated_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.GENERATING.value)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+
+
+class PromoCode(Base):
+    __tablename__ = "promo_codes"
+    __table_args__ = (
+        # Counting a campaign's used codes reads only the used ones.
+        Index(
+            "ix_promo_codes_used",
+            "campaign_id",
+            postgresql_where=text("used_by IS NOT NULL"),
+            sqlite_where=text("used_by IS NOT NULL"),
+        ),
+        Index("ix_promo_codes_campaign_id_id", "campaign_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("promo_campaigns.id", ondelete="CASCADE")
+    )
+    used_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+async def add_campaign(*, session: AsyncSession, campaign: Campaign) -> Campaign:
+    session.add(campaign)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise CampaignNameTaken(f"A campaign is already named {campaign.name!r}.") from None
+    return campaign
+
+
+async def get_campaign(*, session: AsyncSession, id: uuid.UUID) -> Campaign:
+    campaign = await session.get(Campaign, id)
+    if campaign is None:
+        raise CampaignNotFound(f"No campaign {id}.")
+    return campaign
+
+
+async def find_campaign(*, session: AsyncSession, key: str) -> Campaign:
+    """By id or by name: what an operator types on the command line."""
+    try:
+        return await get_campaign(session=session, id=uuid.UUID(key))
+    except ValueError:
+        found = await session.scalar(select(Campaign).where(Campaign.name == key))
+    if found is None:
+        raise CampaignNotFound(f"No campaign named {key!r}.")
+    return found
+
+
+async def used_counts(*, session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(PromoCode.campaign_id, func.count())
+        .where(PromoCode.campaign_id.in_(ids), PromoCode.used_by.is_not(None))
+        .group_by(PromoCode.campaign_id)
+    )
+    return {campaign_id: count for campaign_id, count in rows}
+
+
+async def move_campaign(
+    *,
+    session: AsyncSession,
+    id: uuid.UUID,
+    target: CampaignStatus,
+    expected: Sequence[CampaignStatus],
+    reason: str | None = None,
+) -> bool:
+    """Conditional: a retried activity or a late timer moves it at most once."""
+    moved = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == id, Campaign.status.in_([status.value for status in expected]))
+        .values(status=target.value, failure_reason=reason, updated_at=utcnow())
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+# --- generation ----------------------------------------------------------------------------
+
+
+async def fill_batch(
+    *, session: AsyncSession, campaign_id: uuid.UUID, batch_size: int
+) -> GenerationProgress:
+    """Add up to `batch_size` new codes to the campaign, never beyond its count.
+
+    The campaign row is locked for the transaction, so two runs of the
+    activity (a retry racing a slow first attempt) cannot both add a batch."""
+    campaign = await session.scalar(
+        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+    )
+    if campaign is None:
+        raise CampaignNotFound(f"No campaign {campaign_id}.")
+    wanted = min(batch_size, campaign.codes_count - campaign.generated_count)
+    added = 0
+    for _ in range(FILL_ROUNDS):
+        if added >= wanted:
+            break
+        drawn = codes.with_checks(
+            campaign.code_prefix, codes.random_parts(wanted - added, campaign.code_length)
+        )
+        added += await _insert_new(session, campaign_id, drawn)
+    else:
+        if added < wanted:
+            raise CodeSpaceExhausted(
+                f"{FILL_ROUNDS} draws could not find {wanted} unused codes; use longer codes."
+            )
+    campaign.generated_count += added
+    await session.flush()
+    return GenerationProgress(generated=campaign.generated_count, target=campaign.codes_count)
+
+
+class CodeSpaceExhausted(Exception):
+    """Redraws keep colliding: the prefix's code space is (nearly) used up."""
+
+
+async def _insert_new(session: AsyncSession, campaign_id: uuid.UUID, drawn: list[str]) -> int:
+    """Insert the codes not taken yet (by any campaign); how many were new."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        return await _copy_new(connection, campaign_id, drawn)
+    return await _insert_ignoring_taken(connection, campaign_id, drawn)
+
+
+async def _copy_new(connection: AsyncConnection, campaign_id: uuid.UUID, drawn: list[str]) -> int:
+    """COPY straight into the table; when a code collides (the whole COPY
+    fails), again through a staging table keeping only the new ones."""
+    distinct = dict.fromkeys(drawn)
+    rows = "".join(f"{code}\t{campaign_id}\n" for code in distinct)
+    raw = (await connection.get_raw_connection()).driver_connection
+    try:
+        async with connection.begin_nested():
+            await _copy_in(raw, "COPY promo_codes (code, campaign_id) FROM STDIN", rows)
+        return len(distinct)
+    except UniqueViolation:  # psycopg's own: the raw COPY is not wrapped by SQLAlchemy
+        pass
+    await connection.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS promo_codes_drawn "
+            "(code varchar(64), campaign_id uuid) ON COMMIT DELETE ROWS"
+        )
+    )
+    await connection.execute(text("DELETE FROM promo_codes_drawn"))
+    await _copy_in(raw, "COPY promo_codes_drawn (code, campaign_id) FROM STDIN", rows)
+    inserted = await connection.execute(
+        text(
+            "INSERT INTO promo_codes (code, campaign_id) "
+            "SELECT DISTINCT code, campaign_id FROM promo_codes_drawn "
+            "ON CONFLICT (code) DO NOTHING"
+        )
+    )
+    return inserted.rowcount  # type: ignore[attr-defined]
+
+
+async def _copy_in(raw: Any, statement: str, rows: str) -> None:
+    async with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        await copy.write(rows)
+
+
+async def _insert_ignoring_taken(
+    connection: AsyncConnection, campaign_id: uuid.UUID, drawn: list[str]
+) -> int:
+    before = await _count(connection, campaign_id)
+    await connection.execute(
+        sqlite_insert(PromoCode).on_conflict_do_nothing(index_elements=["code"]),
+        [{"code": code, "campaign_id": campaign_id} for code in drawn],
+    )
+    return await _count(connection, campaign_id) - before
+
+
+async def _count(connection: AsyncConnection, campaign_id: uuid.UUID) -> int:
+    found = await connection.scalar(
+        select(func.count()).select_from(PromoCode).where(PromoCode.campaign_id == campaign_id)
+    )
+    return int(found or 0)
+
+
+# --- reading codes -------------------------------------------------------------------------
+
+
+def codes_query(*, campaign_id: uuid.UUID, used: bool | None):
+    query = select(PromoCode).where(PromoCode.campaign_id == campaign_id).order_by(PromoCode.id)
+    if used is True:
+        query = query.where(PromoCode.used_by.is_not(None))
+    elif used is False:
+        query = query.where(PromoCode.used_by.is_(None))
+    return query
+
+
+async def emails(*, session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return dict(rows.all())
+
+
+async def export_csv(
+    *, connection: AsyncConnection, campaign: Campaign, chunk_rows: int = 10_000
+) -> AsyncIterator[bytes]:
+    """The campaign's codes as CSV, in chunks: memory stays flat whatever the count.
+
+    PostgreSQL writes the CSV itself (COPY … TO STDOUT), which is an order of
+    magnitude faster than formatting rows in Python; SQLite streams rows."""
+    yield CSV_HEADER.encode()
+    if connection.dialect.name == "postgresql":
+        async for chunk in _copy_csv(connection, campaign):
+            yield chunk
+        return
+    query = (
+        select(PromoCode.code, User.email, PromoCode.activated_at)
+        .outerjoin(User, User.id == PromoCode.used_by)
+        .where(PromoCode.campaign_id == campaign.id)
+        .order_by(PromoCode.id)
+    )
+    rows = await connection.stream(query.execution_options(yield_per=chunk_rows))
+    async for partition in rows.partitions(chunk_rows):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows(
+            (campaign.name, code, email or "", _iso(activated_at))
+            for code, email, activated_at in partition
+        )
+        yield buffer.getvalue().encode()
+
+
+def _iso(moment: datetime | None) -> str:
+    """As PostgreSQL's COPY writes it below, so both databases export the same."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+async def _copy_csv(connection: AsyncConnection, campaign: Campaign) -> AsyncIterator[bytes]:
+    raw = (await connection.get_raw_connection()).driver_connection
+    # COPY takes no parameters: psycopg quotes the name and id as literals.
+    statement = sql.SQL(
+        "COPY (SELECT {name}, c.code, COALESCE(u.email, ''), "
+        "COALESCE(to_char(c.activated_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') "
+        "FROM promo_codes c LEFT JOIN users u ON u.id = c.used_by "
+        "WHERE c.campaign_id = {campaign_id} ORDER BY c.id) "
+        "TO STDOUT WITH (FORMAT csv)"
+    ).format(name=sql.Literal(campaign.name), campaign_id=sql.Literal(str(campaign.id)))
+    async with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        async for data in copy:
+            yield bytes(data)
+
+
+# --- activation ----------------------------------------------------------------------------
+
+
+async def take_code(
+    *, session: AsyncSession, code: str, user_id: str, now: datetime
+) -> PromoCode | ActivationRefusal:
+    """Mark the code used by `user_id`: one conditional UPDATE, so however many
+    requests race for a code, exactly one of them gets it."""
+    valid_campaigns = select(Campaign.id).where(
+        Campaign.valid_until > now, Campaign.status.in_(ACTIVATABLE)
+    )
+    taken = await session.scalar(
+        update(PromoCode)
+        .where(
+            and_(
+                PromoCode.code == code,
+                PromoCode.used_by.is_(None),
+                PromoCode.campaign_id.in_(valid_campaigns),
+            )
+        )
+        .values(used_by=user_id, activated_at=now)
+        .returning(PromoCode)
+    )
+    if taken is not None:
+        return taken
+    return await _why_not(session, code, now)
+
+
+async def _why_not(session: AsyncSession, code: str, now: datetime) -> ActivationRefusal:
+    found = (
+        await session.execute(
+            select(PromoCode.used_by, Campaign.valid_until, Campaign.status)
+            .join(Campaign, Campaign.id == PromoCode.campaign_id)
+            .where(PromoCode.code == code)
+        )
+    ).first()
+    if found is None or found.used_by is not None:
+        return ActivationRefusal.INVALID
+    if found.valid_until <= now or found.status == CampaignStatus.EXPIRED:
+        return ActivationRefusal.EXPIRED
+    return ActivationRefusal.INVALID

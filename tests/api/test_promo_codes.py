@@ -1,0 +1,538 @@
+"""Promo-code campaigns (spec 50): generation by the campaign workflow, the
+back-office routes, the CSV export (route and CLI), and the member-site v2
+routes the existing client calls, answer by answer."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api.app import create_app
+from domain import codes
+from domain.carts import Tariff
+from domain.catalog import ProductType
+from domain.promo_codes import workflow_id
+from models import carts
+from models.accounting import LedgerEntry
+from models.carts import CartLine, Membership
+from models.promo_codes import Campaign, PromoCode
+from tests.conftest import ROOT, token_for
+from tests.factories import Factory
+from tests.workflows.histories import save_history
+
+LOGIN = {"code": 401, "message": "You need to be identified, please login", "errors": []}
+SUCCESS = {"code": 200, "message": "Activation Succeeded", "errors": []}
+INVALID = {"code": 400, "message": "Activation Failed", "errors": ["Invalid code"]}
+EXPIRED = {"code": 400, "message": "Activation Failed", "errors": ["Expired code"]}
+
+
+@pytest.fixture
+def settings(settings, temporal_env):
+    """Limits high enough for the tests that make many attempts on purpose;
+    the brute-force test sets its own."""
+    return settings.model_copy(
+        update={
+            "temporal_address": temporal_env.client.service_client.config.target_host,
+            "promo_activation_rate_limit_user": "1000/minute",
+            "promo_activation_rate_limit_ip": "1000/minute",
+        }
+    )
+
+
+@pytest.fixture
+async def app(settings, worker, sessionmaker):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def manager(client_for) -> httpx.AsyncClient:
+    return await client_for(sub="manager-1", roles=["promo_manager"])
+
+
+@pytest.fixture
+async def membership(factory: Factory):
+    return await factory.product(
+        type=ProductType.MEMBERSHIP, price="9.00", title="Adhésion annuelle"
+    )
+
+
+def _in(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+async def create_campaign(
+    manager: httpx.AsyncClient, product, *, name: str = "Rentrée 2026", count: int = 20, **fields
+) -> dict:
+    body = {
+        "name": name,
+        "valid_until": _in(timedelta(days=30)),
+        "count": count,
+        "product_id": str(product.id),
+        "client_code": "YOOT",
+    } | fields
+    answer = await manager.post("/api/v1/admin/promo-campaigns", json=body)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "generating"
+    return answer.json()
+
+
+async def until_status(
+    manager: httpx.AsyncClient, campaign: dict, status: str, seconds: float = 20
+) -> dict:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        found = (await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}")).json()
+        if found["status"] == status:
+            return found
+        await asyncio.sleep(0.1)
+    pytest.fail(f"campaign not {status} after {seconds} s: {found}")
+
+
+async def codes_of(manager: httpx.AsyncClient, campaign: dict, **params) -> list[dict]:
+    found: list[dict] = []
+    page = 1
+    while True:
+        answer = await manager.get(
+            f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes",
+            params={"page": page, "page_size": 100, **params},
+        )
+        assert answer.status_code == 200, answer.text
+        found += answer.json()["results"]
+        if answer.json()["next"] is None:
+            return found
+        page += 1
+
+
+async def activate(client: httpx.AsyncClient, cart_id: int | str, code: str) -> httpx.Response:
+    return await client.post(
+        f"/api/v2/carts/{cart_id}/promocodes/activate", json={"promocode": code}
+    )
+
+
+async def cart_of(client: httpx.AsyncClient) -> dict:
+    answer = await client.get("/api/v2/carts")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _csv_rows(content: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(content.decode())))
+
+
+# --- the whole path ------------------------------------------------------------------------
+
+
+async def test_500_codes_exported_one_activated_and_paid_by_nothing(
+    manager, client_for, membership, sessionmaker, database_url
+) -> None:
+    campaign = await create_campaign(manager, membership, count=500)
+    ready = await until_status(manager, campaign, "ready")
+    assert (ready["codes_count"], ready["generated_count"], ready["used_count"]) == (500, 500, 0)
+    assert ready["code_prefix"] == "YOOT-RENTREE2026-"
+
+    export = await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes.csv")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert (
+        'filename="codes-promo-campagne-Rentr_e_2026.csv"' in export.headers["content-disposition"]
+    )
+    assert (
+        "filename*=UTF-8''codes-promo-campagne-Rentr%C3%A9e%202026.csv"
+        in export.headers["content-disposition"]
+    )
+    header, *rows = _csv_rows(export.content)
+    assert header == ["campaign", "code", "contact_email", "activated_at"]
+    assert len(rows) == 500 and len({row[1] for row in rows}) == 500
+    assert all(row[0] == "Rentrée 2026" and row[2:] == ["", ""] for row in rows)
+    assert all(codes.is_well_formed(row[1]) for row in rows)
+
+    student = await client_for(sub="student-1")
+    cart = await cart_of(student)
+    assert (cart["state"], cart["items"], cart["total"], cart["currency"]) == (
+        "open",
+        [],
+        "0.00",
+        "EUR",
+    )
+    assert (await cart_of(student))["id"] == cart["id"]  # the same open cart
+    code = rows[7][1]
+    # Typed from the paper card: lower case, spaces, O for 0 and l for 1 in the random part.
+    head, _, tail = code.rpartition("-")
+    typed = f" {head.lower()} -{tail.replace('0', 'o').replace('1', 'l')[:4]} {tail[4:]} "
+    assert (await activate(student, cart["id"], typed)).json() == SUCCESS
+    filled = await cart_of(student)
+    (item,) = filled["items"]
+    assert (item["tariff"], item["unit_price"], item["list_price"]) == (
+        "promo_code",
+        "0.00",
+        "9.00",
+    )
+    assert (item["product_id"], item["promocode"]) == (str(membership.id), code)
+    assert filled["total"] == "0.00"
+    assert (await activate(student, cart["id"], code)).json() == INVALID  # used now
+
+    paid = await student.post(
+        f"/api/v2/checkouts/select-payment/{cart['id']}", json={"method_id": None}
+    )
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["methods"] == "NothingToPay"
+    assert paid.json()["cart"]["state"] == "validated"
+    again = await student.post(f"/api/v2/checkouts/select-payment/{cart['id']}", json={})
+    assert again.json() == paid.json()  # asked twice: the same answer, nothing more written
+    async with sessionmaker() as session:
+        (member,) = (await session.scalars(select(Membership))).all()
+        assert (member.user_id, member.product_id, member.active) == (
+            "student-1",
+            membership.id,
+            True,
+        )
+        assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+    assert (await cart_of(student))["id"] != cart["id"]  # a new open cart
+
+    accountant = await client_for(sub="accountant-1", roles=["accountant"])
+    today = datetime.now(UTC).date().isoformat()
+    book = (
+        await accountant.get(
+            "/api/v1/admin/accounting/cash-book", params={"from": today, "to": today}
+        )
+    ).json()
+    (entry,) = book["entries"]
+    assert (entry["label"], entry["method"], entry["amount"], entry["net_amount"]) == (
+        "Code promo (Rentrée 2026)",
+        "promo_code",
+        "9.00",
+        "0.00",
+    )
+    assert entry["user_email"] == "student-1@example.org"
+    assert book["by_label"] == [
+        {"key": "Code promo (Rentrée 2026)", "count": 1, "amount": "9.00", "net_amount": "0.00"}
+    ]
+    assert (book["amount"], book["net_amount"]) == ("9.00", "0.00")
+    as_csv = await accountant.get(
+        "/api/v1/admin/accounting/cash-book", params={"format": "csv", "to": today}
+    )
+    header, line = _csv_rows(as_csv.content)
+    assert header[:5] == ["at", "cart_id", "user_email", "method", "label"]
+    assert line[2:] == [
+        "student-1@example.org",
+        "promo_code",
+        "Code promo (Rentrée 2026)",
+        "9.00",
+        "0.00",
+        "EUR",
+    ]
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    before = await accountant.get("/api/v1/admin/accounting/cash-book", params={"to": yesterday})
+    assert before.json()["entries"] == []
+
+    (used,) = await codes_of(manager, campaign, used="true")
+    assert (used["code"], used["used_by"]) == (code, "student-1@example.org")
+    assert len(await codes_of(manager, campaign, used="false")) == 499
+    listed = (await manager.get("/api/v1/admin/promo-campaigns")).json()["results"]
+    assert [(item["name"], item["used_count"]) for item in listed] == [("Rentrée 2026", 1)]
+    export = await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes.csv")
+    (activated,) = [row for row in _csv_rows(export.content)[1:] if row[2]]
+    assert activated[1:3] == [code, "student-1@example.org"]
+    assert activated[3].startswith(today) and activated[3].endswith("Z")
+
+    # The CLI writes the same file.
+    cli = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", "promo", "export", "Rentrée 2026"],
+        cwd=ROOT,
+        env=os.environ | {"GUICHET_DATABASE_URL": database_url},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert cli.stdout == export.content
+    assert b"500 codes exported" in cli.stderr
+
+
+# --- the activation route's answers --------------------------------------------------------
+
+
+async def test_every_documented_answer_of_the_activation_route(
+    manager, client_for, anonymous, membership, sessionmaker
+) -> None:
+    campaign = await create_campaign(manager, membership, count=5)
+    await until_status(manager, campaign, "ready")
+    first, second, *_ = [item["code"] for item in await codes_of(manager, campaign)]
+    student = await client_for(sub="student-1")
+    other = await client_for(sub="student-2")
+    cart = (await cart_of(student))["id"]
+    others_cart = (await cart_of(other))["id"]
+
+    anonymous_answer = await activate(anonymous, cart, first)
+    assert (anonymous_answer.status_code, anonymous_answer.json()) == (401, LOGIN)
+    forged = httpx.AsyncClient(
+        transport=anonymous._transport,
+        base_url="http://test",
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    assert (await activate(forged, cart, first)).json() == LOGIN
+    await forged.aclose()
+
+    wrong_check = first[:-1] + ("0" if first[-1] != "0" else "1")
+    unknown = codes.with_checks("YOOT-AUTRE-", ["ABCDEFGH"])[0]
+    for typed in ["", "   ", "YOOT", wrong_check, unknown, first + "X", "é" * 30]:
+        answer = await activate(student, cart, typed)
+        assert (answer.status_code, answer.json()) == (400, INVALID), typed
+    for body in [{}, {"promocode": 12}, {"code": first}, []]:
+        answer = await student.post(f"/api/v2/carts/{cart}/promocodes/activate", json=body)
+        assert (answer.status_code, answer.json()) == (400, INVALID), body
+    bad_json = await student.post(
+        f"/api/v2/carts/{cart}/promocodes/activate",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert bad_json.json() == INVALID
+
+    not_found = {"code": 404, "message": "Cart not found", "errors": ["Cart not found"]}
+    for somewhere in [others_cart, 999_999, "abc"]:
+        answer = await activate(student, somewhere, first)
+        assert (answer.status_code, answer.json()) == (404, not_found), somewhere
+    # Refused on someone else's cart, the code is still free.
+    assert (await activate(student, cart, first)).json() == SUCCESS
+    assert (await activate(other, others_cart, first)).json() == INVALID  # used by student-1
+    assert (await activate(other, others_cart, second)).json() == SUCCESS
+    await student.post(f"/api/v2/checkouts/select-payment/{cart}", json={})
+    validated = await activate(student, cart, codes.with_checks("YOOT-X-", ["00000000"])[0])
+    assert validated.status_code == 404  # not open any more
+
+    async with sessionmaker() as session:
+        used = (
+            await session.execute(
+                select(PromoCode.code, PromoCode.used_by).where(PromoCode.used_by.is_not(None))
+            )
+        ).all()
+    assert sorted(used) == sorted([(first, "student-1"), (second, "student-2")])
+
+
+async def test_a_code_past_its_campaign_is_expired_and_the_campaign_too(
+    manager, client_for, membership, temporal_client
+) -> None:
+    campaign = await create_campaign(
+        manager, membership, count=3, valid_until=_in(timedelta(seconds=3))
+    )
+    await until_status(manager, campaign, "ready")
+    code = (await codes_of(manager, campaign))[0]["code"]
+    await until_status(manager, campaign, "expired", seconds=15)
+    student = await client_for(sub="student-1")
+    answer = await activate(student, (await cart_of(student))["id"], code)
+    assert (answer.status_code, answer.json()) == (400, EXPIRED)
+    handle = temporal_client.get_workflow_handle(workflow_id(uuid.UUID(campaign["id"])))
+    assert await handle.result() == "expired"
+    save_history("promo_campaign_expired", await handle.fetch_history())
+
+
+async def test_nothing_to_pay_refuses_what_is_not_free(client_for, factory: Factory) -> None:
+    student = await client_for(sub="student-1")
+    cart = await cart_of(student)
+    empty = await student.post(f"/api/v2/checkouts/select-payment/{cart['id']}", json={})
+    assert (empty.status_code, empty.json()["error"]["code"]) == (409, "cart_empty")
+    other = await client_for(sub="student-2")
+    theirs = await other.post(f"/api/v2/checkouts/select-payment/{cart['id']}", json={})
+    assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "cart_not_found")
+    assert (await (await client_for()).get("/api/v2/carts")).status_code == 401
+
+
+async def test_a_cart_with_something_to_pay_is_not_validated(
+    client_for, membership, sessionmaker
+) -> None:
+    student = await client_for(sub="student-1")
+    cart = await cart_of(student)
+    async with sessionmaker.begin() as session:
+        found = await carts.owned_cart(session=session, cart_id=cart["id"], owner_id="student-1")
+        session.add(
+            CartLine(
+                cart_id=found.id,
+                product_id=membership.id,
+                tariff=Tariff.STANDARD.value,
+                unit_price=membership.price,
+                list_price=membership.price,
+            )
+        )
+    assert (await cart_of(student))["total"] == "9.00"
+    answer = await student.post(f"/api/v2/checkouts/select-payment/{cart['id']}", json={})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "payment_required")
+    assert (await cart_of(student))["state"] == "open"
+
+
+# --- limits and concurrency ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limits", "members", "allowed"),
+    [
+        ({"promo_activation_rate_limit_user": "3/minute"}, 1, 3),
+        ({"promo_activation_rate_limit_ip": "5/minute"}, 4, 5),
+    ],
+    ids=["per member", "per client IP"],
+)
+async def test_brute_force_hits_the_limit(
+    settings, worker, sessionmaker, limits: dict, members: int, allowed: int
+) -> None:
+    application = create_app(settings.model_copy(update=limits))
+    async with application.router.lifespan_context(application):
+        clients = []
+        for number in range(members):
+            clients.append(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=application),
+                    base_url="http://test",
+                    headers={"Authorization": f"Bearer {token_for(sub=f'm-{number}', roles=[])}"},
+                )
+            )
+        carts = [(await cart_of(client))["id"] for client in clients]
+        guesses = [
+            codes.with_checks("YOOT-RENTREE2026-", [codes.random_parts(1, 8)[0]])[0]
+            for _ in range(allowed + 3)
+        ]
+        answers = [
+            await activate(clients[index % members], carts[index % members], guess)
+            for index, guess in enumerate(guesses)
+        ]
+        for client in clients:
+            await client.aclose()
+    assert [answer.status_code for answer in answers] == [400] * allowed + [429] * 3
+    limited = answers[-1]
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json() == {
+        "code": 429,
+        "message": "Too many attempts, please retry later",
+        "errors": ["Too many attempts, please retry later"],
+    }
+
+
+async def test_100_concurrent_activations_of_one_code_make_one_success(
+    manager, client_for, membership, sessionmaker
+) -> None:
+    campaign = await create_campaign(manager, membership, count=1)
+    await until_status(manager, campaign, "ready")
+    (code,) = [item["code"] for item in await codes_of(manager, campaign)]
+    students = [await client_for(sub=f"student-{number}") for number in range(100)]
+    carts = [(await cart_of(student))["id"] for student in students]
+    answers = await asyncio.gather(
+        *(activate(student, cart, code) for student, cart in zip(students, carts, strict=True))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200] + [400] * 99
+    async with sessionmaker() as session:
+        lines = await session.scalar(select(func.count()).select_from(CartLine))
+    assert lines == 1
+
+
+# --- the back office -----------------------------------------------------------------------
+
+
+async def test_requests_that_cannot_be_generated_are_refused_up_front(
+    settings, worker, sessionmaker, client_for, membership, factory: Factory
+) -> None:
+    application = create_app(settings.model_copy(update={"promo_max_codes": 1_000_000}))
+    async with application.router.lifespan_context(application):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application),
+            base_url="http://test",
+            headers={
+                "Authorization": f"Bearer {token_for(sub='manager-1', roles=['promo_manager'])}"
+            },
+        )
+        body = {
+            "name": "Trop",
+            "valid_until": _in(timedelta(days=1)),
+            "count": 200_000,
+            "product_id": str(membership.id),
+            "code_length": 4,
+        }
+        answer = await client.post("/api/v1/admin/promo-campaigns", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "code_space_too_small"
+        assert answer.json()["error"]["details"] == {"max_count": 104_857}
+        await client.aclose()
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"count": 501}, 422, "too_many_codes"),
+        ({"count": 0}, 422, "validation_error"),
+        ({"code_length": 3}, 422, "validation_error"),
+        ({"name": "!!! ---"}, 422, "invalid_campaign_name"),
+        ({"valid_until": "2020-01-01T00:00:00Z"}, 422, "invalid_valid_until"),
+        ({"product_id": str(uuid.uuid4())}, 422, "invalid_campaign_product"),
+        ({"extra": 1}, 422, "validation_error"),
+    ],
+)
+async def test_bad_campaign_requests(
+    manager, membership, fields: dict, status: int, code: str
+) -> None:
+    body = {
+        "name": "Bad",
+        "valid_until": _in(timedelta(days=1)),
+        "count": 10,
+        "product_id": str(membership.id),
+    } | fields
+    answer = await manager.post("/api/v1/admin/promo-campaigns", json=body)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+
+
+async def test_a_campaign_gives_a_membership_and_its_name_once(
+    manager, membership, factory: Factory
+) -> None:
+    course_product = await factory.product(price="450.00")
+    answer = await manager.post(
+        "/api/v1/admin/promo-campaigns",
+        json={
+            "name": "Cours",
+            "valid_until": _in(timedelta(days=1)),
+            "count": 1,
+            "product_id": str(course_product.id),
+        },
+    )
+    assert answer.json()["error"]["code"] == "invalid_campaign_product"
+    first = await create_campaign(manager, membership, name="Unique", count=1)
+    assert first["client_code"] == "YOOT"
+    taken = await manager.post(
+        "/api/v1/admin/promo-campaigns",
+        json={
+            "name": "Unique",
+            "valid_until": _in(timedelta(days=1)),
+            "count": 1,
+            "product_id": str(membership.id),
+        },
+    )
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "campaign_name_taken")
+
+
+async def test_who_may_see_campaigns_and_the_cash_book(client_for, membership) -> None:
+    campaigns, book = "/api/v1/admin/promo-campaigns", "/api/v1/admin/accounting/cash-book"
+    expected = {
+        None: (401, 401),
+        (): (403, 403),
+        ("accountant",): (403, 200),
+        ("promo_manager",): (200, 403),
+        ("admin",): (200, 200),
+    }
+    for roles, statuses in expected.items():
+        client = await client_for(sub="someone", roles=list(roles)) if roles is not None else None
+        client = client or await client_for()
+        found = ((await client.get(campaigns)).status_code, (await client.get(book)).status_code)
+        assert found == statuses, roles
+    missing = await (await client_for(sub="m", roles=["promo_manager"])).get(
+        f"{campaigns}/{uuid.uuid4()}/codes.csv"
+    )
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "campaign_not_found")
