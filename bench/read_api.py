@@ -14,25 +14,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
-import sys
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import select
 
+from bench.common import api_env, scratch_database, uvicorn
 from cli import free_port
-from models import migrate
 from models.deep_links import OfferingDeepLink
 from models.demo import seed_demo
 from models.session import create_engine, create_sessionmaker
-from tests.conftest import _create_postgres_database, _drop_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -47,9 +41,7 @@ class Figures:
     errors: int
 
 
-async def _prepare_database(admin_url: str) -> tuple[str, str]:
-    url = await _create_postgres_database(admin_url)
-    await asyncio.to_thread(migrate.upgrade, url)
+async def _seed(url: str) -> str:
     engine = create_engine(url)
     async with create_sessionmaker(engine).begin() as session:
         await seed_demo(session)
@@ -57,33 +49,7 @@ async def _prepare_database(admin_url: str) -> tuple[str, str]:
             select(OfferingDeepLink.offering_id).where(OfferingDeepLink.is_active).limit(1)
         )
     await engine.dispose()
-    return url, str(offering_id)
-
-
-@contextmanager
-def _uvicorn(app: str, port: int, env: dict[str, str], factory: bool = False):
-    """One worker, uvloop + httptools, no access log: the same for both apps."""
-    command = [
-        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1",
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    if factory:
-        command.append("--factory")
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield
-    finally:
-        process.terminate()
-        process.wait(15)
+    return str(offering_id)
 
 
 _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -113,30 +79,23 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk (make bench does it)")
-    admin_url = os.environ.get("GUICHET_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL)
-    database_url, offering_id = asyncio.run(_prepare_database(admin_url))
-    env = dict(os.environ) | {
-        "GUICHET_DATABASE_URL": database_url,
-        "GUICHET_JWT_SECRET": "bench-" + "x" * 40,
-        "GUICHET_DATA_DIR": str(ROOT / ".guichet" / "bench"),
-    }
-    try:
+    with scratch_database() as database_url:
+        offering_id = asyncio.run(_seed(database_url))
+        env = api_env(database_url)
         port = free_port()
-        with _uvicorn("bench.reference_app:app", port, env):
+        with uvicorn("bench.reference_app:app", port, env):
             reference = _measure(
                 f"http://127.0.0.1:{port}/constant",
                 seconds=args.seconds,
                 connections=args.connections,
             )
         port = free_port()
-        with _uvicorn("api.app:app_from_environment", port, env, factory=True):
+        with uvicorn("api.app:app_from_environment", port, env, factory=True):
             deep_link = _measure(
                 f"http://127.0.0.1:{port}/api/v1/offerings/{offering_id}/deep-link",
                 seconds=args.seconds,
                 connections=args.connections,
             )
-    finally:
-        asyncio.run(_drop_postgres_database(admin_url, database_url))
     ratio = deep_link.requests_per_second / reference.requests_per_second
     print(
         f"read_api reference constant JSON     {reference.requests_per_second:9.0f} req/s  p99 {reference.p99_ms:6.1f} ms  errors {reference.errors}"

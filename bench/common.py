@@ -1,0 +1,85 @@
+"""What every bench shares: a scratch PostgreSQL database at the schema's head,
+and the API served by uvicorn in a process of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from models import migrate
+from tests.conftest import _create_postgres_database, _drop_postgres_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+JWT_SECRET = "bench-" + "x" * 40
+
+
+def admin_url() -> str:
+    return os.environ.get("GUICHET_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL)
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new database next to GUICHET_BENCH_DATABASE_URL's, migrated, dropped after."""
+    url = asyncio.run(_create_postgres_database(admin_url()))
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_drop_postgres_database(admin_url(), url))
+
+
+def api_env(database_url: str, **settings: str) -> dict[str, str]:
+    return (
+        dict(os.environ)
+        | {
+            "GUICHET_DATABASE_URL": database_url,
+            "GUICHET_JWT_SECRET": JWT_SECRET,
+            "GUICHET_DATA_DIR": str(ROOT / ".guichet" / "bench"),
+        }
+        | {f"GUICHET_{name.upper()}": value for name, value in settings.items()}
+    )
+
+
+@contextmanager
+def uvicorn(
+    app: str, port: int, env: dict[str, str], factory: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """One worker, uvloop + httptools, no access log: the same for every app measured."""
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1",
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (Linux VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM: not Linux?")
