@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from api.deps import KnownUsers
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.ratelimit import RateLimiter
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)
+    app.state.known_users = KnownUsers()
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     # Matching walks routers in this order: the hot public reads come first.

@@ -4,6 +4,7 @@ caller's identity and roles, the Temporal client."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -87,9 +88,33 @@ def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) 
     return claims
 
 
-async def current_user(
-    request: Request, claims: Annotated[Claims, Depends(required_claims)]
-) -> Claims:
+class KnownUsers:
+    """The users this process has written lately, as their token described
+    them: a member's next requests skip the upsert (a round trip and a
+    transaction each). Bounded; a changed email or name is written again."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, claims: Claims) -> bool:
+        key = (claims.sub, claims.email, claims.name)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        return False
+
+    def add(self, claims: Claims) -> None:
+        self._seen[(claims.sub, claims.email, claims.name)] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
+async def ensure_user(request: Request, claims: Claims) -> None:
+    """The caller exists in the users table, as their token says."""
+    known: KnownUsers = request.app.state.known_users
+    if claims in known:
+        return
     # Its own short transaction: the user exists (committed) before anything
     # the request starts refers to them, e.g. an order written by a workflow,
     # and no request-long write lock is held on SQLite.
@@ -98,6 +123,13 @@ async def current_user(
         await users.upsert_from_claims(
             session=session, id=claims.sub, email=claims.email, name=claims.name
         )
+    known.add(claims)
+
+
+async def current_user(
+    request: Request, claims: Annotated[Claims, Depends(required_claims)]
+) -> Claims:
+    await ensure_user(request, claims)
     return claims
 
 

@@ -51,11 +51,12 @@ def api_env(database_url: str, **settings: str) -> dict[str, str]:
 
 @contextmanager
 def uvicorn(
-    app: str, port: int, env: dict[str, str], factory: bool = False
+    app: str, port: int, env: dict[str, str], factory: bool = False, workers: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """One worker, uvloop + httptools, no access log: the same for every app measured."""
+    """uvloop + httptools, no access log, one worker unless told: the same for
+    every app measured."""
     command = [
-        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", "1",
+        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     if factory:

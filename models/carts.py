@@ -15,18 +15,22 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    bindparam,
+    exists,
+    insert,
+    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.carts import CartNotFound, CartState, Tariff
 from domain.catalog import ProductType
 from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, upsert_insert, utcnow
 from models.catalog import Product
-from models.promo_codes import Campaign, PromoCode
+from models.promo_codes import ACTIVATABLE, Campaign, PromoCode
 
 STATES_SQL = ", ".join(f"'{state.value}'" for state in CartState)
 TARIFFS_SQL = ", ".join(f"'{tariff.value}'" for tariff in Tariff)
@@ -129,22 +133,91 @@ async def owned_cart(
     return cart
 
 
-async def add_line(
-    *, session: AsyncSession, cart: Cart, product: Product, tariff: Tariff, promo_code_id: int
-) -> CartLine:
-    line = CartLine(
-        cart_id=cart.id,
-        product_id=product.id,
-        tariff=tariff.value,
-        unit_price=Decimal("0.00") if tariff is Tariff.PROMO_CODE else product.price,
-        list_price=product.price,
-        currency=product.currency,
-        promo_code_id=promo_code_id,
+_carts, _lines, _codes = Cart.__table__, CartLine.__table__, PromoCode.__table__
+_campaigns, _products = Campaign.__table__, Product.__table__
+
+# The activation is the hot path: two statements built once, on tables (Core
+# skips the ORM's per-call construction and bulk-update bookkeeping).
+#
+# 1. The code is taken by one conditional UPDATE, so however many requests
+#    race for it exactly one gets it; only for the member's open cart, which
+#    it locks (shared) so the cart cannot be validated before the line is in.
+_MEMBERS_OPEN_CART = (
+    select(_carts.c.id)
+    .where(
+        _carts.c.id == bindparam("cart"),
+        _carts.c.owner_id == bindparam("member"),
+        _carts.c.state == CartState.OPEN.value,
     )
-    session.add(line)
-    cart.updated_at = utcnow()
-    await session.flush()
-    return line
+    .with_for_update(read=True)
+)
+_TAKE = (
+    update(_codes)
+    .where(
+        _codes.c.code == bindparam("typed"),
+        _codes.c.used_by.is_(None),
+        _codes.c.campaign_id.in_(
+            select(_campaigns.c.id).where(
+                _campaigns.c.valid_until > bindparam("now"),
+                _campaigns.c.status.in_(ACTIVATABLE),
+            )
+        ),
+        exists(_MEMBERS_OPEN_CART),
+    )
+    .values(used_by=bindparam("member"), activated_at=bindparam("now"))
+    .returning(
+        _codes.c.id,
+        select(_campaigns.c.product_id)
+        .where(_campaigns.c.id == _codes.c.campaign_id)
+        .scalar_subquery(),
+    )
+)
+# 2. The line: the code's product at the promo_code tariff, 0.00 instead of
+#    its list price.
+_ADD_PROMO_LINE = insert(_lines).from_select(
+    ["cart_id", "product_id", "tariff", "unit_price", "list_price", "currency",
+     "promo_code_id", "created_at"],
+    select(
+        bindparam("cart", type_=Integer()),
+        _products.c.id,
+        literal(Tariff.PROMO_CODE.value),
+        bindparam("free", Decimal("0.00"), type_=Money()),
+        _products.c.price,
+        _products.c.currency,
+        bindparam("code_id", type_=BigInteger()),
+        bindparam("at", type_=UTCDateTime()),
+    ).where(_products.c.id == bindparam("product")),
+)  # fmt: skip
+
+
+async def add_promo_code(
+    *, connection: AsyncConnection, cart_id: int, member_id: str, code: str, now: datetime
+) -> bool:
+    """Take the code and add its line to the member's open cart; False when
+    the code or the cart does not allow it (nothing written)."""
+    taken = (
+        await connection.execute(
+            _TAKE, {"typed": code, "member": member_id, "cart": cart_id, "now": now}
+        )
+    ).first()
+    if taken is None:
+        return False
+    code_id, product_id = taken
+    await connection.execute(
+        _ADD_PROMO_LINE, {"cart": cart_id, "product": product_id, "code_id": code_id, "at": now}
+    )
+    return True
+
+
+async def is_open_cart_of(*, connection: AsyncConnection, cart_id: int, member_id: str) -> bool:
+    found = await connection.execute(
+        select(_carts.c.id).where(
+            _carts.c.id == cart_id,
+            _carts.c.owner_id == member_id,
+            _carts.c.state == CartState.OPEN.value,
+        )
+    )
+    return found.first() is not None
 
 
 async def lines(*, session: AsyncSession, cart_id: int) -> list[LineView]:

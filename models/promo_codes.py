@@ -23,7 +23,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    and_,
     func,
     select,
     text,
@@ -368,34 +367,10 @@ def _csv_text(value: str) -> str:
 # --- activation ----------------------------------------------------------------------------
 
 
-async def take_code(
-    *, session: AsyncSession, code: str, user_id: str, now: datetime
-) -> PromoCode | ActivationRefusal:
-    """Mark the code used by `user_id`: one conditional UPDATE, so however many
-    requests race for a code, exactly one of them gets it."""
-    valid_campaigns = select(Campaign.id).where(
-        Campaign.valid_until > now, Campaign.status.in_(ACTIVATABLE)
-    )
-    taken = await session.scalar(
-        update(PromoCode)
-        .where(
-            and_(
-                PromoCode.code == code,
-                PromoCode.used_by.is_(None),
-                PromoCode.campaign_id.in_(valid_campaigns),
-            )
-        )
-        .values(used_by=user_id, activated_at=now)
-        .returning(PromoCode)
-    )
-    if taken is not None:
-        return taken
-    return await _why_not(session, code, now)
-
-
-async def _why_not(session: AsyncSession, code: str, now: datetime) -> ActivationRefusal:
+async def why_not(*, connection: AsyncConnection, code: str, now: datetime) -> ActivationRefusal:
+    """Why a code could not be taken: unknown or used, or its campaign is over."""
     found = (
-        await session.execute(
+        await connection.execute(
             select(PromoCode.used_by, Campaign.valid_until, Campaign.status)
             .join(Campaign, Campaign.id == PromoCode.campaign_id)
             .where(PromoCode.code == code)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.auth import Claims, Unauthenticated, decode_token
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, ensure_user
 from api.errors import ERROR_RESPONSES
 from api.schemas.carts import (
     ActivationIn,
@@ -41,11 +41,9 @@ from domain.carts import (
 )
 from domain.errors import RateLimited
 from domain.promo_codes import ActivationRefusal, ledger_label
-from models import accounting, carts, promo_codes, users
+from models import accounting, carts, promo_codes
 from models.base import utcnow
 from models.carts import Cart, LineView
-from models.catalog import Product
-from models.promo_codes import Campaign
 
 router = APIRouter(prefix="/api/v2", tags=["member site"], responses=ERROR_RESPONSES)
 
@@ -160,43 +158,27 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
     if code is None:
         # Malformed or a wrong check character: refused before any lookup.
         return _failed()
+    await ensure_user(request, member)
     try:
-        async with request.app.state.sessionmaker.begin() as session:
-            return await _activate(session, member, cart_id, code)
+        cart = _cart_number(cart_id)
+        async with request.app.state.engine.begin() as connection:
+            now = utcnow()
+            if await carts.add_promo_code(
+                connection=connection, cart_id=cart, member_id=member.sub, code=code, now=now
+            ):
+                return _answer(200, ACTIVATION_SUCCEEDED)
+            if not await carts.is_open_cart_of(
+                connection=connection, cart_id=cart, member_id=member.sub
+            ):
+                raise CartNotFound(f"No open cart {cart_id}.")
+            refusal = await promo_codes.why_not(connection=connection, code=code, now=now)
     except CartNotFound:
         return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])
+    return _failed(refusal)
 
 
 def _retry(limited: RateLimited) -> dict[str, str]:
     return {"Retry-After": str(limited.retry_after)}
-
-
-async def _activate(session, member: Claims, cart_id: str, code: str) -> JSONResponse:
-    await users.upsert_from_claims(
-        session=session, id=member.sub, email=member.email, name=member.name
-    )
-    cart = await carts.owned_cart(
-        session=session, cart_id=_cart_number(cart_id), owner_id=member.sub, lock=True
-    )
-    if cart.state != CartState.OPEN:
-        raise CartNotFound(f"Cart {cart_id} is not open.")
-    taken = await promo_codes.take_code(
-        session=session, code=code, user_id=member.sub, now=utcnow()
-    )
-    if isinstance(taken, ActivationRefusal):
-        return _failed(taken)
-    campaign = await session.get(Campaign, taken.campaign_id)
-    assert campaign is not None
-    product = await session.get(Product, campaign.product_id)
-    assert product is not None
-    await carts.add_line(
-        session=session,
-        cart=cart,
-        product=product,
-        tariff=Tariff.PROMO_CODE,
-        promo_code_id=taken.id,
-    )
-    return _answer(200, ACTIVATION_SUCCEEDED)
 
 
 def _cart_number(cart_id: str) -> int:
