@@ -47,6 +47,8 @@ test-postgres: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.read_api
+	$(BIN)/python -m bench.promo_codes
+	$(BIN)/python -m bench.activation
 
 clean:
 	rm -rf $(VENV) .guichet .pytest_cache .ruff_cache
