@@ -21,7 +21,6 @@ import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import httpx
 from sqlalchemy import text
@@ -31,14 +30,10 @@ from temporalio.testing import WorkflowEnvironment
 from api.auth import Claims, encode_token
 from bench.common import JWT_SECRET, api_env, peak_rss_mb, scratch_database, uvicorn
 from cli import free_port, temporal_binary
-from domain import codes
-from domain.catalog import ProductType
 from domain.promo_codes import CampaignInput, workflow_id
-from models.catalog import Product
-from models.promo_codes import Campaign
 from models.session import create_engine, create_sessionmaker
-from models.users import User
 from settings import Settings
+from tests.factories import Factory
 from worker import WorkerDeps, build_worker
 from workflows.promo_campaign import PromoCampaignWorkflow
 
@@ -48,32 +43,13 @@ RSS_BAR_MB = 300
 
 
 async def _seed(url: str, count: int) -> tuple[uuid.UUID, uuid.UUID]:
-    """A manager, a membership product, and two campaigns: the reference's and ours."""
+    """Two campaigns: the reference's (its id for the rows) and ours."""
     engine = create_engine(url)
-    async with create_sessionmaker(engine).begin() as session:
-        session.add(User(id="bench-manager", email="manager@example.org"))
-        product = Product(
-            type=ProductType.MEMBERSHIP.value, title="Adhésion", price=Decimal("9.00")
-        )
-        session.add(product)
-        await session.flush()
-        ids = []
-        for name in ("Référence", "Bench 1M"):
-            campaign = Campaign(
-                name=name,
-                client_code="BENCH",
-                code_prefix=codes.prefix(client_code="BENCH", campaign_name=name),
-                valid_until=datetime.now(UTC) + timedelta(days=30),
-                product_id=product.id,
-                codes_count=count,
-                code_length=codes.DEFAULT_LENGTH,
-                created_by="bench-manager",
-            )
-            session.add(campaign)
-            await session.flush()
-            ids.append(campaign.id)
+    factory = Factory(create_sessionmaker(engine))
+    reference = await factory.campaign(name="Référence", count=count, client_code="BENCH")
+    campaign = await factory.campaign(name="Bench 1M", count=count, client_code="BENCH")
     await engine.dispose()
-    return ids[0], ids[1]
+    return reference.id, campaign.id
 
 
 async def _reference_copy(url: str, campaign_id: uuid.UUID, count: int) -> float:

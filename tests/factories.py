@@ -11,10 +11,12 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain import codes
 from domain.catalog import ProductType
-from models import catalog, deep_links
+from models import catalog, deep_links, users
 from models.catalog import Course, CourseRun, Offering, Organization, Product
 from models.deep_links import OfferingDeepLink
+from models.promo_codes import Campaign
 from models.vouchers import Voucher
 
 _sequence = itertools.count(1)
@@ -138,3 +140,26 @@ class Factory:
                 deep_link=url or f"https://www.moncompteformation.gouv.fr/f/{unique('link')}",
                 is_active=is_active,
             )
+
+    async def campaign(
+        self, *, name: str, count: int, client_code: str = "T", **fields: object
+    ) -> Campaign:
+        """A promo-code campaign written directly (no workflow, no codes yet),
+        for a membership product and a creator made for it."""
+        product = await self.product(type=ProductType.MEMBERSHIP, price="9.00")
+        async with self.sessionmaker.begin() as session:
+            creator = unique("maker")
+            await users.upsert_from_claims(session=session, id=creator, email="", name="")
+            campaign = Campaign(
+                name=name,
+                client_code=client_code,
+                code_prefix=codes.prefix(client_code=client_code, campaign_name=name),
+                valid_until=datetime.now(UTC) + timedelta(days=1),
+                product_id=product.id,
+                codes_count=count,
+                code_length=codes.DEFAULT_LENGTH,
+                created_by=creator,
+                **fields,
+            )
+            session.add(campaign)
+        return campaign

@@ -21,7 +21,7 @@ from api.app import create_app
 from domain import codes
 from domain.carts import Tariff
 from domain.catalog import ProductType
-from domain.promo_codes import workflow_id
+from domain.promo_codes import CampaignInput, workflow_id
 from models import carts
 from models.accounting import LedgerEntry
 from models.carts import CartLine, Membership
@@ -29,6 +29,7 @@ from models.promo_codes import Campaign, PromoCode
 from tests.conftest import ROOT, token_for
 from tests.factories import Factory
 from tests.workflows.histories import save_history
+from workflows.promo_campaign import PromoCampaignWorkflow
 
 LOGIN = {"code": 401, "message": "You need to be identified, please login", "errors": []}
 SUCCESS = {"code": 200, "message": "Activation Succeeded", "errors": []}
@@ -72,17 +73,24 @@ def _in(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
-async def create_campaign(
-    manager: httpx.AsyncClient, product, *, name: str = "Rentrée 2026", count: int = 20, **fields
-) -> dict:
-    body = {
-        "name": name,
+def campaign_request(product, **fields) -> dict:
+    return {
+        "name": "Rentrée 2026",
         "valid_until": _in(timedelta(days=30)),
-        "count": count,
+        "count": 20,
         "product_id": str(product.id),
         "client_code": "YOOT",
     } | fields
-    answer = await manager.post("/api/v1/admin/promo-campaigns", json=body)
+
+
+async def ask_campaign(manager: httpx.AsyncClient, product, **fields) -> httpx.Response:
+    return await manager.post(
+        "/api/v1/admin/promo-campaigns", json=campaign_request(product, **fields)
+    )
+
+
+async def create_campaign(manager: httpx.AsyncClient, product, **fields) -> dict:
+    answer = await ask_campaign(manager, product, **fields)
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "generating"
     return answer.json()
@@ -449,14 +457,7 @@ async def test_requests_that_cannot_be_generated_are_refused_up_front(
                 "Authorization": f"Bearer {token_for(sub='manager-1', roles=['promo_manager'])}"
             },
         )
-        body = {
-            "name": "Trop",
-            "valid_until": _in(timedelta(days=1)),
-            "count": 200_000,
-            "product_id": str(membership.id),
-            "code_length": 4,
-        }
-        answer = await client.post("/api/v1/admin/promo-campaigns", json=body)
+        answer = await ask_campaign(client, membership, name="Trop", count=200_000, code_length=4)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "code_space_too_small"
         assert answer.json()["error"]["details"] == {"max_count": 104_857}
@@ -480,13 +481,7 @@ async def test_requests_that_cannot_be_generated_are_refused_up_front(
 async def test_bad_campaign_requests(
     manager, membership, fields: dict, status: int, code: str
 ) -> None:
-    body = {
-        "name": "Bad",
-        "valid_until": _in(timedelta(days=1)),
-        "count": 10,
-        "product_id": str(membership.id),
-    } | fields
-    answer = await manager.post("/api/v1/admin/promo-campaigns", json=body)
+    answer = await ask_campaign(manager, membership, **({"name": "Bad", "count": 10} | fields))
     assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
 
 
@@ -494,27 +489,11 @@ async def test_a_campaign_gives_a_membership_and_its_name_once(
     manager, membership, factory: Factory
 ) -> None:
     course_product = await factory.product(price="450.00")
-    answer = await manager.post(
-        "/api/v1/admin/promo-campaigns",
-        json={
-            "name": "Cours",
-            "valid_until": _in(timedelta(days=1)),
-            "count": 1,
-            "product_id": str(course_product.id),
-        },
-    )
+    answer = await ask_campaign(manager, course_product, name="Cours")
     assert answer.json()["error"]["code"] == "invalid_campaign_product"
     first = await create_campaign(manager, membership, name="Unique", count=1)
     assert first["client_code"] == "YOOT"
-    taken = await manager.post(
-        "/api/v1/admin/promo-campaigns",
-        json={
-            "name": "Unique",
-            "valid_until": _in(timedelta(days=1)),
-            "count": 1,
-            "product_id": str(membership.id),
-        },
-    )
+    taken = await ask_campaign(manager, membership, name="Unique", client_code="AUTRE")
     assert (taken.status_code, taken.json()["error"]["code"]) == (409, "campaign_name_taken")
 
 
@@ -536,3 +515,21 @@ async def test_who_may_see_campaigns_and_the_cash_book(client_for, membership) -
         f"{campaigns}/{uuid.uuid4()}/codes.csv"
     )
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "campaign_not_found")
+
+
+async def test_a_generation_that_cannot_finish_fails_the_campaign(
+    temporal_client, task_queue: str, worker, factory: Factory, sessionmaker
+) -> None:
+    """Generation refused for good (here: the campaign was deleted meanwhile)
+    ends the workflow `failed` instead of retrying forever."""
+    campaign = await factory.campaign(name="Gone", count=5)
+    async with sessionmaker.begin() as session:
+        await session.delete(await session.get(Campaign, campaign.id))
+    handle = await temporal_client.start_workflow(
+        PromoCampaignWorkflow.run,
+        CampaignInput(campaign_id=campaign.id, valid_until=campaign.valid_until),
+        id=workflow_id(campaign.id),
+        task_queue=task_queue,
+    )
+    assert await handle.result() == "failed"
+    save_history("promo_campaign_failed", await handle.fetch_history())

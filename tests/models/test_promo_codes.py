@@ -6,35 +6,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
-from domain import codes
-from domain.catalog import ProductType
 from models import promo_codes
 from models.promo_codes import Campaign, PromoCode
 from models.users import User
 from tests.factories import Factory
-
-
-async def _campaign(sessionmaker, factory: Factory, *, count: int, name: str = "Test") -> Campaign:
-    product = await factory.product(type=ProductType.MEMBERSHIP, price="9.00")
-    async with sessionmaker.begin() as session:
-        session.add(User(id="maker", email="maker@example.org"))
-        await session.flush()  # no relationship orders the inserts
-        campaign = Campaign(
-            name=name,
-            client_code="T",
-            code_prefix=codes.prefix(client_code="T", campaign_name=name),
-            valid_until=datetime.now(UTC) + timedelta(days=1),
-            product_id=product.id,
-            codes_count=count,
-            code_length=codes.DEFAULT_LENGTH,
-            created_by="maker",
-        )
-        session.add(campaign)
-    return campaign
 
 
 async def _fill(sessionmaker, campaign: Campaign, batch: int) -> None:
@@ -51,7 +30,7 @@ async def test_concurrent_generations_fill_a_campaign_exactly_once(
     sessionmaker, factory: Factory
 ) -> None:
     """A retried activity racing the first attempt (a worker thought dead)."""
-    campaign = await _campaign(sessionmaker, factory, count=1000)
+    campaign = await factory.campaign(name="Test", count=1000)
     await asyncio.gather(*(_fill(sessionmaker, campaign, 70) for _ in range(3)))
     async with sessionmaker() as session:
         count = await session.scalar(
@@ -64,7 +43,7 @@ async def test_concurrent_generations_fill_a_campaign_exactly_once(
 async def test_the_csv_quotes_as_the_csv_module_reads(
     sessionmaker, factory: Factory, engine
 ) -> None:
-    campaign = await _campaign(sessionmaker, factory, count=3, name='Salon, "Paris"')
+    campaign = await factory.campaign(name='Salon, "Paris"', count=3)
     await _fill(sessionmaker, campaign, 10)
     odd = 'o"hara, jr@example.org'
     async with sessionmaker.begin() as session:
