@@ -11,6 +11,10 @@ from prometheus_client import CollectorRegistry
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
+from api.pages import access
+from api.pages import accounting as accounting_pages
+from api.pages import deep_links as deep_link_pages
+from api.pages import promo_codes as promo_code_pages
 from api.ratelimit import RateLimiter
 from api.routers import (
     academies,
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)
     app.state.known_users = KnownUsers()
     install_error_handlers(app)
+    access.install(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     # Matching walks routers in this order: the hot public reads come first.
     for router in (
@@ -123,6 +128,10 @@ def create_app(settings: Settings) -> FastAPI:
         accounting.router,
         carts.router,
         dev.router,
+        access.router,
+        deep_link_pages.router,
+        promo_code_pages.router,
+        accounting_pages.router,
     ):
         app.include_router(router)
     return app

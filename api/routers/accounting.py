@@ -63,11 +63,15 @@ async def cash_book(
     end: Annotated[date | None, Query(alias="to")] = None,
     format: Literal["json", "csv"] = "json",
 ) -> CashBook | StreamingResponse:
-    since, until = _bounds(start, end)
-    query = accounting.entries_query(start=since, end=until)
     if format == "csv":
-        return _csv(request, query)
-    rows = (await session.execute(query)).all()
+        return cash_book_csv(request, start=start, end=end)
+    return await cash_book_of(session, start=start, end=end)
+
+
+async def cash_book_of(session, *, start: date | None, end: date | None) -> CashBook:
+    """The entries of the days from `start` to `end` (both included) and their totals."""
+    since, until = _bounds(start, end)
+    rows = (await session.execute(accounting.entries_query(start=since, end=until))).all()
     entries = [_entry_out(entry, email) for entry, email in rows]
     return CashBook(
         entries=entries,
@@ -91,7 +95,9 @@ def _totals(entries: Iterable[LedgerEntryOut], *, key) -> list[Total]:
     return sorted(totals.values(), key=lambda total: total.key)
 
 
-def _csv(request: Request, query) -> StreamingResponse:
+def cash_book_csv(request: Request, *, start: date | None, end: date | None) -> StreamingResponse:
+    since, until = _bounds(start, end)
+    query = accounting.entries_query(start=since, end=until)
     # A transaction: PostgreSQL streams rows through a server-side cursor,
     # which lives only inside one.
     sessionmaker = request.app.state.sessionmaker

@@ -57,6 +57,17 @@ async def create_campaign(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CampaignOut:
+    campaign = await start_campaign(
+        request=request, manager=manager, body=body, temporal=temporal, settings=settings
+    )
+    return CampaignOut.model_validate(campaign)
+
+
+async def start_campaign(
+    *, request: Request, manager: Claims, body: CampaignIn, temporal, settings
+) -> Campaign:
+    """Check the request, store the campaign, start its workflow: for the JSON
+    route and the back-office form alike."""
     client_code = body.client_code or settings.promo_client_code
     code_prefix = check_request(
         name=body.name,
@@ -103,7 +114,11 @@ async def create_campaign(
         async with sessionmaker.begin() as session:
             await session.execute(delete(Campaign).where(Campaign.id == campaign.id))
         raise
-    return CampaignOut.model_validate(campaign)
+    return campaign
+
+
+def campaign_out(campaign: Campaign, used_count: int) -> CampaignOut:
+    return CampaignOut.model_validate(campaign).model_copy(update={"used_count": used_count})
 
 
 @router.get("", summary="List campaigns, newest first, with their used codes")
@@ -112,7 +127,7 @@ async def list_campaigns(
 ) -> Page[CampaignOut]:
     async def with_counts(found: list[Campaign]) -> list[CampaignOut]:
         used = await promo_codes.used_counts(session=session, ids=[item.id for item in found])
-        return [_out(item, used.get(item.id, 0)) for item in found]
+        return [campaign_out(item, used.get(item.id, 0)) for item in found]
 
     return await paginate(
         request=request,
@@ -123,15 +138,11 @@ async def list_campaigns(
     )
 
 
-def _out(campaign: Campaign, used_count: int) -> CampaignOut:
-    return CampaignOut.model_validate(campaign).model_copy(update={"used_count": used_count})
-
-
 @router.get("/{campaign_id}", summary="Read a campaign (status, progress, used codes)")
 async def read_campaign(campaign_id: uuid.UUID, session: ReadSessionDep) -> CampaignOut:
     campaign = await promo_codes.get_campaign(session=session, id=campaign_id)
     used = await promo_codes.used_counts(session=session, ids=[campaign_id])
-    return _out(campaign, used.get(campaign_id, 0))
+    return campaign_out(campaign, used.get(campaign_id, 0))
 
 
 @router.get(
@@ -182,6 +193,11 @@ async def export_codes(
     campaign_id: uuid.UUID, request: Request, session: ReadSessionDep
 ) -> StreamingResponse:
     campaign = await promo_codes.get_campaign(session=session, id=campaign_id)
+    return codes_csv(request, campaign)
+
+
+def codes_csv(request: Request, campaign: Campaign) -> StreamingResponse:
+    """The campaign's codes as a CSV download (the JSON API's and the back office's)."""
     engine = request.app.state.read_engine
 
     async def chunks() -> AsyncIterator[bytes]:

@@ -1,0 +1,247 @@
+"""Back-office access: staff log in by pasting a JWT, kept in an HttpOnly,
+SameSite=Strict cookie; pages check roles as the API does; every form
+carries a CSRF token.
+
+The CSRF token is an HMAC of a random per-browser cookie under the JWT
+secret: a form posted from elsewhere cannot know it, and a cookie planted by
+another site cannot forge it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.auth import Claims, Role, Unauthenticated, decode_token
+from api.deps import ensure_user
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "backoffice"
+SESSION_COOKIE = "guichet_staff"
+CSRF_COOKIE = "guichet_csrf"
+PREFIX = "/backoffice"
+STAFF_ROLES = (Role.ADMIN, Role.PROMO_MANAGER, Role.ACCOUNTANT)
+
+templates = Jinja2Templates(directory=TEMPLATES)
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    label: str
+    path: str
+    roles: tuple[Role, ...]  # admin sees everything
+
+
+MENU = (
+    MenuEntry("Offerings", f"{PREFIX}/offerings", ()),
+    MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),
+    MenuEntry("Cash book", f"{PREFIX}/cash-book", (Role.ACCOUNTANT,)),
+)
+
+
+class LoginRequired(Exception):
+    """No valid staff session: the page sends the browser to the login form."""
+
+
+class PageForbidden(Exception):
+    """A staff member without the role of the page."""
+
+
+def _may(staff: Claims, roles: tuple[Role, ...]) -> bool:
+    return staff.has_any_role(Role.ADMIN, *roles)
+
+
+def _staff(request: Request) -> Claims:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired
+    settings = request.app.state.settings
+    try:
+        claims = decode_token(
+            token=token, secret=settings.require_jwt_secret(), algorithm=settings.jwt_algorithm
+        )
+    except Unauthenticated:
+        raise LoginRequired from None
+    if not claims.has_any_role(*STAFF_ROLES):
+        raise LoginRequired
+    return claims
+
+
+def staff_with(*roles: Role):
+    """A page's dependency: a logged-in staff member holding one of `roles`
+    (admin always), written to the users table like an API caller."""
+
+    async def check(request: Request) -> Claims:
+        staff = _staff(request)
+        if not _may(staff, roles):
+            raise PageForbidden
+        await ensure_user(request, staff)
+        return staff
+
+    return check
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+def _browser_secret(request: Request) -> str:
+    """This browser's random CSRF seed (made on its first page)."""
+    existing = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_seed", None)
+    if existing:
+        return existing
+    request.state.csrf_seed = secrets.token_urlsafe(32)
+    return request.state.csrf_seed
+
+
+def csrf_token(request: Request) -> str:
+    key = request.app.state.settings.require_jwt_secret().encode()
+    seed = _browser_secret(request).encode()
+    return hmac.new(key, b"backoffice-csrf:" + seed, hashlib.sha256).hexdigest()
+
+
+async def csrf_checked(
+    request: Request, csrf_token_field: Annotated[str, Form(alias="csrf_token")] = ""
+) -> None:
+    """Every back-office POST: 403 without the form's CSRF token."""
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed or not hmac.compare_digest(csrf_token_field, csrf_token(request)):
+        raise PageForbidden
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    staff: Claims | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page with the menu the staff member may see and this browser's CSRF token."""
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "staff": staff,
+            "menu": [entry for entry in MENU if staff and _may(staff, entry.roles)],
+            "csrf_token": csrf_token(request),
+            **context,
+        },
+        status_code=status_code,
+    )
+    _keep_csrf_seed(request, response)
+    return response
+
+
+def _keep_csrf_seed(request: Request, response: Response) -> None:
+    if CSRF_COOKIE not in request.cookies:
+        response.set_cookie(
+            CSRF_COOKIE,
+            _browser_secret(request),
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path=PREFIX,
+        )
+
+
+def _secure(request: Request) -> bool:
+    return request.app.state.settings.effective_public_url.startswith("https://")
+
+
+def see_other(path: str) -> RedirectResponse:
+    """After a POST: the browser GETs the result (refreshing it posts nothing again)."""
+    return RedirectResponse(path, status_code=303)
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    try:
+        staff = _staff(request)
+    except LoginRequired:
+        return see_other(f"{PREFIX}/login")
+    first = next((entry for entry in MENU if _may(staff, entry.roles)), None)
+    return see_other(first.path if first else f"{PREFIX}/login")
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "") -> HTMLResponse:
+    return render(request, "login.html", staff=None, next=_local(next), error=None)
+
+
+@router.post("/login", dependencies=[Depends(csrf_checked)])
+async def login(
+    request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = ""
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        claims = decode_token(
+            token=token.strip(),
+            secret=settings.require_jwt_secret(),
+            algorithm=settings.jwt_algorithm,
+        )
+    except Unauthenticated as error:
+        return _login_refused(request, next, error.message)
+    if not claims.has_any_role(*STAFF_ROLES):
+        return _login_refused(request, next, "This token gives no access to the back office.")
+    response = see_other(_local(next) or f"{PREFIX}/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+    )
+    return response
+
+
+def _login_refused(request: Request, next: str, message: str) -> HTMLResponse:
+    return render(
+        request, "login.html", staff=None, next=_local(next), error=message, status_code=401
+    )
+
+
+def _local(path: str) -> str:
+    """Only back-office paths: `next` must not send anyone elsewhere."""
+    return path if path.startswith(f"{PREFIX}/") and "//" not in path else ""
+
+
+@router.post("/logout", dependencies=[Depends(csrf_checked)])
+async def logout() -> Response:
+    response = see_other(f"{PREFIX}/login")
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """The pages' static files and the answers of their access errors."""
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=TEMPLATES / "static"), name="backoffice")
+
+    async def to_login(request: Request, _exc: Exception) -> Response:
+        return see_other(f"{PREFIX}/login?next={quote(request.url.path)}")
+
+    async def forbidden(request: Request, _exc: Exception) -> Response:
+        staff = None
+        with contextlib.suppress(LoginRequired):
+            staff = _staff(request)
+        return render(request, "forbidden.html", staff=staff, status_code=403)
+
+    app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(PageForbidden, forbidden)

@@ -1,0 +1,168 @@
+"""Back office: offerings and their CPF deep links (admin).
+
+Every change goes through models/deep_links.py, the functions the JSON API
+calls: a refusal there (an active link deleted, a URL used elsewhere…) is
+shown on the page with its reason."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.auth import Claims
+from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from domain.errors import DomainError
+from models import catalog, deep_links
+from models.catalog import Offering, list_page
+from models.deep_links import DeepLinkNotFound
+
+PAGE_SIZE = 50
+
+Admin = Annotated[Claims, Depends(staff_with())]
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/offerings")
+async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
+    page = max(page, 1)
+    async with request.app.state.read_sessionmaker() as session:
+        count, found = await list_page(
+            session=session,
+            query=catalog.search_offerings(
+                query=query.strip() or None, course_code=None, product_type=None
+            ),
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+        active = await deep_links.active_links_by_offering(
+            session=session, offering_ids=[item.id for item in found]
+        )
+    return render(
+        request,
+        "offerings.html",
+        staff=staff,
+        offerings=found,
+        active=active,
+        query=query,
+        page=page,
+        pages=max(1, -(-count // PAGE_SIZE)),
+        count=count,
+    )
+
+
+async def _offering_page(
+    request: Request,
+    staff: Claims,
+    offering_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    notice: str | None = None,
+) -> HTMLResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        offering = await catalog.get(session=session, model=Offering, id=offering_id)
+        links = await deep_links.list_for_offering(session=session, offering_id=offering_id)
+    names = {item.id: item.title for item in offering.organizations}
+    return render(
+        request,
+        "offering.html",
+        staff=staff,
+        offering=offering,
+        links=links,
+        names=names,
+        free_organizations=[
+            item
+            for item in offering.organizations
+            if item.id not in {link.organization_id for link in links}
+        ],
+        error=error,
+        notice=notice,
+        status_code=status_code,
+    )
+
+
+@router.get("/offerings/{offering_id}")
+async def offering(request: Request, staff: Admin, offering_id: uuid.UUID) -> HTMLResponse:
+    return await _offering_page(
+        request, staff, offering_id, notice=request.query_params.get("done")
+    )
+
+
+async def _change(
+    request: Request, staff: Claims, offering_id: uuid.UUID, change, done: str
+) -> Response:
+    """One transaction; a refusal re-renders the page with its reason and status."""
+    try:
+        async with request.app.state.sessionmaker.begin() as session:
+            await change(session)
+    except DomainError as error:
+        return await _offering_page(
+            request, staff, offering_id, error=error.message, status_code=error.status
+        )
+    return see_other(f"{PREFIX}/offerings/{offering_id}?done={quote(done)}")
+
+
+@router.post("/offerings/{offering_id}/deep-links", dependencies=[Depends(csrf_checked)])
+async def add_link(
+    request: Request,
+    staff: Admin,
+    offering_id: uuid.UUID,
+    organization_id: Annotated[uuid.UUID, Form()],
+    deep_link: Annotated[str, Form()],
+    is_active: Annotated[bool, Form()] = False,
+) -> Response:
+    async def change(session) -> None:
+        await deep_links.create_link(
+            session=session,
+            offering_id=offering_id,
+            organization_id=organization_id,
+            deep_link=deep_link,
+            is_active=is_active,
+        )
+
+    return await _change(request, staff, offering_id, change, "Deep link added.")
+
+
+@router.post("/offerings/{offering_id}/deep-links/activation", dependencies=[Depends(csrf_checked)])
+async def activate_all(
+    request: Request, staff: Admin, offering_id: uuid.UUID, is_active: Annotated[bool, Form()]
+) -> Response:
+    async def change(session) -> None:
+        await deep_links.set_all_active(
+            session=session, offering_id=offering_id, is_active=is_active
+        )
+
+    done = "Every deep link activated." if is_active else "Every deep link deactivated."
+    return await _change(request, staff, offering_id, change, done)
+
+
+@router.post("/offerings/{offering_id}/deep-links/{link_id}", dependencies=[Depends(csrf_checked)])
+async def edit_link(
+    request: Request,
+    staff: Admin,
+    offering_id: uuid.UUID,
+    link_id: uuid.UUID,
+    action: Annotated[str, Form()],
+    deep_link: Annotated[str, Form()] = "",
+) -> Response:
+    """`action`: save (a new URL), toggle (on ↔ off) or delete (inactive only)."""
+
+    async def change(session) -> None:
+        link = await deep_links.get_link(session=session, id=link_id)
+        if link.offering_id != offering_id:
+            raise DeepLinkNotFound(f"No deep link with id {link_id} on this offering.")
+        if action == "delete":
+            await deep_links.delete_link(session=session, id=link_id)
+        elif action == "toggle":
+            await deep_links.update_link(session=session, id=link_id, is_active=not link.is_active)
+        else:
+            await deep_links.update_link(session=session, id=link_id, deep_link=deep_link)
+
+    done = {"delete": "Deep link deleted.", "toggle": "Deep link switched."}.get(
+        action, "Deep link saved."
+    )
+    return await _change(request, staff, offering_id, change, done)

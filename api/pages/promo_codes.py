@@ -1,0 +1,167 @@
+"""Back office: promo-code campaigns (promo_manager, admin), on the services
+of the JSON routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.auth import Claims, Role
+from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.routers.promo_codes import campaign_out, codes_csv, start_campaign
+from api.schemas.promo_codes import CampaignIn
+from domain import codes
+from domain.catalog import ProductType
+from domain.errors import DomainError
+from domain.promo_codes import CampaignStatus
+from models import promo_codes
+from models.catalog import Product, list_page
+from models.promo_codes import Campaign
+
+PAGE_SIZE = 50
+
+Manager = Annotated[Claims, Depends(staff_with(Role.PROMO_MANAGER))]
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+async def _campaigns_page(
+    request: Request,
+    staff: Claims,
+    *,
+    form: dict | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        found = list(
+            (await session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))).all()
+        )
+        used = await promo_codes.used_counts(session=session, ids=[item.id for item in found])
+        products = list(
+            (
+                await session.scalars(
+                    select(Product)
+                    .where(Product.type == ProductType.MEMBERSHIP.value)
+                    .order_by(Product.title)
+                )
+            ).all()
+        )
+    return render(
+        request,
+        "campaigns.html",
+        staff=staff,
+        campaigns=[campaign_out(item, used.get(item.id, 0)) for item in found],
+        products=products,
+        form=form or {"code_length": codes.DEFAULT_LENGTH},
+        max_codes=request.app.state.settings.promo_max_codes,
+        lengths=range(codes.MIN_LENGTH, codes.MAX_LENGTH + 1),
+        error=error,
+        status_code=status_code,
+    )
+
+
+@router.get("/promo-campaigns")
+async def campaigns(request: Request, staff: Manager) -> HTMLResponse:
+    return await _campaigns_page(request, staff)
+
+
+@router.post("/promo-campaigns", dependencies=[Depends(csrf_checked)])
+async def create(
+    request: Request,
+    staff: Manager,
+    name: Annotated[str, Form()] = "",
+    valid_until: Annotated[str, Form()] = "",
+    count: Annotated[str, Form()] = "",
+    product_id: Annotated[str, Form()] = "",
+    code_length: Annotated[str, Form()] = "",
+) -> Response:
+    form = {
+        "name": name,
+        "valid_until": valid_until,
+        "count": count,
+        "product_id": product_id,
+        "code_length": code_length,
+    }
+    try:
+        body = CampaignIn(
+            name=name,
+            # The end of the chosen day, UTC: "valid until the 31st" includes the 31st.
+            valid_until=datetime.combine(date.fromisoformat(valid_until), time.max, UTC),
+            count=int(count),
+            product_id=uuid.UUID(product_id),
+            code_length=int(code_length or codes.DEFAULT_LENGTH),
+        )
+    except (ValueError, ValidationError) as error:
+        message = _readable(error)
+        return await _campaigns_page(request, staff, form=form, error=message, status_code=422)
+    try:
+        campaign = await start_campaign(
+            request=request,
+            manager=staff,
+            body=body,
+            temporal=request.app.state.temporal,
+            settings=request.app.state.settings,
+        )
+    except DomainError as error:
+        return await _campaigns_page(
+            request, staff, form=form, error=error.message, status_code=error.status
+        )
+    return see_other(f"{PREFIX}/promo-campaigns/{campaign.id}")
+
+
+def _readable(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+    return "Every field is required: a name, a validity date, a count and a product."
+
+
+@router.get("/promo-campaigns/{campaign_id}")
+async def campaign(
+    request: Request, staff: Manager, campaign_id: uuid.UUID, used: str = "", page: int = 1
+) -> HTMLResponse:
+    page = max(page, 1)
+    filter_used = {"true": True, "false": False}.get(used)
+    async with request.app.state.read_sessionmaker() as session:
+        found = await promo_codes.get_campaign(session=session, id=campaign_id)
+        used_count = (await promo_codes.used_counts(session=session, ids=[campaign_id])).get(
+            campaign_id, 0
+        )
+        count, rows = await list_page(
+            session=session,
+            query=promo_codes.codes_query(campaign_id=campaign_id, used=filter_used),
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+        users = {item.used_by for item in rows if item.used_by}
+        emails = await promo_codes.emails(session=session, user_ids=users) if users else {}
+    return render(
+        request,
+        "campaign.html",
+        staff=staff,
+        campaign=campaign_out(found, used_count),
+        generating=found.status == CampaignStatus.GENERATING,
+        codes=rows,
+        emails=emails,
+        used=used,
+        page=page,
+        pages=max(1, -(-count // PAGE_SIZE)),
+        count=count,
+    )
+
+
+@router.get("/promo-campaigns/{campaign_id}/codes.csv")
+async def campaign_csv(
+    request: Request, staff: Manager, campaign_id: uuid.UUID
+) -> StreamingResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        found = await promo_codes.get_campaign(session=session, id=campaign_id)
+    return codes_csv(request, found)

@@ -1,0 +1,306 @@
+"""The back office over HTTP, as a browser uses it: login by token into an
+HttpOnly cookie, CSRF on every form, role-aware menu and 403s, the offering
+page's deep-link management, promo campaigns and the cash book (spec 70)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from api.pages.access import SESSION_COOKIE
+from domain.catalog import ProductType
+from tests.api.test_promo_codes import (  # noqa: F401 - app and settings: with a worker
+    activate,
+    app,
+    cart_of,
+    codes_of,
+    create_campaign,
+    settings,
+    until_status,
+)
+from tests.conftest import token_for
+from tests.factories import Factory
+
+LINK = "https://www.moncompteformation.gouv.fr/espace-prive/html/#/formation/recherche/{}"
+
+
+@pytest.fixture
+def browser(app):  # noqa: F811 - the fixture imported above
+    """A cookie-keeping client, as a browser (not logged in)."""
+
+    def make() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", follow_redirects=False
+        )
+
+    return make
+
+
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def log_in(client: httpx.AsyncClient, *roles: str, sub: str = "staff-1") -> httpx.Response:
+    form = await client.get("/backoffice/login")
+    return await client.post(
+        "/backoffice/login",
+        data={"csrf_token": _csrf(form), "token": token_for(sub=sub, roles=list(roles))},
+    )
+
+
+async def test_login_sets_an_httponly_strict_cookie_and_logout_clears_it(browser) -> None:
+    client = browser()
+    assert (await client.get("/backoffice/")).headers["location"] == "/backoffice/login"
+    page = await client.get("/backoffice/offerings")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/backoffice/login?next=/backoffice/offerings"
+    form = await client.get("/backoffice/login")
+    assert form.status_code == 200 and '<label for="token">' in form.text
+    assert "httponly" in form.headers["set-cookie"].lower()
+
+    wrong = await client.post(
+        "/backoffice/login", data={"csrf_token": _csrf(form), "token": "not-a-token"}
+    )
+    assert wrong.status_code == 401 and 'role="alert"' in wrong.text
+    learner = await client.post(
+        "/backoffice/login",
+        data={"csrf_token": _csrf(form), "token": token_for(sub="l", roles=[])},
+    )
+    assert learner.status_code == 401 and "no access to the back office" in learner.text
+
+    logged = await client.post(
+        "/backoffice/login",
+        data={
+            "csrf_token": _csrf(form),
+            "token": token_for(sub="staff-1", roles=["admin"]),
+            "next": "/backoffice/offerings",
+        },
+    )
+    assert (logged.status_code, logged.headers["location"]) == (303, "/backoffice/offerings")
+    cookie = logged.headers["set-cookie"].lower()
+    assert cookie.startswith(SESSION_COOKIE) and "httponly" in cookie
+    assert "samesite=strict" in cookie and "path=/backoffice" in cookie
+    offerings = await client.get("/backoffice/offerings")
+    assert offerings.status_code == 200 and "<h1>Offerings</h1>" in offerings.text
+
+    out = await client.post("/backoffice/logout", data={"csrf_token": _csrf(offerings)})
+    assert out.headers["location"] == "/backoffice/login"
+    assert (await client.get("/backoffice/offerings")).status_code == 303
+
+
+async def test_next_never_leaves_the_back_office(browser) -> None:
+    client = browser()
+    form = await client.get("/backoffice/login")
+    for elsewhere in ["https://evil.example", "//evil.example/x", "/api/v1/admin/orders"]:
+        answer = await client.post(
+            "/backoffice/login",
+            data={
+                "csrf_token": _csrf(form),
+                "token": token_for(sub="s", roles=["admin"]),
+                "next": elsewhere,
+            },
+        )
+        assert answer.headers["location"] == "/backoffice/", elsewhere
+
+
+async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factory) -> None:
+    client = browser()
+    await log_in(client, "admin")
+    offering = await factory.offering()
+    path = f"/backoffice/offerings/{offering.id}/deep-links/activation"
+    for data in [{"is_active": "true"}, {"is_active": "true", "csrf_token": "0" * 64}]:
+        answer = await client.post(path, data=data)
+        assert answer.status_code == 403, data
+    # Another browser's token is not this one's.
+    other = browser()
+    token = _csrf(await other.get("/backoffice/login"))
+    assert (
+        await client.post(path, data={"is_active": "true", "csrf_token": token})
+    ).status_code == 403
+    # Nor can a login be forced on a browser that never saw the form.
+    fresh = browser()
+    forced = await fresh.post(
+        "/backoffice/login",
+        data={"csrf_token": token, "token": token_for(sub="x", roles=["admin"])},
+    )
+    assert forced.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("roles", "menu", "offerings"),
+    [
+        (("admin",), ["Offerings", "Promo campaigns", "Cash book"], 200),
+        (("promo_manager",), ["Promo campaigns"], 403),
+        (("accountant",), ["Cash book"], 403),
+    ],
+)
+async def test_the_menu_shows_only_the_pages_a_role_may_see(
+    browser, roles: tuple[str, ...], menu: list[str], offerings: int
+) -> None:
+    client = browser()
+    await log_in(client, *roles)
+    home = await client.get("/backoffice/")
+    page = await client.get(home.headers["location"])
+    assert (
+        re.findall(r'<li><a href="[^"]+"(?: aria-current="page")?>([^<]+)</a></li>', page.text)
+        == menu
+    )
+    answer = await client.get("/backoffice/offerings")
+    assert answer.status_code == offerings
+    if offerings == 403:
+        assert "Not allowed" in answer.text
+
+
+async def test_deep_links_are_managed_from_the_offering_page(
+    browser, factory: Factory, anonymous: httpx.AsyncClient
+) -> None:
+    first, second = (
+        await factory.organization(title="Lyon"),
+        await factory.organization(title="Nice"),
+    )
+    course = await factory.course(organizations=[first, second], title="Python")
+    product = await factory.product(title="Certificat Python")
+    offering = await factory.offering(course=course, product=product, organizations=[first, second])
+    client = browser()
+    await log_in(client, "admin")
+
+    listed = await client.get("/backoffice/offerings", params={"query": "certificat"})
+    assert f'href="/backoffice/offerings/{offering.id}"' in listed.text
+    none = await client.get("/backoffice/offerings", params={"query": "nothing-like-it"})
+    assert "No offering matches." in none.text
+
+    path = f"/backoffice/offerings/{offering.id}"
+    page = await client.get(path)
+    assert "No deep link yet." in page.text and '<label for="deep_link">' in page.text
+    added = await client.post(
+        f"{path}/deep-links",
+        data={
+            "csrf_token": _csrf(page),
+            "organization_id": str(first.id),
+            "deep_link": LINK.format(1),
+        },
+    )
+    assert added.status_code == 303
+    page = await client.get(added.headers["location"])
+    assert "Deep link added." in page.text and "Inactive" in page.text
+    (link_id,) = re.findall(rf'action="{path}/deep-links/([0-9a-f-]+)"', page.text)[:1]
+    served = f"/api/v1/offerings/{offering.id}/deep-link"
+    assert (await anonymous.get(served)).json()["deep_link"] is None
+
+    def act(action: str, **fields: str) -> dict:
+        return {"csrf_token": _csrf(page), "action": action, **fields}
+
+    await client.post(f"{path}/deep-links/{link_id}", data=act("toggle"))
+    assert (await anonymous.get(served)).json()["deep_link"] == LINK.format(1)
+    refused = await client.post(f"{path}/deep-links/{link_id}", data=act("delete"))
+    assert refused.status_code == 409
+    assert "An active deep link cannot be deleted; deactivate it first." in refused.text
+
+    taken = await client.post(
+        f"{path}/deep-links",
+        data={
+            "csrf_token": _csrf(page),
+            "organization_id": str(second.id),
+            "deep_link": LINK.format(1),
+        },
+    )
+    assert taken.status_code == 409 and "already used" in taken.text
+    saved = await client.post(
+        f"{path}/deep-links/{link_id}", data=act("save", deep_link=LINK.format(2))
+    )
+    assert saved.status_code == 303
+    assert (await anonymous.get(served)).json()["deep_link"] == LINK.format(2)
+
+    off = await client.post(
+        f"{path}/deep-links/activation", data={"csrf_token": _csrf(page), "is_active": "false"}
+    )
+    assert "Every deep link deactivated." in (await client.get(off.headers["location"])).text
+    assert (await anonymous.get(served)).json()["deep_link"] is None
+    gone = await client.post(f"{path}/deep-links/{link_id}", data=act("delete"))
+    assert "Deep link deleted." in (await client.get(gone.headers["location"])).text
+    assert "No deep link yet." in (await client.get(path)).text
+
+
+async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
+    browser, factory: Factory, client_for
+) -> None:
+    membership = await factory.product(type=ProductType.MEMBERSHIP, price="9.00", title="Adhésion")
+    client = browser()
+    await log_in(client, "promo_manager")
+    page = await client.get("/backoffice/promo-campaigns")
+    assert "No campaign yet." in page.text and "Adhésion (9.00 EUR)" in page.text
+    form = {
+        "csrf_token": _csrf(page),
+        "name": "Salon 2026",
+        "valid_until": "2099-12-31",
+        "count": "12",
+        "product_id": str(membership.id),
+        "code_length": "8",
+    }
+    too_many = await client.post("/backoffice/promo-campaigns", data=form | {"count": "501"})
+    assert too_many.status_code == 422 and "at most 500 codes" in too_many.text
+    assert 'value="Salon 2026"' in too_many.text  # the form keeps what was typed
+    no_date = await client.post("/backoffice/promo-campaigns", data=form | {"valid_until": ""})
+    assert no_date.status_code == 422 and 'role="alert"' in no_date.text
+    created = await client.post("/backoffice/promo-campaigns", data=form)
+    assert created.status_code == 303
+    detail_path = created.headers["location"]
+    for _ in range(100):
+        detail = await client.get(detail_path)
+        if "chip ok" in detail.text:
+            break
+        assert 'http-equiv="refresh"' in detail.text  # reloads itself while generating
+        await asyncio.sleep(0.1)
+    assert "Codes generated: 12 of 12" in detail.text and 'http-equiv="refresh"' not in detail.text
+    codes = re.findall(r'<td data-label="Code" class="mono">([^<]+)</td>', detail.text)
+    assert len(codes) == 12 and all(code.startswith("GUICHET-SALON2026-") for code in codes)
+
+    student = await client_for(sub="student-9")
+    assert (await activate(student, (await cart_of(student))["id"], codes[3])).status_code == 200
+    used = await client.get(detail_path, params={"used": "true"})
+    assert re.findall(r'class="mono">([^<]+)<', used.text) == [codes[3]]
+    assert "student-9@example.org" in used.text
+    unused = await client.get(detail_path, params={"used": "false"})
+    assert len(re.findall(r'class="mono">', unused.text)) == 11
+    listed = await client.get("/backoffice/promo-campaigns")
+    assert re.search(
+        r'Salon 2026</a></td>\s*<td data-label="Codes">12</td>\s*<td data-label="Used">1</td>',
+        listed.text,
+    )
+
+    download = await client.get(f"{detail_path}/codes.csv")
+    assert download.headers["content-type"].startswith("text/csv")
+    assert download.text.count("\n") == 13 and "student-9@example.org" in download.text
+    assert (await client.post("/backoffice/promo-campaigns", data=form)).status_code == 409
+
+
+async def test_the_cash_book_page_shows_entries_and_totals(browser, factory, client_for) -> None:
+    membership = await factory.product(type=ProductType.MEMBERSHIP, price="9.00")
+    manager = await client_for(sub="m", roles=["promo_manager"])
+    campaign = await create_campaign(manager, membership, name="Rentrée", count=2)
+    await until_status(manager, campaign, "ready")
+    student = await client_for(sub="student-3")
+    cart = (await cart_of(student))["id"]
+    await activate(student, cart, (await codes_of(manager, campaign))[0]["code"])
+    await student.post(f"/api/v2/checkouts/select-payment/{cart}", json={})
+
+    client = browser()
+    await log_in(client, "accountant")
+    page = await client.get("/backoffice/cash-book")
+    assert "Code promo (Rentrée): 1 — 9.00 €, cashed 0.00 €" in page.text
+    assert "student-3@example.org" in page.text
+    past = await client.get(
+        "/backoffice/cash-book", params={"start": "2020-01-01", "end": "2020-12-31"}
+    )
+    assert "No entry in this period." in past.text
+    wrong = await client.get(
+        "/backoffice/cash-book", params={"start": "2021-01-01", "end": "2020-01-01"}
+    )
+    assert wrong.status_code == 400 and "`to` is before `from`." in wrong.text
+    download = await client.get("/backoffice/cash-book.csv")
+    assert "Code promo (Rentrée)" in download.text
