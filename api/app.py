@@ -14,6 +14,7 @@ from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.pages import access
 from api.pages import accounting as accounting_pages
 from api.pages import deep_links as deep_link_pages
+from api.pages import orders as order_pages
 from api.pages import promo_codes as promo_code_pages
 from api.ratelimit import RateLimiter
 from api.routers import (
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
         dev.router,
         access.router,
         deep_link_pages.router,
+        order_pages.router,
         promo_code_pages.router,
         accounting_pages.router,
     ):

@@ -43,6 +43,7 @@ class MenuEntry:
 
 MENU = (
     MenuEntry("Offerings", f"{PREFIX}/offerings", ()),
+    MenuEntry("Orders", f"{PREFIX}/orders", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),
     MenuEntry("Cash book", f"{PREFIX}/cash-book", (Role.ACCOUNTANT,)),
 )

@@ -409,10 +409,15 @@ def admin_order_out(order: Order) -> AdminOrderOut:
     return AdminOrderOut(**order_out(order).model_dump(), owner_id=order.owner_id, voucher=voucher)
 
 
-def _admin_query(state: OrderState | None, voucher_code: str | None) -> Select[tuple[Order]]:
+def admin_query(
+    state: OrderState | None, voucher_code: str | None, product_id: uuid.UUID | None = None
+) -> Select[tuple[Order]]:
+    """Orders newest first, filtered as the admin list (and the back office) asks."""
     query = orders.order_view_query().order_by(Order.created_at.desc(), Order.id)
     if state is not None:
         query = query.where(Order.state == state.value)
+    if product_id is not None:
+        query = query.where(Order.offering.has(Offering.product_id == product_id))
     if voucher_code:
         query = query.join(Voucher, Voucher.id == Order.voucher_id).where(
             Voucher.code == normalize_code(voucher_code)
@@ -496,12 +501,13 @@ async def admin_list_orders(
     params: PageDep,
     state: OrderState | None = None,
     voucher_code: QueryText | None = None,
+    product_id: uuid.UUID | None = None,
 ) -> Page[AdminOrderOut]:
     return await paginate(
         request=request,
         session=session,
         params=params,
-        query=_admin_query(state, voucher_code),
+        query=admin_query(state, voucher_code, product_id),
         each=admin_order_out,
     )
 
@@ -542,7 +548,7 @@ CSV_BATCH = 500
 async def admin_orders_csv(
     request: Request, state: OrderState | None = None, voucher_code: QueryText | None = None
 ) -> StreamingResponse:
-    query = _admin_query(state, voucher_code)
+    query = admin_query(state, voucher_code)
     sessionmaker = request.app.state.read_sessionmaker
 
     async def lines() -> AsyncIterator[str]:

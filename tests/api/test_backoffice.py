@@ -12,6 +12,7 @@ import pytest
 
 from api.pages.access import SESSION_COOKIE
 from domain.catalog import ProductType
+from tests.api.test_orders import _create, _offering
 from tests.api.test_promo_codes import (  # noqa: F401 - app and settings: with a worker
     activate,
     app,
@@ -134,7 +135,7 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
 @pytest.mark.parametrize(
     ("roles", "menu", "offerings"),
     [
-        (("admin",), ["Offerings", "Promo campaigns", "Cash book"], 200),
+        (("admin",), ["Offerings", "Orders", "Promo campaigns", "Cash book"], 200),
         (("promo_manager",), ["Promo campaigns"], 403),
         (("accountant",), ["Cash book"], 403),
     ],
@@ -304,3 +305,57 @@ async def test_the_cash_book_page_shows_entries_and_totals(browser, factory, cli
     assert wrong.status_code == 400 and "`to` is before `from`." in wrong.text
     download = await client.get("/backoffice/cash-book.csv")
     assert "Code promo (Rentrée)" in download.text
+
+
+async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages(
+    browser, factory: Factory, client_for
+) -> None:
+    offering = await _offering(factory, price="1200.00")
+    client = browser()
+    await log_in(client, "admin")
+    form_page = await client.get("/backoffice/orders/new")
+    assert '<label for="product_search">Product</label>' in form_page.text
+    form = {
+        "csrf_token": _csrf(form_page),
+        "product_id": str(offering.product_id),
+        "course_code": offering.course.code,
+        "count": "2",
+    }
+    refused = await client.post("/backoffice/orders/new", data=form | {"count": "0"})
+    assert refused.status_code == 422 and "from 1 to 1000" in refused.text
+    created = await client.post("/backoffice/orders/new", data=form)
+    assert created.status_code == 303
+    result = await client.get(created.headers["location"])
+    assert "2 orders created" in result.text
+    codes = re.findall(r'data-copy="([0-9A-Z]+)"', result.text)
+    assert len(codes) == 2 and result.text.count('chip ok">Available') == 2
+    assert 'aria-label="Copy voucher code' in result.text
+    link = re.search(r'href="(/backoffice/orders/created\.csv\?ids=[^"]+)"', result.text).group(1)
+    download = await client.get(link)
+    header, *rows = download.text.strip().splitlines()
+    assert header == "order_id,voucher_code,product,course_code,organization"
+    assert sorted(row.split(",")[1] for row in rows) == sorted(codes)
+
+    learner = await client_for(sub="claimer")
+    claimed = await _create(learner, offering, voucher_code=codes[0])
+    assert claimed.json()["state"] == "completed", claimed.text  # the seat, claimed
+    listed = await client.get("/backoffice/orders", params={"voucher_code": codes[0]})
+    assert listed.text.count('<td data-label="Voucher">') == 1
+    assert 'class="voucher used"' in listed.text and 'chip off">Used' in listed.text
+    by_product = await client.get(
+        "/backoffice/orders", params={"product_id": str(offering.product_id)}
+    )
+    assert by_product.text.count('<td data-label="Voucher">') == 2
+
+    free = await client.get("/backoffice/orders", params={"voucher_code": codes[1]})
+    seat = re.search(r'href="/backoffice/orders/([0-9a-f-]+)"', free.text).group(1)
+    page = await client.get(f"/backoffice/orders/{seat}")
+    assert "nobody yet (prepaid seat)" in page.text and "<h2>Events</h2>" in page.text
+    canceled = await client.post(
+        f"/backoffice/orders/{seat}/cancel", data={"csrf_token": _csrf(page)}
+    )
+    assert canceled.status_code == 303
+    page = await client.get(canceled.headers["location"])
+    assert "Order canceled." in page.text and ">canceled</span>" in page.text
+    again = await client.post(f"/backoffice/orders/{seat}/refund", data={"csrf_token": _csrf(page)})
+    assert again.status_code == 409 and 'role="alert"' in again.text

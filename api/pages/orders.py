@@ -1,0 +1,255 @@
+"""Back office: orders (list with vouchers, order page with cancel and refund)
+and new standalone orders (prepaid seats), through the admin JSON routes'
+functions: the same checks, the same workflows."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.auth import Claims
+from api.csv import attachment, csv_line
+from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.routers.orders import (
+    admin_cancel_order,
+    admin_order_out,
+    admin_query,
+    admin_read_order,
+    admin_refund_order,
+    create_prepaid_orders,
+)
+from api.schemas.orders import PrepaidOrdersCreate
+from domain.errors import DomainError
+from domain.orders import OrderState
+from models import orders
+from models.catalog import Course, Organization, Product, list_page
+from models.orders import Order
+
+PAGE_SIZE = 50
+SEAT_COLUMNS = ["order_id", "voucher_code", "product", "course_code", "organization"]
+
+Admin = Annotated[Claims, Depends(staff_with())]
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _choice(value: str, kind):
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/orders")
+async def orders_list(
+    request: Request,
+    staff: Admin,
+    state: str = "",
+    product_id: str = "",
+    voucher_code: str = "",
+    page: int = 1,
+) -> HTMLResponse:
+    page = max(page, 1)
+    query = admin_query(
+        _choice(state, OrderState), voucher_code.strip() or None, _choice(product_id, uuid.UUID)
+    )
+    async with request.app.state.read_sessionmaker() as session:
+        count, found = await list_page(
+            session=session, query=query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+        products = await _products(session)
+    return render(
+        request,
+        "orders.html",
+        staff=staff,
+        orders=[admin_order_out(order) for order in found],
+        states=list(OrderState),
+        products=products,
+        filters={"state": state, "product_id": product_id, "voucher_code": voucher_code},
+        page=page,
+        pages=max(1, -(-count // PAGE_SIZE)),
+        count=count,
+    )
+
+
+async def _products(session) -> list[Product]:
+    return list((await session.scalars(select(Product).order_by(Product.title))).all())
+
+
+async def _order_page(
+    request: Request,
+    staff: Claims,
+    order_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        order = await admin_read_order(order_id, session)
+    return render(
+        request,
+        "order.html",
+        staff=staff,
+        order=order,
+        error=error,
+        notice=notice,
+        status_code=status_code,
+    )
+
+
+@router.get("/orders/new")
+async def new_orders_form(request: Request, staff: Admin) -> HTMLResponse:
+    return await _new_orders_page(request, staff)
+
+
+async def _new_orders_page(
+    request: Request,
+    staff: Claims,
+    *,
+    form: dict | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        products = await _products(session)
+        courses = list((await session.scalars(select(Course).order_by(Course.code))).all())
+        organizations = list(
+            (await session.scalars(select(Organization).order_by(Organization.title))).all()
+        )
+    return render(
+        request,
+        "new_orders.html",
+        staff=staff,
+        products=products,
+        courses=courses,
+        organizations=organizations,
+        form=form or {"count": "1"},
+        error=error,
+        status_code=status_code,
+    )
+
+
+@router.post("/orders/new", dependencies=[Depends(csrf_checked)])
+async def create_orders(
+    request: Request,
+    staff: Admin,
+    product_id: Annotated[str, Form()] = "",
+    course_code: Annotated[str, Form()] = "",
+    organization_id: Annotated[str, Form()] = "",
+    count: Annotated[str, Form()] = "1",
+) -> Response:
+    form = {
+        "product_id": product_id,
+        "course_code": course_code,
+        "organization_id": organization_id,
+        "count": count,
+    }
+    try:
+        body = PrepaidOrdersCreate(
+            product_id=uuid.UUID(product_id),
+            course_code=course_code.strip() or None,
+            organization_id=uuid.UUID(organization_id) if organization_id else None,
+            count=int(count),
+        )
+    except (ValueError, ValidationError):
+        return await _new_orders_page(
+            request,
+            staff,
+            form=form,
+            error="Choose a product and a number of seats from 1 to 1000.",
+            status_code=422,
+        )
+    try:
+        async with request.app.state.read_sessionmaker() as session:
+            created = await create_prepaid_orders(
+                body, session, request.app.state.temporal, request.app.state.settings
+            )
+    except DomainError as error:
+        return await _new_orders_page(
+            request, staff, form=form, error=error.message, status_code=error.status
+        )
+    ids = ",".join(str(order.id) for order in created)
+    return see_other(f"{PREFIX}/orders/created?ids={quote(ids)}")
+
+
+def _ids(text: str) -> list[uuid.UUID]:
+    return [found for part in text.split(",") if (found := _choice(part, uuid.UUID))][:1000]
+
+
+async def _seats(request: Request, ids: list[uuid.UUID]) -> list[Order]:
+    async with request.app.state.read_sessionmaker() as session:
+        return list(
+            (
+                await session.scalars(
+                    orders.order_view_query()
+                    .where(Order.id.in_(ids))
+                    .order_by(Order.created_at, Order.id)
+                )
+            ).all()
+        )
+
+
+@router.get("/orders/created")
+async def created_orders(request: Request, staff: Admin, ids: str = "") -> HTMLResponse:
+    found = await _seats(request, _ids(ids))
+    return render(
+        request,
+        "orders_created.html",
+        staff=staff,
+        orders=[admin_order_out(order) for order in found],
+        ids=ids,
+    )
+
+
+@router.get("/orders/created.csv")
+async def created_orders_csv(request: Request, staff: Admin, ids: str = "") -> StreamingResponse:
+    found = [admin_order_out(order) for order in await _seats(request, _ids(ids))]
+
+    async def lines():
+        yield csv_line(SEAT_COLUMNS)
+        for order in found:
+            yield csv_line(
+                [
+                    order.id,
+                    order.voucher.code if order.voucher else "",
+                    order.offering.product.title,
+                    order.offering.course.code,
+                    order.organization.title if order.organization else "",
+                ]
+            )
+
+    return StreamingResponse(
+        lines(), media_type="text/csv; charset=utf-8", headers=attachment("standalone-orders.csv")
+    )
+
+
+@router.get("/orders/{order_id}")
+async def order_page(request: Request, staff: Admin, order_id: uuid.UUID) -> HTMLResponse:
+    return await _order_page(request, staff, order_id, notice=request.query_params.get("done"))
+
+
+@router.post("/orders/{order_id}/{action}", dependencies=[Depends(csrf_checked)])
+async def order_action(
+    request: Request, staff: Admin, order_id: uuid.UUID, action: str
+) -> Response:
+    """cancel or refund, as the admin routes do them (through the workflow)."""
+    act = {"cancel": admin_cancel_order, "refund": admin_refund_order}.get(action)
+    if act is None:
+        return await _order_page(request, staff, order_id, error="Unknown action.", status_code=404)
+    try:
+        async with request.app.state.read_sessionmaker() as session:
+            await act(
+                order_id, staff, session, request.app.state.temporal, request.app.state.settings
+            )
+    except DomainError as error:
+        return await _order_page(
+            request, staff, order_id, error=error.message, status_code=error.status
+        )
+    done = "Order canceled." if action == "cancel" else "Order refunded."
+    return see_other(f"{PREFIX}/orders/{order_id}?done={quote(done)}")
