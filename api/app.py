@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
+from api.pages import academies as academy_pages
 from api.pages import access
 from api.pages import accounting as accounting_pages
 from api.pages import deep_links as deep_link_pages
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
         order_pages.router,
         promo_code_pages.router,
         accounting_pages.router,
+        academy_pages.router,
     ):
         app.include_router(router)
     return app

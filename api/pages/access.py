@@ -46,6 +46,7 @@ MENU = (
     MenuEntry("Orders", f"{PREFIX}/orders", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),
     MenuEntry("Cash book", f"{PREFIX}/cash-book", (Role.ACCOUNTANT,)),
+    MenuEntry("Academies", f"{PREFIX}/academies", ()),
 )
 
 

@@ -135,7 +135,7 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
 @pytest.mark.parametrize(
     ("roles", "menu", "offerings"),
     [
-        (("admin",), ["Offerings", "Orders", "Promo campaigns", "Cash book"], 200),
+        (("admin",), ["Offerings", "Orders", "Promo campaigns", "Cash book", "Academies"], 200),
         (("promo_manager",), ["Promo campaigns"], 403),
         (("accountant",), ["Cash book"], 403),
     ],
@@ -359,3 +359,17 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     assert "Order canceled." in page.text and ">canceled</span>" in page.text
     again = await client.post(f"/backoffice/orders/{seat}/refund", data={"csrf_token": _csrf(page)})
     assert again.status_code == 409 and 'role="alert"' in again.text
+
+
+async def test_academies_show_their_last_sync_and_sync_now(browser, temporal_client) -> None:
+    client = browser()
+    await log_in(client, "admin")
+    page = await client.get("/backoffice/academies")
+    assert "No sync has finished yet." in page.text and "No academy yet" in page.text
+    started = await client.post("/backoffice/academies/sync", data={"csrf_token": _csrf(page)})
+    notice = await client.get(started.headers["location"])
+    workflow = re.search(r"Sync started \((catalog-sync-manual-[0-9a-f-]+)\)", notice.text).group(1)
+    await temporal_client.get_workflow_handle(workflow).result()
+    page = await client.get("/backoffice/academies")
+    assert "created 3" in page.text  # the bundled demo payload
+    assert page.text.count('<td data-label="Name">') == 3 and 'chip ok">Active' in page.text

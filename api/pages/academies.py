@@ -1,0 +1,53 @@
+"""Back office: academies as synced from the catalogue, their prices, the
+last sync's result and a "sync now" button (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from api.auth import Claims
+from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.routers.academies import trigger_sync
+from domain.errors import DomainError
+from models import academies
+from models.academies import AcademySync
+
+Admin = Annotated[Claims, Depends(staff_with())]
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/academies")
+async def academies_page(request: Request, staff: Admin) -> HTMLResponse:
+    async with request.app.state.read_sessionmaker() as session:
+        found = await academies.list_academies(
+            session=session, tags=[], product_key=None, academy_id=None, include_inactive=True
+        )
+        keys = [item.stripe_price_lookup_key for item in found if item.stripe_price_lookup_key]
+        prices = await academies.prices_by_lookup_key(session=session, keys=keys)
+        last = await session.scalar(
+            select(AcademySync).order_by(AcademySync.finished_at.desc()).limit(1)
+        )
+    return render(
+        request,
+        "academies.html",
+        staff=staff,
+        academies=found,
+        prices=prices,
+        last=last,
+        notice=request.query_params.get("done"),
+    )
+
+
+@router.post("/academies/sync", dependencies=[Depends(csrf_checked)])
+async def sync_now(request: Request, staff: Admin) -> Response:
+    try:
+        started = await trigger_sync(staff, request.app.state.temporal, request.app.state.settings)
+    except DomainError as error:
+        return see_other(f"{PREFIX}/academies?done={quote(error.message)}")
+    done = f"Sync started ({started.workflow_id}); reload in a few seconds for its result."
+    return see_other(f"{PREFIX}/academies?done={quote(done)}")
