@@ -162,6 +162,14 @@ def _secure(request: Request) -> bool:
     return request.app.state.settings.effective_public_url.startswith("https://")
 
 
+PAGE_SIZE = 50
+
+
+def pages_of(count: int) -> int:
+    """How many pages of PAGE_SIZE rows `count` rows make (at least one)."""
+    return max(1, -(-count // PAGE_SIZE))
+
+
 def see_other(path: str) -> RedirectResponse:
     """After a POST: the browser GETs the result (refreshing it posts nothing again)."""
     return RedirectResponse(path, status_code=303)

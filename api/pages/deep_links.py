@@ -14,13 +14,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import Claims
-from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.pages.access import (
+    PAGE_SIZE,
+    PREFIX,
+    csrf_checked,
+    pages_of,
+    render,
+    see_other,
+    staff_with,
+)
 from domain.errors import DomainError
 from models import catalog, deep_links
 from models.catalog import Offering, list_page
 from models.deep_links import DeepLinkNotFound
-
-PAGE_SIZE = 50
 
 Admin = Annotated[Claims, Depends(staff_with())]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -49,7 +55,7 @@ async def offerings(request: Request, staff: Admin, query: str = "", page: int =
         active=active,
         query=query,
         page=page,
-        pages=max(1, -(-count // PAGE_SIZE)),
+        pages=pages_of(count),
         count=count,
     )
 

@@ -15,7 +15,15 @@ from sqlalchemy import select
 
 from api.auth import Claims
 from api.csv import attachment, csv_line
-from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.pages.access import (
+    PAGE_SIZE,
+    PREFIX,
+    csrf_checked,
+    pages_of,
+    render,
+    see_other,
+    staff_with,
+)
 from api.routers.orders import (
     admin_cancel_order,
     admin_order_out,
@@ -31,7 +39,6 @@ from models import orders
 from models.catalog import Course, Organization, Product, list_page
 from models.orders import Order
 
-PAGE_SIZE = 50
 SEAT_COLUMNS = ["order_id", "voucher_code", "product", "course_code", "organization"]
 
 Admin = Annotated[Claims, Depends(staff_with())]
@@ -72,7 +79,7 @@ async def orders_list(
         products=products,
         filters={"state": state, "product_id": product_id, "voucher_code": voucher_code},
         page=page,
-        pages=max(1, -(-count // PAGE_SIZE)),
+        pages=pages_of(count),
         count=count,
     )
 

@@ -13,7 +13,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.auth import Claims, Role
-from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
+from api.pages.access import (
+    PAGE_SIZE,
+    PREFIX,
+    csrf_checked,
+    pages_of,
+    render,
+    see_other,
+    staff_with,
+)
 from api.routers.promo_codes import campaign_out, codes_csv, start_campaign
 from api.schemas.promo_codes import CampaignIn
 from domain import codes
@@ -23,8 +31,6 @@ from domain.promo_codes import CampaignStatus
 from models import promo_codes
 from models.catalog import Product, list_page
 from models.promo_codes import Campaign
-
-PAGE_SIZE = 50
 
 Manager = Annotated[Claims, Depends(staff_with(Role.PROMO_MANAGER))]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -153,7 +159,7 @@ async def campaign(
         emails=emails,
         used=used,
         page=page,
-        pages=max(1, -(-count // PAGE_SIZE)),
+        pages=pages_of(count),
         count=count,
     )
 
