@@ -21,6 +21,7 @@ from api.pages.access import (
     render,
     see_other,
     staff_with,
+    templates,
 )
 from api.routers.promo_codes import campaign_out, codes_csv, start_campaign
 from api.schemas.promo_codes import CampaignIn
@@ -162,6 +163,24 @@ async def campaign(
         pages=pages_of(count),
         count=count,
     )
+
+
+@router.get("/promo-campaigns/{campaign_id}/status")
+async def campaign_status(request: Request, staff: Manager, campaign_id: uuid.UUID) -> Response:
+    """The status card alone (htmx polls it while generating). Once generation
+    is over the whole page is reloaded: its code list is filled by then."""
+    async with request.app.state.read_sessionmaker() as session:
+        found = await promo_codes.get_campaign(session=session, id=campaign_id)
+        used = await promo_codes.used_counts(session=session, ids=[campaign_id])
+    generating = found.status == CampaignStatus.GENERATING
+    response = templates.TemplateResponse(
+        request,
+        "_campaign_status.html",
+        {"campaign": campaign_out(found, used.get(campaign_id, 0)), "generating": generating},
+    )
+    if not generating:
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @router.get("/promo-campaigns/{campaign_id}/codes.csv")

@@ -255,9 +255,13 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
         detail = await client.get(detail_path)
         if "chip ok" in detail.text:
             break
-        assert 'http-equiv="refresh"' in detail.text  # reloads itself while generating
+        assert 'hx-trigger="every 1s"' in detail.text  # polls its status while generating
+        assert '<noscript><meta http-equiv="refresh"' in detail.text  # or reloads, without JS
         await asyncio.sleep(0.1)
-    assert "Codes generated: 12 of 12" in detail.text and 'http-equiv="refresh"' not in detail.text
+    assert "Codes generated: 12 of 12" in detail.text and "hx-trigger" not in detail.text
+    status = await client.get(f"{detail_path}/status")
+    assert status.text.lstrip().startswith("<div") and "campaign-status" in status.text
+    assert status.headers["hx-refresh"] == "true" and "<html" not in status.text
     codes = re.findall(r'<td data-label="Code" class="mono">([^<]+)</td>', detail.text)
     assert len(codes) == 12 and all(code.startswith("GUICHET-SALON2026-") for code in codes)
 

@@ -138,6 +138,8 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     await shoot(page, "campaigns")
     await page.get_by_role("button", name="Create and generate").click()
     await page.get_by_text("Codes generated: 25 of 25").wait_for(timeout=15_000)
+    # The page refreshed itself once generation was over: the codes are listed.
+    await page.locator("td[data-label=Code]").nth(24).wait_for(timeout=15_000)
     await shoot(page, "campaign")
     async with page.expect_download() as export:
         await page.get_by_role("link", name="Download the codes (CSV)").click()
