@@ -34,13 +34,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Every test on the embedded default (SQLite).
+# Every test on the embedded default (SQLite). The browser tests run after
+# the others, alone: Chromium beside them starves their seconds-ahead timers.
 test-sqlite: install
-	env -u GUICHET_TEST_DATABASE_URL $(PYTEST)
+	env -u GUICHET_TEST_DATABASE_URL $(PYTEST) -m "not browser"
+	env -u GUICHET_TEST_DATABASE_URL $(BIN)/pytest -p no:cacheprovider -m browser
 
 # Every database test again on PostgreSQL.
 test-postgres: install
-	GUICHET_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m db
+	GUICHET_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "db and not browser"
+	GUICHET_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -p no:cacheprovider -m "db and browser"
 
 # Benchmarks against PostgreSQL (GUICHET_BENCH_DATABASE_URL, default the test
 # database's server); load comes from wrk, installed from Debian if missing.

@@ -58,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: the test uses the database")
     config.addinivalue_line("markers", "e2e: the test runs the whole stack in subprocesses")
     config.addinivalue_line(
+        "markers", "browser: drives Chromium; run apart (make test), not beside timed tests"
+    )
+    config.addinivalue_line(
         "markers", "signature_settings(**overrides): settings of signature tests"
     )
 

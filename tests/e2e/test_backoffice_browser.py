@@ -82,6 +82,7 @@ async def log_in(page, *roles: str) -> None:
     await page.get_by_role("button", name="Log in").click()
 
 
+@pytest.mark.browser
 async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     page, factory: Factory
 ) -> None:

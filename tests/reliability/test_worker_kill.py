@@ -129,14 +129,15 @@ async def _orders(learner: httpx.AsyncClient, factory: Factory) -> list[str]:
         offering = await factory.offering(course=course, product=product, organizations=[org])
         created = await _create(learner, offering, billing_address=ADDRESS)
         assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
-    for order_id in ids:
+        # At once, so that its course has not started yet on a loaded machine.
         saved = await learner.post(
-            f"/api/v1/orders/{order_id}/payment-method",
+            f"/api/v1/orders/{created.json()['id']}/payment-method",
             json={"payment_method_id": "pm_card_visa"},
             timeout=60,
         )
         assert saved.status_code == 200, saved.text
+        assert len(saved.json()["payment_schedule"]) == 3, "the course started before pending"
+        ids.append(created.json()["id"])
     return ids
 
 
