@@ -186,9 +186,11 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     async with sessionmaker() as session:
         trail = list(await session.scalars(select(OrderEvent.type)))
     assert trail.count("installment_refunded") == 1
+    # Ends the workflow for its history, unless its last installments were
+    # paid meanwhile (a slow machine): either end is fine here.
     await learner.post(f"/api/v1/orders/{order['id']}/cancel")
     handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
-    assert await handle.result() == "canceled"
+    assert await handle.result() in {"canceled", "completed"}
     save_history("order_refund_at_stripe", await handle.fetch_history())
 
 
