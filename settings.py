@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     academy_catalog_query_ids: str = ""
     academy_thumbnail_base_url: str = ""
     academy_rate_limit: str = "120/hour"
+    # Public reads (deep links, academy products) are cached this long per
+    # API process; 0 turns the cache off (api/cache.py).
+    read_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     checkout_intent_lifetime: timedelta = timedelta(hours=24)
     # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
     checkout_fulfilment_stall: timedelta = timedelta(seconds=180)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from api.cache import ReadCache
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
 from api.observability import HttpMetrics, ObservabilityMiddleware
@@ -102,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)
     app.state.known_users = KnownUsers()
+    app.state.read_cache = ReadCache(settings.read_cache_seconds)
     install_error_handlers(app)
     access.install(app)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
@@ -148,4 +151,9 @@ def app_from_environment() -> FastAPI:
 
     settings = get_settings()
     configure_logging(level=settings.log_level, log_format=settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    # What is loaded by now lives as long as the process: out of the
+    # collector's sight, full collections no longer walk it on the hot paths.
+    gc.collect()
+    gc.freeze()
+    return app

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,8 +23,12 @@ from settings import Settings
 
 T = TypeVar("T")
 
+# Every dependency here is `async def`, even those that never await: FastAPI
+# runs a plain `def` dependency in its thread pool, a thread hand-off on each
+# request that cost the hot reads most of their throughput (bench/read_api.py).
 
-def get_settings_dep(request: Request) -> Settings:
+
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -56,19 +60,10 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """Like ReadSessionDep without the ORM session: for the hottest single-query
-    reads, where the session's bookkeeping is most of the cost."""
-    async with request.app.state.read_engine.connect() as connection:
-        yield connection
-
-
-ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
-
 _bearer = HTTPBearer(auto_error=False, description="JWT signed with GUICHET_JWT_SECRET")
 
 
-def optional_claims(
+async def optional_claims(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Claims | None:
@@ -82,7 +77,7 @@ def optional_claims(
     )
 
 
-def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) -> Claims:
+async def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) -> Claims:
     if claims is None:
         raise Unauthenticated("Authentication is required.")
     return claims
@@ -151,7 +146,7 @@ def require_roles(*roles: Role):
 AdminUser = Annotated[Claims, Depends(require_roles())]
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 

@@ -95,8 +95,10 @@ class OfferingDeepLink(TimestampMixin, Base):
 # --- reads -----------------------------------------------------------------
 
 
-async def served_link(*, connection: AsyncConnection, offering_id: uuid.UUID) -> str | None:
-    """One of the offering's active links, at random; 404 for an unknown offering.
+async def active_links_of(
+    *, connection: AsyncConnection, offering_id: uuid.UUID
+) -> tuple[str, ...] | None:
+    """The offering's active links; None for an unknown offering.
 
     The hot read path: a single query, the offering's primary key outer-joined
     to its active links (partial index), so an unknown offering returns no row
@@ -112,8 +114,15 @@ async def served_link(*, connection: AsyncConnection, offering_id: uuid.UUID) ->
     )
     rows = (await connection.scalars(query)).all()
     if not rows:
+        return None
+    return tuple(link for link in rows if link is not None)
+
+
+def served_link(*, offering_id: uuid.UUID, active_links: tuple[str, ...] | None) -> str | None:
+    """One of the offering's active links, at random; 404 for an unknown offering."""
+    if active_links is None:
         raise OfferingNotFound(f"No offering with id {offering_id}.")
-    return choose_link([link for link in rows if link is not None])
+    return choose_link(active_links)
 
 
 async def active_links_by_offering(

@@ -176,6 +176,9 @@ def settings(database_url: str, tmp_path: Path, task_queue: str) -> Settings:
         task_queue=task_queue,
         # Nothing listens here: tests that need Temporal use `app_with_temporal`.
         temporal_address="127.0.0.1:1",
+        # Tests write behind the API's back (factories, the worker) and read
+        # at once; the cache has tests of its own that turn it on.
+        read_cache_seconds=0,
     )
 
 

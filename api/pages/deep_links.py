@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import Claims
+from api.cache import cleared_after_writes
 from api.pages.access import (
     PAGE_SIZE,
     PREFIX,
@@ -29,7 +30,9 @@ from models.catalog import Offering, list_page
 from models.deep_links import DeepLinkNotFound
 
 Admin = Annotated[Claims, Depends(staff_with())]
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(
+    prefix=PREFIX, include_in_schema=False, dependencies=[Depends(cleared_after_writes)]
+)
 
 
 @router.get("/offerings")

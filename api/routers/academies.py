@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowExecutionStatus
@@ -135,6 +135,7 @@ async def _served(read: Callable[[], Awaitable[T]]) -> T | JSONResponse:
     responses={502: {"description": "academy_service_unavailable"}},
 )
 async def list_products(
+    request: Request,
     session: ReadSessionDep,
     settings: SettingsDep,
     tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
@@ -147,7 +148,7 @@ async def list_products(
         return JSONResponse(SYNC_REFUSED, status_code=400)
     academy_id = _academy_uuid(academy_uuid)
 
-    async def read() -> AcademyProductList:
+    async def load() -> bytes:
         found = await academies.list_academies(
             session=session,
             tags=tag,
@@ -156,7 +157,17 @@ async def list_products(
             include_inactive=include_inactive,
         )
         results = await _products(session, found, settings.academy_thumbnail_base_url)
-        return AcademyProductList(count=len(results), results=results)
+        return (
+            AcademyProductList(count=len(results), results=results)
+            .model_dump_json(by_alias=True)
+            .encode()
+        )
+
+    async def read() -> Response:
+        # The serialized page is what is cached: building 50 products is the cost.
+        key = ("academy-products", tuple(sorted(tag)), product_key, academy_id, include_inactive)
+        body = await request.app.state.read_cache.get_or_load(key, load)
+        return Response(body, media_type="application/json")
 
     return await _served(read)
 

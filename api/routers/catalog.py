@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.cache import cleared_after_writes
 from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, paginate
@@ -39,7 +40,7 @@ public_router = APIRouter(prefix="/api/v1/offerings", tags=["offerings"], respon
 admin_router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin: catalogue"],
-    dependencies=[Depends(require_roles())],
+    dependencies=[Depends(require_roles()), Depends(cleared_after_writes)],
     responses=ERROR_RESPONSES,
 )
 

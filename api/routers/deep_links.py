@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import ReadConnectionDep, SessionDep, require_roles
+from api.cache import cleared_after_writes
+from api.deps import SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.deep_links import (
@@ -24,7 +25,7 @@ public_router = APIRouter(
 admin_router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin: deep links"],
-    dependencies=[Depends(require_roles())],
+    dependencies=[Depends(require_roles()), Depends(cleared_after_writes)],
     responses=ERROR_RESPONSES,
 )
 
@@ -33,12 +34,21 @@ admin_router = APIRouter(
     "/{offering_id}/deep-link",
     summary="The CPF deep link to show for an offering",
 )
-async def served_deep_link(offering_id: uuid.UUID, connection: ReadConnectionDep) -> ServedDeepLink:
+async def served_deep_link(offering_id: uuid.UUID, request: Request) -> ServedDeepLink:
     """One of the offering's active links, chosen uniformly at random at each
     call so learners are spread over its organizations; null when none is
-    active. Anonymous; 404 `offering_not_found` for an unknown offering."""
-    link = await deep_links.served_link(connection=connection, offering_id=offering_id)
-    return ServedDeepLink(deep_link=link)
+    active. Anonymous; 404 `offering_not_found` for an unknown offering.
+    Served from a short per-process cache (api/cache.py)."""
+
+    async def load() -> tuple[str, ...] | None:
+        # A connection only on a cache miss: checking one out is most of a hit's cost.
+        async with request.app.state.read_engine.connect() as connection:
+            return await deep_links.active_links_of(connection=connection, offering_id=offering_id)
+
+    active = await request.app.state.read_cache.get_or_load(("deep-links", offering_id), load)
+    return ServedDeepLink(
+        deep_link=deep_links.served_link(offering_id=offering_id, active_links=active)
+    )
 
 
 @admin_router.get("/offerings/{offering_id}/deep-links", summary="List an offering's deep links")

@@ -8,6 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from api.cache import ReadCache
 from domain.catalog import ProductType
 from tests.factories import Factory
 
@@ -302,3 +303,28 @@ async def test_served_links_are_the_active_ones_each_in_turn(
     by_id = {item["id"]: item["deep_link"] for item in listed}
     assert by_id[str(offering.id)] in active
     assert by_id[str(other.id)] == foreign
+
+
+async def test_cached_links_follow_admin_writes_at_once(
+    app, admin: httpx.AsyncClient, anonymous: httpx.AsyncClient, factory: Factory
+) -> None:
+    app.state.read_cache = ReadCache(60.0)  # as in production, with a long life
+    offering, (first, second) = await _credential_offering(factory)
+    served = f"/api/v1/offerings/{offering.id}/deep-link"
+    assert (await anonymous.get(served)).json() == {"deep_link": None}  # now cached
+    created = await admin.post(
+        f"{ADMIN}/offerings/{offering.id}/deep-links",
+        json={"organization_id": str(first.id), "deep_link": URL, "is_active": True},
+    )
+    assert created.status_code == 201
+    assert (await anonymous.get(served)).json() == {"deep_link": URL}
+    toggled = await admin.patch(
+        f"{ADMIN}/offerings/{offering.id}/activate-deep-links", json={"is_active": False}
+    )
+    assert toggled.status_code == 200
+    assert (await anonymous.get(served)).json() == {"deep_link": None}
+
+    # A write this process did not make (another replica, a script) is not
+    # seen before the entry expires: the documented bound of the cache.
+    await factory.deep_link(offering=offering, organization=second, is_active=True)
+    assert (await anonymous.get(served)).json() == {"deep_link": None}
