@@ -84,3 +84,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
     for status in (400, 401, 403, 404, 409, 422)
 }
+# Routes answering HTML: their errors are still JSON (a model would be
+# documented under the route's own media type).
+HTML_ROUTE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": HTTPStatus(status).phrase,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for status in (400, 401, 403, 404, 409, 422)
+}
+# Webhooks: 503 when Temporal cannot take the news (nothing kept; the
+# provider delivers again).
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES | {
+    503: {"model": ErrorResponse, "description": "Temporal unavailable: deliver again later"}
+}
+# Routes behind a rate limit add this one.
+RATE_LIMITED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorResponse,
+        "description": "rate_limited: too many requests; retry after Retry-After seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}

@@ -57,6 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: the test uses the database")
     config.addinivalue_line("markers", "e2e: the test runs the whole stack in subprocesses")
+    config.addinivalue_line("markers", "fuzz: schemathesis over the OpenAPI document")
     config.addinivalue_line(
         "markers", "browser: drives Chromium; run apart (make test), not beside timed tests"
     )

@@ -25,7 +25,7 @@ from api.deps import (
     TemporalDep,
     workflow_call,
 )
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, RATE_LIMITED_RESPONSE
 from api.pagination import Page, PageDep, paginate
 from api.schemas.academies import (
     AcademyPriceOut,
@@ -68,7 +68,7 @@ async def throttle(request: Request) -> None:
 public_router = APIRouter(
     prefix="/api/v1/academy-products",
     tags=["academy products"],
-    responses=ERROR_RESPONSES,
+    responses=ERROR_RESPONSES | RATE_LIMITED_RESPONSE,
     dependencies=[Depends(throttle)],
 )
 admin_router = APIRouter(

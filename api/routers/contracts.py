@@ -25,7 +25,7 @@ from api.deps import (
     signal_if_running,
     workflow_call,
 )
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
 from api.pagination import Page, PageDep, paginate
 from api.routers.orders import order_update
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
@@ -49,8 +49,12 @@ admin_router = APIRouter(
     dependencies=[Depends(require_roles())],
     responses=ERROR_RESPONSES,
 )
-webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-dummy_router = APIRouter(prefix="/api/v1/dummy-signature", tags=["dummy signature"])
+webhooks_router = APIRouter(
+    prefix="/api/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES
+)
+dummy_router = APIRouter(
+    prefix="/api/v1/dummy-signature", tags=["dummy signature"], responses=HTML_ROUTE_ERROR_RESPONSES
+)
 
 ContractNotFound = error_class(NotFound, "contract_not_found")
 UnknownBackend = error_class(NotFound, "unknown_signature_backend")

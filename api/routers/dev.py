@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from api.deps import SettingsDep
+from api.errors import HTML_ROUTE_ERROR_RESPONSES
 from domain.emails import EmailKind, sample_context
 from domain.errors import NotFound, error_class
 from integrations.mail import render
 
-router = APIRouter(prefix="/api/v1/dev", tags=["dev"])
+router = APIRouter(prefix="/api/v1/dev", tags=["dev"], responses=HTML_ROUTE_ERROR_RESPONSES)
 DevModeOff = error_class(NotFound, "not_found")
 
 

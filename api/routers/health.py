@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -48,7 +48,12 @@ async def readyz(request: Request) -> Response:
     return error_response(503, "not_ready", "A dependency is unreachable.", checks)
 
 
-@router.get("/metrics", summary="Prometheus metrics of the API process")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of the API process",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 async def metrics(request: Request) -> Response:
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST

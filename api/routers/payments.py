@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.deps import SettingsDep, TemporalDep, signal_if_running
+from api.errors import WEBHOOK_RESPONSES
 from domain.academies import IntentPaid, intent_workflow_id
 from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
@@ -29,7 +30,7 @@ from workflows.order import workflow_id as order_workflow_id
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
 
 StripeWebhooksOff = error_class(NotFound, "stripe_webhooks_disabled")
 
