@@ -52,5 +52,7 @@ def configure_logging(*, level: str, log_format: LogFormat) -> None:
     root.setLevel(level)
     # Our request log replaces uvicorn's access log (which would log query strings).
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "httpcore", "temporalio.activity", "temporalio.workflow"):
+    # httpcore at DEBUG prints request and response headers (bearer tokens,
+    # cookies), aiosqlite every statement's parameters (codes, emails).
+    for noisy in ("httpx", "httpcore", "aiosqlite", "temporalio.activity", "temporalio.workflow"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
