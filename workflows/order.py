@@ -118,6 +118,8 @@ class OrderWorkflow:
         # The refused installment a new card should pay now.
         self._retry: object | None = None
         self._refund_served = False
+        # A refund made at the provider, recorded by a run started for it.
+        self._provider_refund_recorded = False
         self._enrolled = False
         # Installments whose charge the provider has news about (webhooks).
         self._payment_news: set[object] = set()
@@ -157,12 +159,13 @@ class OrderWorkflow:
 
     async def _serve_refund(self, params: OrderWorkflowInput) -> OrderState:
         """A new run for an order whose workflow has ended: it lives for the
-        refund update that started it."""
+        refund that started it, the admin's update or the provider's news of
+        a refund made there (a payment_updated signal)."""
         self._snapshot = await workflow.execute_activity_method(
             OrderActivities.load, params.existing_order_id, **ACTIVITY_OPTIONS
         )
         self._ready = True
-        await workflow.wait_condition(lambda: self._refund_served)
+        await workflow.wait_condition(lambda: self._refund_served or self._provider_refund_recorded)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -458,6 +461,7 @@ class OrderWorkflow:
             await workflow.execute_activity_method(
                 DebitActivities.record_provider_refund, news, **ACTIVITY_OPTIONS
             )
+            self._provider_refund_recorded = True
 
     @workflow.update(name="refund")
     async def refund(self, request: RefundRequest) -> OrderState:

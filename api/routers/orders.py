@@ -203,6 +203,12 @@ async def start_order(
     )
 
 
+def refund_run_input(order_id: uuid.UUID, settings: Settings) -> OrderWorkflowInput:
+    """The input of a run started again, for a refund, on an order whose
+    workflow has ended (completed, canceled)."""
+    return _workflow_input(None, settings).model_copy(update={"existing_order_id": order_id})
+
+
 def _workflow_input(new: NewOrder | None, settings: Settings) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
@@ -604,12 +610,11 @@ async def admin_refund_order(
         raise NotRefundable("Nothing was paid on this order.")
     # A running workflow takes the update; an ended one (completed,
     # canceled) is run again for the refund.
-    refund_run = _workflow_input(None, settings).model_copy(update={"existing_order_id": order.id})
     await order_update_with_start(
         temporal=temporal,
         settings=settings,
         order_id=order.id,
-        workflow_input=refund_run,
+        workflow_input=refund_run_input(order.id, settings),
         update=OrderWorkflow.refund,
         argument=RefundRequest(actor=admin.sub),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

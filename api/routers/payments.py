@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from api.deps import SettingsDep, TemporalDep, signal_if_running
+from api.deps import SIGNAL_BUDGET, SettingsDep, TemporalDep, signal_if_running, workflow_call
 from api.errors import WEBHOOK_RESPONSES
+from api.routers.orders import refund_run_input
 from domain.academies import IntentPaid, intent_workflow_id
 from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
@@ -24,8 +27,9 @@ from integrations.payments import stripe as stripe_payments
 from integrations.payments.base import PaymentEvent
 from models import inbound_events
 from models.orders import Installment
+from settings import Settings
 from workflows.academy import CheckoutIntentWorkflow
-from workflows.order import OrderWorkflow
+from workflows.order import SIGNAL_PAYMENT_UPDATED, OrderWorkflow
 from workflows.order import workflow_id as order_workflow_id
 
 logger = logging.getLogger(__name__)
@@ -70,11 +74,36 @@ async def stripe_webhook(
         news = PaymentNews(
             installment_id=paid_by.id, event=event.type, refund_reference=event.refund_reference
         )
+        if news.refund_reference is not None:
+            await _signal_refund(temporal, settings, paid_by.order_id, news)
+            return {"status": "accepted"}
         handle = temporal.get_workflow_handle(order_workflow_id(paid_by.order_id))
         if not await signal_if_running(handle, OrderWorkflow.payment_updated, news):
             # The order's workflow is over: its debits were all recorded already.
             logger.info("stripe webhook after the order's workflow ended")
         return {"status": "accepted"}
+
+
+async def _signal_refund(
+    temporal: Client, settings: Settings, order_id: uuid.UUID, news: PaymentNews
+) -> None:
+    """A refund made in Stripe's dashboard, most often long after the order
+    completed: to its running workflow, or to a run started again for it
+    (found by tests/reliability/test_stripe_redelivery.py: such refunds were
+    dropped once the order's workflow had ended)."""
+    await workflow_call(
+        temporal.start_workflow(
+            OrderWorkflow.run,
+            refund_run_input(order_id, settings),
+            id=order_workflow_id(order_id),
+            task_queue=settings.task_queue,
+            start_signal=SIGNAL_PAYMENT_UPDATED,
+            start_signal_args=[news],
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        ),
+        within=SIGNAL_BUDGET,
+    )
 
 
 async def _installment_paid_by(session: AsyncSession, charge_reference: str | None) -> Row | None:
