@@ -49,9 +49,7 @@ test-postgres: install
 # database's server); load comes from wrk, installed from Debian if missing.
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m bench.read_api
-	$(BIN)/python -m bench.promo_codes
-	$(BIN)/python -m bench.activation
+	$(BIN)/python -m bench.all
 
 clean:
 	rm -rf $(VENV) .guichet .pytest_cache .ruff_cache

@@ -84,3 +84,66 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM: not Linux?")
+
+
+@contextmanager
+def temporal_dev_server() -> Iterator[str]:
+    """`temporal server start-dev` (in memory, no UI) in a process of its own;
+    yields its address once it answers."""
+    from temporalio.client import Client
+
+    from cli import free_port, temporal_binary
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [temporal_binary(), "server", "start-dev", "--headless", "--log-level", "error"]
+    process = subprocess.Popen(
+        [*command, "--ip", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def answers() -> None:
+        for _ in range(300):
+            try:
+                await Client.connect(address)
+                return
+            except RuntimeError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"Temporal did not start at {address}")
+
+    try:
+        asyncio.run(answers())
+        yield address
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+@contextmanager
+def guichet_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`guichet worker` in a process of its own."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def bench_token(sub: str, roles: tuple[str, ...] = ()) -> str:
+    from api.auth import Claims, encode_token
+
+    claims = Claims(sub=sub, email=f"{sub}@bench.example", name=sub, roles=list(roles))
+    return encode_token(claims=claims, secret=JWT_SECRET, algorithm="HS256")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

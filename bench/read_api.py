@@ -95,8 +95,10 @@ def _price(number: int) -> AcademyPrice:
 _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def _wrk(url: str, *, seconds: int, connections: int) -> Figures:
+def _wrk(url: str, *, seconds: int, connections: int, script: str | None = None) -> Figures:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", script]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
@@ -107,9 +109,9 @@ def _wrk(url: str, *, seconds: int, connections: int) -> Figures:
     return Figures(rate, float(value) * _LATENCY_UNITS[unit], int(errors.group(1)) if errors else 0)
 
 
-def _measure(url: str, *, seconds: int, connections: int) -> Figures:
-    _wrk(url, seconds=2, connections=connections)  # warm-up: connections, caches
-    return _wrk(url, seconds=seconds, connections=connections)
+def _measure(url: str, *, seconds: int, connections: int, script: str | None = None) -> Figures:
+    _wrk(url, seconds=2, connections=connections, script=script)  # warm-up: connections, caches
+    return _wrk(url, seconds=seconds, connections=connections, script=script)
 
 
 def _median(rounds: list[Figures]) -> Figures:
