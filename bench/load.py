@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -95,7 +96,10 @@ def main() -> None:
         command.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     figures = asyncio.run(_orders(args) if args.command == "orders" else _empty(args))
-    print(json.dumps(figures))
+    print(json.dumps(figures), flush=True)
+    # No interpreter finalization: the Temporal client's native threads may
+    # abort it (SIGABRT), as cli.py's worker explains.
+    os._exit(0)
 
 
 if __name__ == "__main__":
