@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -32,7 +29,7 @@ from bench.common import (
     temporal_dev_server,
     uvicorn,
 )
-from bench.orders import _seed, _states
+from bench.orders import _seed, _states, load
 from bench.read_api import Figures, _measure
 from cli import free_port
 
@@ -93,12 +90,10 @@ def main() -> None:
             watched = _one_order(api, paid, token)
             before = _latencies(api, token, watched)
             rss_before, _ = _rss_mb(worker.pid)
-            command = [sys.executable, "-m", "bench.load", "orders", "--url", api]
-            load = subprocess.run(
-                [*command, "--paid", paid, "--count", str(args.count), "--concurrency", "32"],
-                cwd=ROOT, capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
-            created = json.loads(load.splitlines()[-1])
+            created = load(
+                "orders", "--url", api, "--paid", paid,
+                "--count", str(args.count), "--concurrency", "32",
+            )  # fmt: skip
             after = _latencies(api, token, watched)
             rss_now, rss_peak = _rss_mb(worker.pid)
         states = asyncio.run(_states(url))

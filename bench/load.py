@@ -48,7 +48,13 @@ async def _bounded(count: int, concurrency: int, one) -> tuple[float, Counter, l
     async def timed(number: int) -> str:
         async with gate:
             started = time.perf_counter()
-            outcome = await one(number)
+            try:
+                outcome = await one(number)
+            except (
+                httpx.HTTPError,
+                ValueError,
+            ) as error:  # counted, not fatal: the bench reports it
+                outcome = f"error {type(error).__name__}"
             latencies.append(time.perf_counter() - started)
             return outcome
 

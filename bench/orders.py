@@ -67,10 +67,13 @@ async def _states(url: str) -> dict[str, int]:
     return counted
 
 
-def _load(*arguments: str) -> dict:
+def load(*arguments: str) -> dict:
+    """`bench.load` in a process of its own; its figures."""
     command = [sys.executable, "-m", "bench.load", *arguments]
-    output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return json.loads(output.splitlines()[-1])
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"bench.load {' '.join(arguments[:1])} failed:\n{run.stderr[-4000:]}")
+    return json.loads(run.stdout.splitlines()[-1])
 
 
 def _reference(address: str, count: int, concurrency: int) -> dict:
@@ -78,8 +81,8 @@ def _reference(address: str, count: int, concurrency: int) -> dict:
     command = [sys.executable, "-m", "bench.empty_workflow", "--address", address, "--queue", queue]
     worker = subprocess.Popen(command, cwd=ROOT)
     try:
-        _load("empty", "--address", address, "--queue", queue, "--count", "50")  # warm-up
-        return _load(
+        load("empty", "--address", address, "--queue", queue, "--count", "50")  # warm-up
+        return load(
             "empty", "--address", address, "--queue", queue,
             "--count", str(count), "--concurrency", str(concurrency),
         )  # fmt: skip
@@ -99,7 +102,7 @@ def main() -> None:
         env = api_env(url, temporal_address=address, task_queue="bench-orders")
         port = free_port()
         with guichet_worker(env), uvicorn("api.app:app_from_environment", port, env, factory=True):
-            orders = _load(
+            orders = load(
                 "orders", "--url", f"http://127.0.0.1:{port}", "--free", free, "--paid", paid,
                 "--count", str(args.count), "--concurrency", str(args.concurrency),
             )  # fmt: skip

@@ -6,8 +6,9 @@ Bars (spec 60-quality): a signature webhook received → the learner sees it
 1. Contracts: free contract orders signed on the dummy provider's page, its
    own webhooks off and polling set to an hour, so only the webhook this
    bench delivers (signed like the provider's) can move them. Timed from
-   sending the webhook to `GET /api/v1/orders/{id}` answering `completed`
-   (the workflow has recorded the signature and completed the order).
+   sending the webhook to `GET /api/v1/orders/{id}` showing the contract
+   signed (what signature-state reports without asking the provider), and
+   to the same read answering `completed` (the order moved on).
 2. Installments: paid 3-installment orders whose courses start within the
    minute, cards saved; timed from each installment's `due_at` to its
    `debit_paid` event, written in the debit's transaction.
@@ -60,7 +61,9 @@ async def _wait_for(check, *, seconds: float, every: float = 0.005) -> None:
     raise SystemExit("gave up waiting")
 
 
-async def _contract_latencies(url: str, api: str, secret: str, count: int) -> list[float]:
+async def _contract_latencies(
+    url: str, api: str, secret: str, count: int
+) -> list[tuple[float, float]]:
     engine = create_engine(url)
     factory = Factory(create_sessionmaker(engine))
     headers = {"Authorization": f"Bearer {bench_token('bench-signer')}"}
@@ -85,10 +88,6 @@ async def _contract_latencies(url: str, api: str, secret: str, count: int) -> li
                 .encode()
             )
 
-            async def seen(order_id: str = order["id"]) -> bool:
-                answer = await learner.get(f"/api/v1/orders/{order_id}")
-                return answer.json()["state"] == "completed"
-
             started = time.perf_counter()
             delivered = await provider.post(
                 "/api/v1/webhooks/signature/dummy",
@@ -96,10 +95,24 @@ async def _contract_latencies(url: str, api: str, secret: str, count: int) -> li
                 headers={SIGNATURE_HEADER: sign_body(secret, body)},
             )
             delivered.raise_for_status()
-            await _wait_for(seen, seconds=30)
-            latencies.append(time.perf_counter() - started)
+            latencies.append(await _seen(learner, order["id"], started))
     await engine.dispose()
     return latencies
+
+
+async def _seen(learner: httpx.AsyncClient, order_id: str, started: float) -> tuple[float, float]:
+    """(contract shows the signature, order shows its consequence), in
+    seconds after `started`, reading what the learner's API reads."""
+    recorded = None
+    deadline = started + 30
+    while time.perf_counter() < deadline:
+        order = (await learner.get(f"/api/v1/orders/{order_id}")).json()
+        if recorded is None and order["contract"]["student_signed_on"] is not None:
+            recorded = time.perf_counter() - started
+        if order["state"] == "completed":
+            return (recorded or time.perf_counter() - started), time.perf_counter() - started
+        await asyncio.sleep(0.005)
+    raise SystemExit(f"order {order_id} not completed 30 s after its webhook")
 
 
 async def _due_latencies(url: str, api: str, count: int) -> list[float]:
@@ -179,14 +192,16 @@ def main() -> None:
     expected = args.orders * 3
     if len(dues) != expected:
         raise SystemExit(f"{len(dues)} installments paid, expected {expected}")
-    webhook_p95 = percentile(contracts, 0.95) * 1000
+    for name, index in (("contract signed", 0), ("order completed", 1)):
+        seen = [item[index] for item in contracts]
+        p95 = percentile(seen, 0.95) * 1000
+        print(
+            f"webhook_latency signature webhook -> {name}, {len(seen)} contracts: "
+            f"p50 {percentile(seen, 0.5) * 1000:6.0f} ms  p95 {p95:6.0f} ms  "
+            f"(bar < {WEBHOOK_P95_BAR_MS:.0f} ms: {'met' if p95 < WEBHOOK_P95_BAR_MS else 'MISSED'}, "
+            f"{WEBHOOK_P95_BAR_MS / p95:.2f}x the bar)"
+        )
     due_p95 = percentile(dues, 0.95)
-    print(
-        f"webhook_latency signature webhook -> order seen, {len(contracts)} contracts: "
-        f"p50 {percentile(contracts, 0.5) * 1000:6.0f} ms  p95 {webhook_p95:6.0f} ms  "
-        f"(bar < {WEBHOOK_P95_BAR_MS:.0f} ms: {'met' if webhook_p95 < WEBHOOK_P95_BAR_MS else 'MISSED'}, "
-        f"{WEBHOOK_P95_BAR_MS / webhook_p95:.2f}x the bar)"
-    )
     print(
         f"webhook_latency installment due -> paid, {len(dues)} installments: "
         f"p50 {percentile(dues, 0.5):5.2f} s  p95 {due_p95:5.2f} s  max {max(dues):5.2f} s  "

@@ -248,6 +248,18 @@ async def worker(
 
 
 @asynccontextmanager
+def process_env(settings: Settings) -> dict[str, str]:
+    """The environment of a `guichet` process (api, worker) sharing this
+    test's database, Temporal server and task queue."""
+    return os.environ | {
+        "GUICHET_DATABASE_URL": settings.effective_database_url,
+        "GUICHET_TEMPORAL_ADDRESS": settings.temporal_address,
+        "GUICHET_TASK_QUEUE": settings.task_queue,
+        "GUICHET_DATA_DIR": str(settings.data_dir),
+        "GUICHET_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+    }
+
+
 async def build_test_worker(
     client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[str]:

@@ -87,6 +87,22 @@ async def _stripe_charges(localstripe: str, customer: str) -> list[dict]:
     return [item for item in answer.json()["data"] if item["status"] == "succeeded"]
 
 
+async def refund_at_stripe(localstripe: str, charge_id: str) -> tuple[dict, dict]:
+    """A refund made at Stripe (its dashboard, say), and the charge.refunded
+    event Stripe would send about it (localstripe sends no charge.* events)."""
+    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
+        made = await client.post("/v1/refunds", data={"charge": charge_id})
+        made.raise_for_status()
+        refunded = (await client.get(f"/v1/charges/{charge_id}")).json()
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": "charge.refunded",
+        "data": {"object": refunded},
+    }
+    return made.json(), event
+
+
 async def _stored_events(sessionmaker, kind: str, at_least: int) -> list[dict]:
     """The Stripe events of `kind` stored, once there are `at_least` of them."""
     for _ in range(100):
@@ -160,16 +176,7 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     paid = await _until(learner, order["id"], "pending_payment", seconds=10)
     assert paid["payment_schedule"][0]["state"] == "paid"
     (charge,) = await _stripe_charges(localstripe, await _customer_of(sessionmaker, order["id"]))
-    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
-        made = await client.post("/v1/refunds", data={"charge": charge["id"]})
-        made.raise_for_status()
-        refunded = (await client.get(f"/v1/charges/{charge['id']}")).json()
-    event = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "type": "charge.refunded",
-        "data": {"object": refunded},
-    }
+    refund, event = await refund_at_stripe(localstripe, charge["id"])
     for _ in range(2):  # delivered twice: recorded once
         answer = await _post(live, *_signed(event, webhook_secret))
         assert answer.status_code == 200
@@ -182,7 +189,7 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     invoices = (await learner.get(f"/api/v1/orders/{order['id']}/invoices")).json()
     (note,) = [item for item in invoices if item["kind"] == "credit_note"]
     assert note["total"] == "-135.00"
-    assert note["transactions"][0]["reference"] == made.json()["id"]
+    assert note["transactions"][0]["reference"] == refund["id"]
     async with sessionmaker() as session:
         trail = list(await session.scalars(select(OrderEvent.type)))
     assert trail.count("installment_refunded") == 1

@@ -10,7 +10,6 @@ integration would."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from sqlalchemy import func, select
 from models.orders import Order
 from settings import Settings
 from tests.api.tunnel import ADDRESS
-from tests.conftest import ROOT, token_for
+from tests.conftest import ROOT, process_env, token_for
 from tests.factories import Factory
 from tests.fakes import bound_socket, port_of
 
@@ -49,13 +48,7 @@ class ApiProcess:
         self.port = port_of(sock)
         sock.close()  # uvicorn binds it itself; SO_REUSEADDR lets it at once
         self.url = f"http://127.0.0.1:{self.port}"
-        self._env = os.environ | {
-            "GUICHET_DATABASE_URL": settings.effective_database_url,
-            "GUICHET_TEMPORAL_ADDRESS": settings.temporal_address,
-            "GUICHET_TASK_QUEUE": settings.task_queue,
-            "GUICHET_DATA_DIR": str(settings.data_dir),
-            "GUICHET_JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        }
+        self._env = process_env(settings)
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -33,6 +33,7 @@ from tests.api.test_payments_stripe import (  # noqa: F401 - fixtures
     _post,
     _signed,
     _stripe_charges,
+    refund_at_stripe,
     settings,
     webhook_secret,
 )
@@ -73,17 +74,9 @@ def _resigned(delivery: Delivery, secret: str) -> tuple[bytes, str]:
 
 async def _refund_all_at_stripe(localstripe: str, customer: str, secret: str) -> list[tuple]:
     events = []
-    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
-        for charge in await _stripe_charges(localstripe, customer):
-            (await client.post("/v1/refunds", data={"charge": charge["id"]})).raise_for_status()
-            refunded = (await client.get(f"/v1/charges/{charge['id']}")).json()
-            event = {
-                "id": f"evt_{uuid.uuid4().hex}",
-                "object": "event",
-                "type": "charge.refunded",
-                "data": {"object": refunded},
-            }
-            events.append(_signed(event, secret))
+    for charge in await _stripe_charges(localstripe, customer):
+        _refund, event = await refund_at_stripe(localstripe, charge["id"])
+        events.append(_signed(event, secret))
     return events
 
 

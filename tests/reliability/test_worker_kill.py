@@ -12,7 +12,6 @@ stored before it is confirmed) keeps the restarted worker from charging again.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from models.session import autocommit, create_sessionmaker
 from settings import PaymentBackend, Settings
 from tests.api.test_orders import _create
 from tests.api.tunnel import ADDRESS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, process_env
 from tests.factories import Factory
 from tests.fakes import serve
 from tests.fakes.stripe_proxy import ConfirmHoldingProxy
@@ -69,12 +68,7 @@ class WorkerProcess:
     """`guichet worker` in its own process, on this test's queue."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        self._env = os.environ | {
-            "GUICHET_DATABASE_URL": settings.effective_database_url,
-            "GUICHET_TEMPORAL_ADDRESS": settings.temporal_address,
-            "GUICHET_TASK_QUEUE": settings.task_queue,
-            "GUICHET_DATA_DIR": str(settings.data_dir),
-            "GUICHET_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        self._env = process_env(settings) | {
             "GUICHET_PAYMENT_BACKEND": "stripe",
             "GUICHET_STRIPE_API_KEY": API_KEY,
             "GUICHET_STRIPE_API_BASE": str(settings.stripe_api_base),
