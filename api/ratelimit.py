@@ -3,14 +3,21 @@ or in Redis (`GUICHET_RATELIMIT_STORAGE_URL=redis://…`, shared by replicas).""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from domain.errors import RateLimited
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(limit: str) -> RateLimitItem:
+    """A limit string, parsed once (a handful of them, checked on hot routes)."""
+    return parse(limit)
 
 
 def _async_storage_url(url: str) -> str:
@@ -30,7 +37,7 @@ class RateLimiter:
 
     async def check(self, *, limit: str, scope: str, key: str) -> None:
         """Count one hit of `key` in `scope`; RateLimited (429) over `limit`."""
-        item = parse(limit)
+        item = _parsed(limit)
         if await self._limiter.hit(item, scope, key):
             return
         stats = await self._limiter.get_window_stats(item, scope, key)

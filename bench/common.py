@@ -61,9 +61,8 @@ def uvicorn(
     ]  # fmt: skip
     if factory:
         command.append("--factory")
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with _log_file(app.split(":")[0]) as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -76,6 +75,14 @@ def uvicorn(
     finally:
         process.terminate()
         process.wait(15)
+
+
+def _log_file(name: str):
+    """Where a bench's server process writes its log: .guichet/bench/<name>.log,
+    kept after the run (errors under load are read there)."""
+    directory = ROOT / ".guichet" / "bench"
+    directory.mkdir(parents=True, exist_ok=True)
+    return (directory / f"{name}.log").open("ab")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -123,13 +130,14 @@ def temporal_dev_server() -> Iterator[str]:
 @contextmanager
 def guichet_worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """`guichet worker` in a process of its own."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with _log_file("worker") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield process
     finally:

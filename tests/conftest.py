@@ -247,7 +247,6 @@ async def worker(
         yield running
 
 
-@asynccontextmanager
 def process_env(settings: Settings) -> dict[str, str]:
     """The environment of a `guichet` process (api, worker) sharing this
     test's database, Temporal server and task queue."""
@@ -260,6 +259,7 @@ def process_env(settings: Settings) -> dict[str, str]:
     }
 
 
+@asynccontextmanager
 async def build_test_worker(
     client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[str]:

@@ -136,7 +136,6 @@ async def _served(read: Callable[[], Awaitable[T]]) -> T | JSONResponse:
 )
 async def list_products(
     request: Request,
-    session: ReadSessionDep,
     settings: SettingsDep,
     tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     product_key: str | None = None,
@@ -149,14 +148,16 @@ async def list_products(
     academy_id = _academy_uuid(academy_uuid)
 
     async def load() -> bytes:
-        found = await academies.list_academies(
-            session=session,
-            tags=tag,
-            product_key=product_key,
-            academy_id=academy_id,
-            include_inactive=include_inactive,
-        )
-        results = await _products(session, found, settings.academy_thumbnail_base_url)
+        # A session only on a cache miss.
+        async with request.app.state.read_sessionmaker() as session:
+            found = await academies.list_academies(
+                session=session,
+                tags=tag,
+                product_key=product_key,
+                academy_id=academy_id,
+                include_inactive=include_inactive,
+            )
+            results = await _products(session, found, settings.academy_thumbnail_base_url)
         return (
             AcademyProductList(count=len(results), results=results)
             .model_dump_json(by_alias=True)

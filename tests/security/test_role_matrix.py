@@ -1,10 +1,13 @@
 """Who may call what (spec 60-quality), over every operation of /openapi.json:
 admin routes refuse anonymous callers (401), learners (403) and staff of
 another role (403); learner routes refuse anonymous callers (401) and never
-show one learner another's objects (404)."""
+show one learner another's objects (404). And over every page of the back
+office: anonymous callers and learners (whose token the login refuses) are
+sent to the login form, staff of another role get 403."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -13,9 +16,15 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
+from api.pages import academies as academy_pages
+from api.pages import accounting as accounting_pages
+from api.pages import deep_links as deep_link_pages
+from api.pages import orders as order_pages
+from api.pages import promo_codes as promo_code_pages
 from models import promo_codes
 from models.promo_codes import PromoCode
 from tests.api.tunnel import CARD, contract_order
+from tests.conftest import token_for
 from tests.factories import Factory
 
 ROLES = ("admin", "promo_manager", "accountant")
@@ -162,3 +171,71 @@ async def test_a_learner_never_sees_another_learners_objects(
     )
     assert activated.status_code == 200, activated.text
     assert (await alice.get(f"/api/v1/orders/{order_id}")).json()["state"] == order["state"]
+
+
+# --- the back office's pages ------------------------------------------------------------
+
+PAGE_ROLE_OF_PREFIX = {
+    "/backoffice/cash-book": "accountant",
+    "/backoffice/promo-campaigns": "promo_manager",
+}
+OPEN_PAGES = {"/backoffice/login", "/backoffice/logout", "/backoffice/"}
+
+
+def _pages() -> list[tuple[str, str]]:
+    routers = (deep_link_pages, order_pages, promo_code_pages, accounting_pages, academy_pages)
+    return [
+        (method, route.path)
+        for module in routers
+        for route in module.router.routes
+        for method in sorted(route.methods)
+        if route.path not in OPEN_PAGES
+    ]
+
+
+def _page_url(path: str) -> str:
+    url = re.sub(r"\{action\}", "cancel", path)
+    return re.sub(r"\{\w+\}", lambda _: str(uuid.uuid4()), url)
+
+
+async def _browser_as(app, role: str | None) -> tuple[httpx.AsyncClient, str]:
+    """A browser, logged in with `role` (None: a learner's token, refused), and
+    the CSRF token of its session."""
+    browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    form = await browser.get("/backoffice/login")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text).group(1)  # type: ignore[union-attr]
+    roles = [role] if role else []
+    await browser.post(
+        "/backoffice/login",
+        data={"csrf_token": csrf, "token": token_for(sub=f"page-{role}", roles=roles)},
+    )
+    return browser, csrf
+
+
+async def test_every_back_office_page_refuses_anonymous_learners_and_other_roles(app) -> None:
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    learner, learner_csrf = await _browser_as(app, None)
+    staff = {role: await _browser_as(app, role) for role in ROLES}
+    pages, wrong = _pages(), []
+    for method, path in pages:
+        url = _page_url(path)
+        allowed = next((r for p, r in PAGE_ROLE_OF_PREFIX.items() if path.startswith(p)), None)
+        for who, client, csrf in [
+            ("anonymous", anonymous, ""),
+            ("learner", learner, learner_csrf),
+        ]:
+            answer = await client.request(method, url, data={"csrf_token": csrf})
+            sent_to_login = answer.status_code == 303 and answer.headers["location"].startswith(
+                "/backoffice/login"
+            )
+            if not (sent_to_login or (method == "POST" and answer.status_code == 403)):
+                wrong.append(f"{method} {path} as {who}: {answer.status_code}")
+        for role in ROLES:
+            if role in {"admin", allowed}:
+                continue
+            client, csrf = staff[role]
+            answer = await client.request(method, url, data={"csrf_token": csrf})
+            if answer.status_code != 403:
+                wrong.append(f"{method} {path} as {role}: {answer.status_code}, not 403")
+    assert len(pages) >= 20
+    assert not wrong, "\n".join(wrong)
