@@ -24,7 +24,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.payment_schedule import DEFAULT_LIMITS, DEFAULT_WITHDRAWAL_PERIOD_DAYS, check_limits
+from domain.payment_schedule import (
+    DEFAULT_LIMITS,
+    DEFAULT_WITHDRAWAL_PERIOD_DAYS,
+    SchedulePolicy,
+    check_limits,
+)
 
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -164,6 +169,14 @@ class Settings(BaseSettings):
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}
     )
+
+    def schedule_policy(self) -> SchedulePolicy:
+        """The policy new orders are planned, signed and debited with."""
+        return SchedulePolicy(
+            limits=self.payment_schedule_limits,
+            withdrawal_days=self.withdrawal_period_days,
+            reminder_days=self.installment_reminder_days,
+        )
 
     @field_validator("log_level")
     @classmethod

@@ -16,7 +16,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
 from activities.liveness import heartbeating
-from domain.catalog import ProductType
 from domain.errors import Unprocessable, error_class
 from domain.orders import (
     CancelRequest,
@@ -29,7 +28,7 @@ from domain.orders import (
     Transition,
     next_state,
 )
-from domain.payment_schedule import compute_schedule
+from domain.payment_schedule import SchedulePolicy
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
@@ -53,6 +52,16 @@ NoPaymentMethod = error_class(Unprocessable, "no_payment_method")
 class SavePaymentMethod(BaseModel):
     order_id: uuid.UUID
     token: str
+
+
+class CreateOrder(BaseModel):
+    new: NewOrder
+    policy: SchedulePolicy
+
+
+class EnterPending(BaseModel):
+    transition: Transition
+    policy: SchedulePolicy
 
 
 class ClaimOrder(BaseModel):
@@ -101,12 +110,14 @@ class OrderActivities:
 
     @activity.defn(name="orders.create")
     @raises_domain_errors
-    async def create(self, new: NewOrder) -> OrderSnapshot:
+    async def create(self, request: CreateOrder) -> OrderSnapshot:
         """Write the order and take it past draft in one transaction: most
         orders (free, prepaid seats, paid ones waiting for a card) need no
         second activity before the API can answer."""
         async with self._sessionmaker.begin() as session:
-            order = await orders.create_order(session=session, new=new)
+            order = await orders.create_order(
+                session=session, new=request.new, policy=request.policy
+            )
             snapshot = await self._snapshot(session, order.id)
             target = next_state(snapshot.facts)
             if target is snapshot.state or target is OrderState.PENDING:
@@ -140,15 +151,16 @@ class OrderActivities:
 
     @activity.defn(name="orders.enter_pending")
     @raises_domain_errors
-    async def enter_pending(self, transition: Transition) -> OrderSnapshot:
+    async def enter_pending(self, request: EnterPending) -> OrderSnapshot:
         """Store the payment schedule and move to pending, in one transaction."""
+        transition = request.transition
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=transition.order_id)
             has_schedule = await session.scalar(
                 select(Installment.id).where(Installment.order_id == order.id).limit(1)
             )
             if has_schedule is None:
-                await self._store_schedule(session, order, transition)
+                await self._store_schedule(session, order, transition, request.policy)
             await orders.record_transition(
                 session=session,
                 order_id=order.id,
@@ -159,20 +171,13 @@ class OrderActivities:
             return await self._snapshot(session, order.id)
 
     async def _store_schedule(
-        self, session: AsyncSession, order: Order, transition: Transition
+        self, session: AsyncSession, order: Order, transition: Transition, policy: SchedulePolicy
     ) -> None:
         product = await catalog.get(session=session, model=Product, id=order.product_id)
         contract = await session.scalar(select(Contract).where(Contract.order_id == order.id))
         anchor = (contract.student_signed_on if contract else None) or transition.at
-        start, end = orders.course_window(product)
-        payments = compute_schedule(
-            total=order.total,
-            product_type=ProductType(product.type),
-            anchor=anchor,
-            course_start=start,
-            course_end=end,
-            limits=self._settings.payment_schedule_limits,
-            withdrawal_days=self._settings.withdrawal_period_days,
+        payments = orders.schedule_for(
+            policy=policy, product=product, total=order.total, anchor=anchor
         )
         for position, payment in enumerate(payments):
             session.add(

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from domain.errors import Conflict, Unprocessable, error_class
+from domain.payment_schedule import SchedulePolicy
 
 
 class OrderState(StrEnum):
@@ -243,7 +244,9 @@ class OrderWorkflowInput(BaseModel):
     new_order: NewOrder | None
     stuck_timeout: timedelta
     signature: SignatureTiming = SignatureTiming()
-    reminder_before: timedelta = timedelta(days=2)
+    # The schedule's limits, withdrawal period and reminder delay, from the
+    # settings at creation: the contract and the debits use the same.
+    schedule_policy: SchedulePolicy = SchedulePolicy()
     existing_order_id: uuid.UUID | None = None
     pending_charge_poll: timedelta = timedelta(minutes=1)
 

@@ -15,7 +15,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from domain.catalog import CENT, ProductType
 from domain.errors import Unprocessable, error_class
@@ -135,6 +135,28 @@ def split_amounts(total: Decimal, percentages: Sequence[int], count: int) -> lis
     return amounts
 
 
+class RunDates(BaseModel):
+    """A course run's dates, as far as the schedule cares."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+def course_window(
+    runs: Sequence[RunDates], *, at: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """From the first start to the last end of the runs that have not ended at
+    `at`: a run already over must not move the due dates (it would make the
+    learner pay at once, without a withdrawal period). (None, None) when a
+    remaining run has no dates, or none remains."""
+    remaining = [run for run in runs if run.end is None or run.end > at]
+    if not remaining or any(run.start is None or run.end is None for run in remaining):
+        return None, None
+    starts = [run.start for run in remaining if run.start is not None]
+    ends = [run.end for run in remaining if run.end is not None]
+    return min(starts), max(ends)
+
+
 def compute_schedule(
     *,
     total: Decimal,
@@ -171,3 +193,41 @@ def compute_schedule(
         ScheduledPayment(due_at=due, amount=amount)
         for due, amount in zip(moments, amounts, strict=True)
     ]
+
+
+class SchedulePolicy(BaseModel):
+    """The settings a schedule is made with, fixed when the order is created
+    and carried in its workflow input: the plan shown, the contract signed and
+    the installments debited come from this one value (settings changed later
+    do not touch orders already placed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limits: dict[int, list[int]] = DEFAULT_LIMITS
+    withdrawal_days: int = DEFAULT_WITHDRAWAL_PERIOD_DAYS
+    reminder_days: float = 2
+
+    @property
+    def reminder_before(self) -> timedelta:
+        return timedelta(days=self.reminder_days)
+
+    def schedule(
+        self,
+        *,
+        total: Decimal,
+        product_type: ProductType,
+        anchor: datetime,
+        runs: Sequence[RunDates],
+    ) -> list[ScheduledPayment]:
+        """The installments of an order of `total` anchored at `anchor`, over
+        the runs that have not ended by then."""
+        start, end = course_window(runs, at=anchor)
+        return compute_schedule(
+            total=total,
+            product_type=product_type,
+            anchor=anchor,
+            course_start=start,
+            course_end=end,
+            limits=self.limits,
+            withdrawal_days=self.withdrawal_days,
+        )

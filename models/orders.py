@@ -44,7 +44,7 @@ from domain.orders import (
     OrderFacts,
     OrderState,
 )
-from domain.payment_schedule import compute_schedule
+from domain.payment_schedule import RunDates, ScheduledPayment, SchedulePolicy
 from domain.vouchers import (
     UnusableVoucher,
     VoucherNotValidForOffering,
@@ -289,12 +289,21 @@ class OrderPlan:
         return self.offering.product.price - self.discount
 
 
-def course_window(product: Product) -> tuple[datetime | None, datetime | None]:
-    """From the first start to the last end of the product's course runs."""
-    runs = product.target_course_runs
-    if not runs or any(run.start is None or run.end is None for run in runs):
-        return None, None
-    return min(run.start for run in runs), max(run.end for run in runs)  # type: ignore[type-var]
+def run_dates(product: Product) -> list[RunDates]:
+    """The dates of the course runs a product's schedule is made over."""
+    return [RunDates(start=run.start, end=run.end) for run in product.target_course_runs]
+
+
+def schedule_for(
+    *, policy: SchedulePolicy, product: Product, total: Decimal, anchor: datetime
+) -> list[ScheduledPayment]:
+    """The one schedule of an order: its plan, its contract and its debits."""
+    return policy.schedule(
+        total=total,
+        product_type=ProductType(product.type),
+        anchor=anchor,
+        runs=run_dates(product),
+    )
 
 
 async def _active_order_counts(
@@ -363,7 +372,7 @@ async def refuse_second_active_order(*, session: AsyncSession, new: NewOrder) ->
         )
 
 
-async def plan_order(*, session: AsyncSession, new: NewOrder) -> OrderPlan:
+async def plan_order(*, session: AsyncSession, new: NewOrder, policy: SchedulePolicy) -> OrderPlan:
     """Every rule a new order must pass; the API runs it before starting the
     workflow, the creation activity again in its transaction."""
     offering = await catalog.get(session=session, model=Offering, id=new.offering_id)
@@ -390,15 +399,8 @@ async def plan_order(*, session: AsyncSession, new: NewOrder) -> OrderPlan:
     if plan.total > 0:
         if new.billing_address is None:
             raise BillingAddressRequired("A billing address is required for a paid order.")
-        start, end = course_window(product)
         # Fails now with course_dates_missing rather than when the schedule is due.
-        compute_schedule(
-            total=plan.total,
-            product_type=ProductType(product.type),
-            anchor=utcnow(),
-            course_start=start,
-            course_end=end,
-        )
+        schedule_for(policy=policy, product=product, total=plan.total, anchor=utcnow())
     if new.owner_id is not None:
         await refuse_second_active_order(session=session, new=new)
     return plan
@@ -415,21 +417,14 @@ def _prepaid_voucher(code: str, offering: Offering) -> Voucher:
     )
 
 
-def _contract_for(order: Order, plan: OrderPlan, new: NewOrder) -> Contract:
+def _contract_for(order: Order, plan: OrderPlan, new: NewOrder, policy: SchedulePolicy) -> Contract:
     """The contract with a snapshot of what is agreed; the schedule is the one
     projected today (the real one is anchored at the learner's signature)."""
     product = plan.offering.product
     organization = next(
         item for item in plan.offering.organizations if item.id == plan.organization_id
     )
-    start, end = course_window(product)
-    schedule = compute_schedule(
-        total=plan.total,
-        product_type=ProductType(product.type),
-        anchor=utcnow(),
-        course_start=start,
-        course_end=end,
-    )
+    schedule = schedule_for(policy=policy, product=product, total=plan.total, anchor=utcnow())
     return Contract(
         order_id=order.id,
         definition_title=f"Contrat - {product.title}",
@@ -448,12 +443,12 @@ def _contract_for(order: Order, plan: OrderPlan, new: NewOrder) -> Contract:
     )
 
 
-async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
+async def create_order(*, session: AsyncSession, new: NewOrder, policy: SchedulePolicy) -> Order:
     """Insert the order, assigned to its organization; idempotent on its id."""
     existing = await session.get(Order, new.order_id)
     if existing is not None:
         return existing
-    plan = await plan_order(session=session, new=new)
+    plan = await plan_order(session=session, new=new, policy=policy)
     product = plan.offering.product
     if new.prepaid_voucher_code:
         plan.voucher = _prepaid_voucher(new.prepaid_voucher_code, plan.offering)
@@ -495,7 +490,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder) -> Order:
         detail={"organization_id": str(plan.organization_id)},
     )
     if product.contract_required and not order.is_prepaid:
-        session.add(_contract_for(order, plan, new))
+        session.add(_contract_for(order, plan, new, policy))
     if order.total > 0:
         await invoices.create_main_invoice(
             session=session,

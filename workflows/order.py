@@ -24,8 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import (
         CancelOrder,
         ClaimOrder,
+        CreateOrder,
         DebitActivities,
         DebitRequest,
+        EnterPending,
         OrderActivities,
         RefundOrder,
         SavePaymentMethod,
@@ -133,7 +135,9 @@ class OrderWorkflow:
             return await self._serve_refund(params)
         try:
             self._snapshot = await workflow.execute_activity_method(
-                OrderActivities.create, params.new_order, **ACTIVITY_OPTIONS
+                OrderActivities.create,
+                CreateOrder(new=params.new_order, policy=params.schedule_policy),
+                **ACTIVITY_OPTIONS,
             )
         except ActivityError as error:
             # No row was written: the workflow fails, so a retry with the same
@@ -151,7 +155,7 @@ class OrderWorkflow:
             if self._state in FINAL_STATES:
                 break
             if self._state in COLLECTING_STATES and workflow.patched(PATCH_INSTALLMENT_COLLECTION):
-                await self._collect_next(params.reminder_before)
+                await self._collect_next(params.schedule_policy.reminder_before)
             else:
                 await self._wait_for_progress(params.stuck_timeout)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -306,8 +310,11 @@ class OrderWorkflow:
             at=workflow.now(),
         )
         if target is OrderState.PENDING and not self._snapshot.facts.installments:
+            assert self._params is not None
             self._snapshot = await workflow.execute_activity_method(
-                OrderActivities.enter_pending, transition, **ACTIVITY_OPTIONS
+                OrderActivities.enter_pending,
+                EnterPending(transition=transition, policy=self._params.schedule_policy),
+                **ACTIVITY_OPTIONS,
             )
         else:
             await workflow.execute_activity_method(

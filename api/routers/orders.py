@@ -50,7 +50,6 @@ from api.schemas.orders import (
     VoucherEmailOut,
     VoucherState,
 )
-from domain.catalog import ProductType
 from domain.emails import MailRecipient
 from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
@@ -68,7 +67,6 @@ from domain.orders import (
     check_refundable,
     check_voucher_sendable,
 )
-from domain.payment_schedule import compute_schedule
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
 from models import catalog, orders
 from models.base import utcnow
@@ -213,7 +211,7 @@ def _workflow_input(new: NewOrder | None, settings: Settings) -> OrderWorkflowIn
     return OrderWorkflowInput(
         new_order=new,
         stuck_timeout=settings.order_stuck_timeout,
-        reminder_before=timedelta(days=settings.installment_reminder_days),
+        schedule_policy=settings.schedule_policy(),
         pending_charge_poll=settings.pending_charge_poll,
         signature=SignatureTiming(
             poll_interval=settings.signature_poll_interval,
@@ -262,7 +260,7 @@ async def create_order(
         )
     if await session.get(Order, new.order_id) is None:
         # Refuse bad requests before any workflow exists.
-        await orders.plan_order(session=session, new=new)
+        await orders.plan_order(session=session, new=new, policy=settings.schedule_policy())
     # WorkflowAlreadyStartedError: its workflow has ended, the order is written.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await start_order(
@@ -687,15 +685,8 @@ async def payment_plan(
         )
         discount = voucher.discount.taken_off(product.price)
     total = product.price - discount
-    start, end = orders.course_window(product)
-    schedule = compute_schedule(
-        total=total,
-        product_type=ProductType(product.type),
-        anchor=utcnow(),
-        course_start=start,
-        course_end=end,
-        limits=settings.payment_schedule_limits,
-        withdrawal_days=settings.withdrawal_period_days,
+    schedule = orders.schedule_for(
+        policy=settings.schedule_policy(), product=product, total=total, anchor=utcnow()
     )
     return PaymentPlan(
         price=product.price,

@@ -14,9 +14,12 @@ from domain.payment_schedule import (
     DEFAULT_LIMITS,
     PARIS,
     CourseDatesMissing,
+    RunDates,
+    SchedulePolicy,
     add_months,
     check_limits,
     compute_schedule,
+    course_window,
     is_working_day,
     next_working_day,
     paris_day,
@@ -213,3 +216,31 @@ def test_a_few_cents_are_one_payment_at_the_first_date() -> None:
     assert schedule("0.01", at("2026-03-02"), at("2026-04-06"), at("2026-09-30")) == [
         (date(2026, 3, 18), "0.01")
     ]
+
+
+def test_course_window_skips_runs_that_have_ended() -> None:
+    past = RunDates(start=at("2026-01-05"), end=at("2026-03-01"))
+    future = RunDates(start=at("2026-09-01"), end=at("2026-12-01"))
+    assert course_window([past, future], at=at("2026-05-01")) == (future.start, future.end)
+    # Before the first run ends, both count.
+    assert course_window([past, future], at=at("2026-02-01")) == (past.start, future.end)
+    # Every run over, or a remaining run without dates: no window.
+    assert course_window([past], at=at("2026-05-01")) == (None, None)
+    undated = RunDates(start=None, end=None)
+    assert course_window([past, undated], at=at("2026-05-01")) == (None, None)
+
+
+def test_the_policy_makes_the_schedule_with_its_own_settings() -> None:
+    policy = SchedulePolicy(limits={1000: [20, 30, 30, 20]}, withdrawal_days=20, reminder_days=1)
+    runs = [RunDates(start=at("2026-09-01"), end=at("2027-03-01"))]
+    payments = policy.schedule(
+        total=Decimal("999.99"),
+        product_type=ProductType.CREDENTIAL,
+        anchor=at("2026-06-01"),
+        runs=runs,
+    )
+    assert [str(item.amount) for item in payments] == ["200.00", "300.00", "300.00", "199.99"]
+    assert payments[0].due_date == next_working_day(date(2026, 6, 21))
+    assert policy.reminder_before == timedelta(days=1)
+    # It travels in workflow inputs as JSON and comes back the same.
+    assert SchedulePolicy.model_validate_json(policy.model_dump_json()) == policy
