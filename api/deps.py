@@ -1,27 +1,21 @@
 """Dependencies of every route: settings, the request's transaction, the
-caller's identity and roles, the Temporal client."""
+caller's identity and roles, the Temporal client (which routes hand to
+services/, the only callers of it)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable
-from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api.auth import Claims, Forbidden, Role, Unauthenticated, decode_token
-from domain.errors import Conflict, DomainError, error_class
-from integrations.temporal import from_application_error
 from models import users
 from settings import Settings
-
-T = TypeVar("T")
 
 # Every dependency here is `async def`, even those that never await: FastAPI
 # runs a plain `def` dependency in its thread pool, a thread hand-off on each
@@ -151,58 +145,3 @@ async def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
-
-
-class WorkflowTimeout(DomainError):
-    status = 504
-    code = "workflow_timeout"
-
-
-class TemporalUnavailable(DomainError):
-    status = 503
-    code = "temporal_unavailable"
-
-
-WorkflowClosed = error_class(Conflict, "workflow_closed")
-# Webhooks signal inside the transaction that stores their event: keep it short.
-SIGNAL_BUDGET = timedelta(seconds=5)
-
-
-async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
-    """Await a workflow update for at most `within`. A business refusal inside it
-    becomes its DomainError (its status and code); a slow or unreachable
-    Temporal a 504/503 the client may retry (with the same Idempotency-Key)."""
-    try:
-        async with asyncio.timeout(within.total_seconds()):
-            return await call
-    except WorkflowUpdateFailedError as error:
-        refusal = from_application_error(error.cause)
-        if refusal is not None:
-            raise refusal from None
-        raise
-    except TimeoutError:
-        raise WorkflowTimeout(
-            "The request is taking longer than expected; it may still complete. "
-            "Check its state or retry it."
-        ) from None
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise WorkflowClosed("This order no longer accepts changes.") from None
-        raise TemporalUnavailable("The workflow service is unavailable; retry later.") from None
-    except RuntimeError as error:
-        # A lazy client that cannot reach Temporal fails its first call so.
-        if not str(error).startswith("Failed client connect"):
-            raise
-        raise TemporalUnavailable("The workflow service is unavailable; retry later.") from None
-
-
-async def signal_if_running(
-    handle: WorkflowHandle, signal: Any, argument: Any, *, within: timedelta = SIGNAL_BUDGET
-) -> bool:
-    """Signal a workflow; False if it is over (nothing waits for the news).
-    An unreachable Temporal is a 503 (or 504), not a news silently lost."""
-    try:
-        await workflow_call(handle.signal(signal, argument), within=within)
-    except WorkflowClosed:
-        return False
-    return True

@@ -7,6 +7,7 @@ cancel and refund are commands, checked by `check_transition`.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -223,6 +224,20 @@ class NewOrder(BaseModel):
     idempotency_key: str | None = None
     prepaid_voucher_code: str | None = None
 
+    def fingerprint(self) -> str:
+        """What the learner asked for, hashed: a retry with the same
+        Idempotency-Key must ask for the same order (Stripe's rule)."""
+        asked = self.model_dump_json(
+            include={
+                "offering_id",
+                "organization_id",
+                "voucher_code",
+                "billing_address",
+                "has_waived_withdrawal_right",
+            }
+        )
+        return hashlib.sha256(asked.encode()).hexdigest()
+
 
 class SignatureTiming(BaseModel):
     """Defaults are the spec's: new input fields always get one, so workflows
@@ -336,6 +351,16 @@ BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
 
 
 NotRefundable = error_class(Conflict, "order_not_refundable")
+IdempotencyKeyReused = error_class(Unprocessable, "idempotency_key_reused")
+
+
+def check_same_request(*, first: str | None, retry: str) -> None:
+    """An Idempotency-Key answers the same order only to the same request.
+    Orders written before fingerprints existed (None) accept any retry."""
+    if first is not None and first != retry:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for another request: use a new key for a new order."
+        )
 
 
 VoucherClaimed = error_class(Conflict, "voucher_already_claimed")

@@ -113,6 +113,8 @@ class Order(TimestampMixin, Base):
     billing_address: Mapped[dict[str, str] | None] = mapped_column(JSON)
     has_waived_withdrawal_right: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # The hash of the request an Idempotency-Key was first used with.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(5), default="fr")
 
     installments: Mapped[list[Installment]] = relationship(
@@ -470,6 +472,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder, policy: Schedule
         billing_address=new.billing_address.model_dump() if new.billing_address else None,
         has_waived_withdrawal_right=new.has_waived_withdrawal_right,
         idempotency_key=new.idempotency_key,
+        request_fingerprint=new.fingerprint() if new.idempotency_key else None,
         is_prepaid=new.prepaid_voucher_code is not None,
     )
     session.add(order)

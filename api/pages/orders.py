@@ -11,7 +11,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from api.auth import Claims
 from api.csv import attachment, csv_line
@@ -24,20 +23,10 @@ from api.pages.access import (
     see_other,
     staff_with,
 )
-from api.routers.orders import (
-    admin_cancel_order,
-    admin_order_out,
-    admin_query,
-    admin_read_order,
-    admin_refund_order,
-    create_prepaid_orders,
-)
-from api.schemas.orders import PrepaidOrdersCreate
+from api.schemas.orders import PrepaidOrdersCreate, admin_order_detail, admin_order_out
 from domain.errors import DomainError
 from domain.orders import OrderState
-from models import orders
-from models.catalog import Course, Organization, Product, list_page
-from models.orders import Order
+from services import catalog, orders
 
 SEAT_COLUMNS = ["order_id", "voucher_code", "product", "course_code", "organization"]
 
@@ -62,14 +51,16 @@ async def orders_list(
     page: int = 1,
 ) -> HTMLResponse:
     page = max(page, 1)
-    query = admin_query(
-        _choice(state, OrderState), voucher_code.strip() or None, _choice(product_id, uuid.UUID)
-    )
     async with request.app.state.read_sessionmaker() as session:
-        count, found = await list_page(
-            session=session, query=query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        count, found = await orders.admin_page(
+            session=session,
+            state=_choice(state, OrderState),
+            voucher_code=voucher_code.strip() or None,
+            product_id=_choice(product_id, uuid.UUID),
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
         )
-        products = await _products(session)
+        products = await catalog.products_by_title(session=session)
     return render(
         request,
         "orders.html",
@@ -84,10 +75,6 @@ async def orders_list(
     )
 
 
-async def _products(session) -> list[Product]:
-    return list((await session.scalars(select(Product).order_by(Product.title))).all())
-
-
 async def _order_page(
     request: Request,
     staff: Claims,
@@ -98,7 +85,10 @@ async def _order_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
-        order = await admin_read_order(order_id, session)
+        order = admin_order_detail(
+            await orders.get(session=session, order_id=order_id),
+            await orders.events(session=session, order_id=order_id),
+        )
     return render(
         request,
         "order.html",
@@ -124,11 +114,9 @@ async def _new_orders_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
-        products = await _products(session)
-        courses = list((await session.scalars(select(Course).order_by(Course.code))).all())
-        organizations = list(
-            (await session.scalars(select(Organization).order_by(Organization.title))).all()
-        )
+        products = await catalog.products_by_title(session=session)
+        courses = await catalog.courses_by_code(session=session)
+        organizations = await catalog.organizations_by_title(session=session)
     return render(
         request,
         "new_orders.html",
@@ -174,8 +162,14 @@ async def create_orders(
         )
     try:
         async with request.app.state.read_sessionmaker() as session:
-            created = await create_prepaid_orders(
-                body, session, request.app.state.temporal, request.app.state.settings
+            created = await orders.create_prepaid(
+                session=session,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+                product_id=body.product_id,
+                course_code=body.course_code,
+                organization_id=body.organization_id,
+                count=body.count,
             )
     except DomainError as error:
         return await _new_orders_page(
@@ -189,17 +183,9 @@ def _ids(text: str) -> list[uuid.UUID]:
     return [found for part in text.split(",") if (found := _choice(part, uuid.UUID))][:1000]
 
 
-async def _seats(request: Request, ids: list[uuid.UUID]) -> list[Order]:
+async def _seats(request: Request, ids: list[uuid.UUID]) -> list:
     async with request.app.state.read_sessionmaker() as session:
-        return list(
-            (
-                await session.scalars(
-                    orders.order_view_query()
-                    .where(Order.id.in_(ids))
-                    .order_by(Order.created_at, Order.id)
-                )
-            ).all()
-        )
+        return await orders.by_ids(session=session, ids=ids)
 
 
 @router.get("/orders/created")
@@ -246,13 +232,17 @@ async def order_action(
     request: Request, staff: Admin, order_id: uuid.UUID, action: str
 ) -> Response:
     """cancel or refund, as the admin routes do them (through the workflow)."""
-    act = {"cancel": admin_cancel_order, "refund": admin_refund_order}.get(action)
+    act = {"cancel": orders.cancel, "refund": orders.refund}.get(action)
     if act is None:
         return await _order_page(request, staff, order_id, error="Unknown action.", status_code=404)
     try:
         async with request.app.state.read_sessionmaker() as session:
             await act(
-                order_id, staff, session, request.app.state.temporal, request.app.state.settings
+                session=session,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+                order_id=order_id,
+                actor=staff.sub,
             )
     except DomainError as error:
         return await _order_page(

@@ -23,7 +23,6 @@ from api.deps import (
     ReadSessionDep,
     SettingsDep,
     TemporalDep,
-    workflow_call,
 )
 from api.errors import ERROR_RESPONSES, RATE_LIMITED_RESPONSE
 from api.pagination import Page, PageDep, paginate
@@ -48,6 +47,7 @@ from domain.errors import DomainError
 from models import academies
 from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
 from models.base import utcnow
+from services.workflows import workflow_call
 from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 
 logger = logging.getLogger(__name__)

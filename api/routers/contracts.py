@@ -22,22 +22,19 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
     require_roles,
-    signal_if_running,
-    workflow_call,
 )
 from api.errors import ERROR_RESPONSES, HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
 from api.pagination import Page, PageDep, paginate
-from api.routers.orders import order_update
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
 from domain.errors import BadRequest, DomainError, NotFound, error_class
-from domain.orders import SIGNABLE_STATES, OrderState
-from domain.signatures import OrderNotSignable, Recipient
+from domain.signatures import Recipient
 from integrations.signature.dummy import DummySignatureProvider
-from models import inbound_events, orders
+from models import inbound_events
 from models.contracts import Contract
 from models.orders import Order
+from services import orders as order_services
+from services.workflows import signal_if_running, workflow_call
 from workflows import signature
-from workflows.order import OrderWorkflow
 
 logger = logging.getLogger("guichet.signature")
 
@@ -82,14 +79,8 @@ async def submit_for_signature(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> InvitationLink:
-    order = await orders.get_order(session=session, id=order_id, owner_id=user.sub)
-    if OrderState(order.state) not in SIGNABLE_STATES or not order.contract_required:
-        raise OrderNotSignable(f"An order in state {order.state} has no contract to sign.")
-    link = await order_update(
-        temporal=temporal,
-        settings=settings,
-        order_id=order_id,
-        update=OrderWorkflow.submit_for_signature,
+    link = await order_services.submit_for_signature(
+        session=session, temporal=temporal, settings=settings, owner_id=user.sub, order_id=order_id
     )
     return InvitationLink(invitation_link=link)
 

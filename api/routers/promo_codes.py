@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.auth import Claims, Role
 from api.csv import attachment
-from api.deps import ReadSessionDep, SettingsDep, TemporalDep, require_roles, workflow_call
+from api.deps import ReadSessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, paginate
 from api.schemas.promo_codes import CampaignIn, CampaignOut, PromoCodeOut
@@ -29,6 +29,7 @@ from models import promo_codes
 from models.base import utcnow
 from models.catalog import Product
 from models.promo_codes import Campaign, PromoCode
+from services.workflows import workflow_call
 from workflows.promo_campaign import PromoCampaignWorkflow
 
 PromoManager = Annotated[Claims, Depends(require_roles(Role.PROMO_MANAGER))]

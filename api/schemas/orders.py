@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import EmailStr, Field, model_validator
 
@@ -175,3 +175,27 @@ class VoucherEmailIn(InputModel):
 
 class VoucherEmailOut(OutputModel):
     sent: bool
+
+
+# --- shaping an order for the API (routes and back-office pages alike) ------------
+
+
+def order_out(order: Any) -> OrderOut:
+    out = OrderOut.model_validate(order)
+    return out.model_copy(update={"voucher_code": order.voucher.code if order.voucher else None})
+
+
+def admin_order_out(order: Any) -> AdminOrderOut:
+    voucher = (
+        VoucherState(code=order.voucher.code, is_used=order.owner_id is not None)
+        if order.voucher
+        else None
+    )
+    return AdminOrderOut(**order_out(order).model_dump(), owner_id=order.owner_id, voucher=voucher)
+
+
+def admin_order_detail(order: Any, events: list[Any]) -> AdminOrderDetail:
+    return AdminOrderDetail(
+        **admin_order_out(order).model_dump(),
+        events=[OrderEventOut.model_validate(event) for event in events],
+    )

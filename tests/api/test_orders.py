@@ -255,6 +255,33 @@ async def test_concurrent_creates_with_one_key_make_one_order(
     assert again.json()["id"] == responses[0].json()["id"]
 
 
+async def test_a_key_reused_with_another_body_is_refused(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker
+) -> None:
+    """Stripe's rule: an Idempotency-Key answers the same order only to the
+    same request; another offering (or address) under it is a client bug."""
+    first, second = await _offering(factory), await _offering(factory)
+    created = await _create(learner, first, billing_address=ADDRESS, key="basket-7")
+    assert created.status_code == 201, created.text
+    other_offering = await _create(learner, second, billing_address=ADDRESS, key="basket-7")
+    assert other_offering.status_code == 422, other_offering.text
+    assert other_offering.json()["error"]["code"] == "idempotency_key_reused"
+    moved = ADDRESS | {"city": "Lyon"}
+    other_address = await _create(learner, first, billing_address=moved, key="basket-7")
+    assert other_address.json()["error"]["code"] == "idempotency_key_reused"
+    same = await _create(learner, first, billing_address=ADDRESS, key="basket-7")
+    assert (same.status_code, same.json()["id"]) == (201, created.json()["id"])
+    # Concurrent first uses of a key with two bodies: one order, the other refused.
+    third = await _offering(factory)
+    racing = await asyncio.gather(
+        _create(learner, third, billing_address=ADDRESS, key="basket-8"),
+        _create(learner, third, billing_address=moved, key="basket-8"),
+    )
+    assert sorted(response.status_code for response in racing) == [201, 422]
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 2
+
+
 async def test_one_active_order_per_learner_and_offering(
     learner: httpx.AsyncClient, client_for: ClientFor, factory: Factory
 ) -> None:

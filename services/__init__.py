@@ -1,0 +1,1 @@
+"""Use cases: the only writers through repositories and the only callers of Temporal."""

@@ -1,0 +1,582 @@
+"""Orders: the use cases of the tunnel, for the JSON routes, the back office
+and the webhooks alike.
+
+An order is process-owned: every change goes through its workflow
+(`order:<id>`), whose activities write the rows; this module checks what
+can be refused early, calls the workflow through the gateway and reads the
+result back from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from domain.emails import MailRecipient
+from domain.errors import NotFound, Unprocessable, error_class
+from domain.orders import (
+    SIGNABLE_STATES,
+    CancelRequest,
+    InstallmentState,
+    NewOrder,
+    NotRefundable,
+    OrderState,
+    OrderWorkflowInput,
+    PaymentNews,
+    RefundRequest,
+    SignatureTiming,
+    check_cancel,
+    check_payment_method_accepted,
+    check_refundable,
+    check_same_request,
+    check_voucher_sendable,
+)
+from domain.payment_schedule import ScheduledPayment
+from domain.signatures import OrderNotSignable
+from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
+from models import catalog, orders
+from models.base import utcnow
+from models.catalog import Course, Offering, list_page
+from models.orders import Order, OrderEvent
+from models.vouchers import Voucher
+from services import workflows
+from settings import Settings
+from workflows.order import SIGNAL_PAYMENT_UPDATED, OrderWorkflow, workflow_id
+
+logger = logging.getLogger(__name__)
+
+OfferingNotFound = error_class(NotFound, "offering_not_found")
+CourseCodeRequired = error_class(Unprocessable, "course_code_required")
+
+# Orders created with an Idempotency-Key get an id derived from (user, key):
+# concurrent retries meet in the same workflow, `order:<id>`.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f3e0c-8f6a-4f4e-9a57-6f2b1c9d2a11")
+# Prepaid seats are created a few at a time: each is its own workflow start.
+SEAT_CREATION_CONCURRENCY = 32
+CSV_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Created:
+    """A created order, or the prepaid seat a voucher claimed (`claimed`)."""
+
+    order: Order
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    price: Decimal
+    discount: Decimal
+    total: Decimal
+    currency: str
+    schedule: list[ScheduledPayment]
+    # The voucher claims a prepaid seat: no contract, no payment.
+    prepaid: bool
+
+
+# --- reads ------------------------------------------------------------------------
+
+
+async def get(*, session: AsyncSession, order_id: uuid.UUID, owner_id: str | None = None) -> Order:
+    """An order with what its API shape shows; with `owner_id`, only theirs."""
+    return await orders.get_order(session=session, id=order_id, owner_id=owner_id, view=True)
+
+
+async def _fresh(session: AsyncSession, order_id: uuid.UUID) -> Order:
+    """The order as the workflow left it: objects this session loaded
+    before are stale, so they are read again."""
+    session.expire_all()
+    return await get(session=session, order_id=order_id)
+
+
+async def page_of_owner(
+    *, session: AsyncSession, owner_id: str, state: OrderState | None, offset: int, limit: int
+) -> tuple[int, list[Order]]:
+    query = (
+        orders.order_view_query()
+        .where(Order.owner_id == owner_id)
+        .order_by(Order.created_at.desc(), Order.id)
+    )
+    if state is not None:
+        query = query.where(Order.state == state.value)
+    return await list_page(session=session, query=query, offset=offset, limit=limit)
+
+
+def _admin_query(
+    state: OrderState | None, voucher_code: str | None, product_id: uuid.UUID | None
+) -> Any:
+    """Orders newest first, filtered as the admin list (and the back office) asks."""
+    query = orders.order_view_query().order_by(Order.created_at.desc(), Order.id)
+    if state is not None:
+        query = query.where(Order.state == state.value)
+    if product_id is not None:
+        query = query.where(Order.offering.has(Offering.product_id == product_id))
+    if voucher_code:
+        query = query.join(Voucher, Voucher.id == Order.voucher_id).where(
+            Voucher.code == normalize_code(voucher_code)
+        )
+    return query
+
+
+async def admin_page(
+    *,
+    session: AsyncSession,
+    state: OrderState | None = None,
+    voucher_code: str | None = None,
+    product_id: uuid.UUID | None = None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Order]]:
+    query = _admin_query(state, voucher_code, product_id)
+    return await list_page(session=session, query=query, offset=offset, limit=limit)
+
+
+async def admin_batches(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    state: OrderState | None,
+    voucher_code: str | None,
+) -> AsyncIterator[Sequence[Order]]:
+    """Every order the filters keep, a batch at a time (CSV exports):
+    memory stays flat whatever the count."""
+    query = _admin_query(state, voucher_code, None)
+    async with sessionmaker() as session:
+        offset = 0
+        while batch := (await session.scalars(query.offset(offset).limit(CSV_BATCH))).all():
+            yield batch
+            offset += CSV_BATCH
+            session.expunge_all()
+
+
+async def events(*, session: AsyncSession, order_id: uuid.UUID) -> list[OrderEvent]:
+    rows = await session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order_id)
+        .order_by(OrderEvent.at, OrderEvent.id)
+    )
+    return list(rows.all())
+
+
+async def by_ids(*, session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Order]:
+    query = orders.order_view_query().where(Order.id.in_(ids)).order_by(Order.created_at, Order.id)
+    return list((await session.scalars(query)).all())
+
+
+async def payment_plan(
+    *, session: AsyncSession, settings: Settings, offering_id: uuid.UUID, voucher_code: str | None
+) -> Plan:
+    """The price and schedule of an order placed now, with the policy new
+    orders get: what the contract will say and the debits will be."""
+    offering = await catalog.get(session=session, model=Offering, id=offering_id)
+    product = offering.product
+    discount, prepaid = Decimal("0.00"), False
+    if voucher_code:
+        voucher, prepaid = await orders.voucher_for_plan(
+            session=session, code=voucher_code, offering=offering
+        )
+        discount = voucher.discount.taken_off(product.price)
+    total = product.price - discount
+    schedule = orders.schedule_for(
+        policy=settings.schedule_policy(), product=product, total=total, anchor=utcnow()
+    )
+    return Plan(
+        price=product.price,
+        discount=discount,
+        total=total,
+        currency=product.currency,
+        schedule=schedule,
+        prepaid=prepaid,
+    )
+
+
+# --- the workflow -----------------------------------------------------------------
+
+
+def workflow_input(*, settings: Settings, new: NewOrder | None) -> OrderWorkflowInput:
+    return OrderWorkflowInput(
+        new_order=new,
+        stuck_timeout=settings.order_stuck_timeout,
+        schedule_policy=settings.schedule_policy(),
+        pending_charge_poll=settings.pending_charge_poll,
+        signature=SignatureTiming(
+            poll_interval=settings.signature_poll_interval,
+            poll_max_interval=settings.signature_poll_max_interval,
+            validity=timedelta(days=settings.signature_validity_days),
+        ),
+    )
+
+
+def refund_run_input(*, settings: Settings, order_id: uuid.UUID) -> OrderWorkflowInput:
+    """The input of a run started again, for a refund, on an order whose
+    workflow has ended (completed, canceled)."""
+    return workflow_input(settings=settings, new=None).model_copy(
+        update={"existing_order_id": order_id}
+    )
+
+
+async def _update(
+    *, temporal: Client, settings: Settings, order_id: uuid.UUID, update: Any, argument: Any = None
+) -> Any:
+    return await workflows.update(
+        temporal=temporal,
+        run=OrderWorkflow.run,
+        workflow_id=workflow_id(order_id),
+        update=update,
+        argument=argument,
+        within=settings.workflow_call_timeout,
+    )
+
+
+async def _update_with_start(
+    *,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    run_input: OrderWorkflowInput,
+    update: Any,
+    argument: Any = None,
+    id_conflict_policy: WorkflowIDConflictPolicy,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+) -> Any:
+    return await workflows.update_with_start(
+        temporal=temporal,
+        run=OrderWorkflow.run,
+        workflow_id=workflow_id(order_id),
+        workflow_input=run_input,
+        task_queue=settings.task_queue,
+        update=update,
+        argument=argument,
+        within=settings.workflow_call_timeout,
+        id_conflict_policy=id_conflict_policy,
+        id_reuse_policy=id_reuse_policy,
+    )
+
+
+async def _start(
+    *,
+    temporal: Client,
+    settings: Settings,
+    new: NewOrder,
+    id_conflict_policy: WorkflowIDConflictPolicy,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+) -> None:
+    """Start the order's workflow and wait until it has written the order."""
+    await _update_with_start(
+        temporal=temporal,
+        settings=settings,
+        order_id=new.order_id,
+        run_input=workflow_input(settings=settings, new=new),
+        update=OrderWorkflow.created,
+        id_conflict_policy=id_conflict_policy,
+        id_reuse_policy=id_reuse_policy,
+    )
+
+
+# --- the learner's tunnel ----------------------------------------------------------
+
+
+def new_order_id(*, owner_id: str, idempotency_key: str | None) -> uuid.UUID:
+    if idempotency_key is None:
+        return uuid.uuid4()
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{owner_id}\n{idempotency_key}")
+
+
+async def offering_of(
+    *,
+    session: AsyncSession,
+    offering_id: uuid.UUID | None,
+    product_id: uuid.UUID | None,
+    course_code: str | None,
+) -> uuid.UUID:
+    """The offering an order names, by id or by (product, course code)."""
+    if offering_id is not None:
+        return offering_id
+    found = await session.scalar(
+        select(Offering.id)
+        .join(Course, Course.id == Offering.course_id)
+        .where(Offering.product_id == product_id, Course.code == course_code)
+    )
+    if found is None:
+        raise OfferingNotFound("No offering for this product and course.")
+    return found
+
+
+async def create(
+    *, session: AsyncSession, temporal: Client, settings: Settings, new: NewOrder
+) -> Created:
+    """Create the order (or answer the one its Idempotency-Key made), or
+    claim the prepaid seat its voucher stands for."""
+    seat = await _prepaid_seat(session, new.voucher_code)
+    if seat is not None:
+        return Created(
+            order=await _claim(
+                session=session, temporal=temporal, settings=settings, seat=seat, new=new
+            ),
+            claimed=True,
+        )
+    existing = await session.get(Order, new.order_id)
+    if existing is not None:
+        check_same_request(first=existing.request_fingerprint, retry=new.fingerprint())
+    else:
+        # Refuse bad requests before any workflow exists.
+        await orders.plan_order(session=session, new=new, policy=settings.schedule_policy())
+    # WorkflowAlreadyStartedError: its workflow has ended, the order is written.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await _start(
+            temporal=temporal,
+            settings=settings,
+            new=new,
+            # A creation refused by a concurrent change failed the workflow:
+            # the same key may try again. A created order's key returns it.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    order = await _fresh(session, new.order_id)
+    # A concurrent request with the same key and another body may have won.
+    if new.idempotency_key is not None:
+        check_same_request(first=order.request_fingerprint, retry=new.fingerprint())
+    return Created(order=order)
+
+
+async def _prepaid_seat(session: AsyncSession, voucher_code: str | None) -> Order | None:
+    """The prepaid seat an active voucher stands for, if it stands for one."""
+    if not voucher_code:
+        return None
+    voucher = await session.scalar(
+        select(Voucher).where(Voucher.code == normalize_code(voucher_code), Voucher.is_active)
+    )
+    if voucher is None:
+        return None
+    return await orders.prepaid_order_of(session=session, voucher_id=voucher.id)
+
+
+async def _claim(
+    *, session: AsyncSession, temporal: Client, settings: Settings, seat: Order, new: NewOrder
+) -> Order:
+    if seat.offering_id != new.offering_id:
+        raise VoucherNotValidForOffering("This voucher is for another product or course.")
+    if seat.owner_id == new.owner_id:
+        return await _fresh(session, seat.id)  # a retried claim
+    if seat.owner_id is not None:
+        raise UnusableVoucher("This voucher has already been used.")
+    await orders.refuse_second_active_order(
+        session=session, new=new.model_copy(update={"order_id": seat.id})
+    )
+    await _update(
+        temporal=temporal,
+        settings=settings,
+        order_id=seat.id,
+        update=OrderWorkflow.claim,
+        argument=new.owner_id,
+    )
+    return await _fresh(session, seat.id)
+
+
+async def save_payment_method(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    owner_id: str,
+    order_id: uuid.UUID,
+    token: str,
+) -> Order:
+    order = await get(session=session, order_id=order_id, owner_id=owner_id)
+    check_payment_method_accepted(OrderState(order.state), orders.facts_of(order))
+    await _update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        update=OrderWorkflow.save_payment_method,
+        argument=token,
+    )
+    return await _fresh(session, order_id)
+
+
+async def submit_for_signature(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    owner_id: str,
+    order_id: uuid.UUID,
+) -> str:
+    """The learner's invitation link to sign the order's contract."""
+    order = await orders.get_order(session=session, id=order_id, owner_id=owner_id)
+    if OrderState(order.state) not in SIGNABLE_STATES or not order.contract_required:
+        raise OrderNotSignable(f"An order in state {order.state} has no contract to sign.")
+    return await _update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        update=OrderWorkflow.submit_for_signature,
+    )
+
+
+async def cancel(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    actor: str,
+    owner_id: str | None = None,
+) -> Order:
+    """Cancel an order: the learner's own (`owner_id`), or any for an admin."""
+    order = await orders.get_order(session=session, id=order_id, owner_id=owner_id)
+    check_cancel(OrderState(order.state))
+    await _update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        update=OrderWorkflow.cancel,
+        argument=CancelRequest(reason="requested", actor=actor),
+    )
+    return await _fresh(session, order.id)
+
+
+# --- the back office ----------------------------------------------------------------
+
+
+async def refund(
+    *, session: AsyncSession, temporal: Client, settings: Settings, order_id: uuid.UUID, actor: str
+) -> Order:
+    """Refund every paid installment. A running workflow takes the update; an
+    ended one (completed, canceled) is run again for the refund."""
+    order = await get(session=session, order_id=order_id)
+    check_refundable(OrderState(order.state))
+    if not any(item.state == InstallmentState.PAID.value for item in order.installments):
+        raise NotRefundable("Nothing was paid on this order.")
+    await _update_with_start(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        run_input=refund_run_input(settings=settings, order_id=order.id),
+        update=OrderWorkflow.refund,
+        argument=RefundRequest(actor=actor),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return await _fresh(session, order.id)
+
+
+async def send_voucher(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    recipient: MailRecipient,
+) -> bool:
+    """Email a prepaid seat's voucher; False if it had been sent before."""
+    order = await orders.get_order(session=session, id=order_id)
+    check_voucher_sendable(OrderState(order.state))
+    return await _update(
+        temporal=temporal,
+        settings=settings,
+        order_id=order.id,
+        update=OrderWorkflow.send_voucher,
+        argument=recipient,
+    )
+
+
+async def _offering_of_product(
+    session: AsyncSession, product_id: uuid.UUID, course_code: str | None
+) -> Offering:
+    query = catalog.loading_query(Offering).where(Offering.product_id == product_id)
+    if course_code is not None:
+        query = query.join(Course, Course.id == Offering.course_id).where(
+            Course.code == course_code
+        )
+    found = (await session.scalars(query.limit(2))).all()
+    if not found:
+        raise OfferingNotFound("No offering for this product (and course).")
+    if len(found) > 1:
+        raise CourseCodeRequired("This product is sold with several courses: give course_code.")
+    return found[0]
+
+
+async def create_prepaid(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    product_id: uuid.UUID,
+    course_code: str | None,
+    organization_id: uuid.UUID | None,
+    count: int,
+) -> list[Order]:
+    """`count` ownerless to_own orders, each with its own single-use 100 %
+    voucher a learner claims the seat with."""
+    offering = await _offering_of_product(session, product_id, course_code)
+    await orders.choose_organization(session=session, offering=offering, wanted=organization_id)
+    seats = [
+        NewOrder(
+            order_id=uuid.uuid4(),
+            owner_id=None,
+            offering_id=offering.id,
+            organization_id=organization_id,
+            prepaid_voucher_code=new_code(),
+        )
+        for _ in range(count)
+    ]
+    gate = asyncio.Semaphore(SEAT_CREATION_CONCURRENCY)
+
+    async def start(seat: NewOrder) -> None:
+        async with gate:
+            await _start(
+                temporal=temporal,
+                settings=settings,
+                new=seat,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+
+    await asyncio.gather(*(start(seat) for seat in seats))
+    return await by_ids(session=session, ids=[seat.order_id for seat in seats])
+
+
+# --- provider news ------------------------------------------------------------------
+
+
+async def payment_news(
+    *, temporal: Client, settings: Settings, order_id: uuid.UUID, news: PaymentNews
+) -> None:
+    """A verified provider event about one of the order's charges. A refund
+    made at the provider, most often long after the order completed, goes to
+    its running workflow or to a run started again for it (found by
+    tests/reliability/test_stripe_redelivery.py: such refunds were dropped
+    once the order's workflow had ended); other news wakes a debit waiting
+    for its verdict, and is moot once the workflow is over."""
+    if news.refund_reference is not None:
+        await workflows.signal_with_start(
+            temporal=temporal,
+            run=OrderWorkflow.run,
+            workflow_id=workflow_id(order_id),
+            workflow_input=refund_run_input(settings=settings, order_id=order_id),
+            task_queue=settings.task_queue,
+            signal=SIGNAL_PAYMENT_UPDATED,
+            argument=news,
+            within=workflows.SIGNAL_BUDGET,
+        )
+        return
+    running = await workflows.signal(
+        temporal=temporal,
+        workflow_id=workflow_id(order_id),
+        signal=OrderWorkflow.payment_updated,
+        argument=news,
+        within=workflows.SIGNAL_BUDGET,
+    )
+    if not running:
+        logger.info("payment news after the order's workflow ended")
