@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities, EmailRequest
@@ -66,6 +66,7 @@ CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
 PATCH_ORDER_CONFIRMED_EMAIL = "order-confirmed-email"
 PATCH_INSTALLMENT_COLLECTION = "installment-collection"
 PATCH_ENROLLMENTS = "enrollments"
+PATCH_REFUND_CLOSES_SIGNATURE = "refund-closes-signature"
 # The learner has access once the order is paid for in part, or complete.
 ENROLLING_STATES = frozenset({OrderState.PENDING_PAYMENT, OrderState.COMPLETED})
 # A charge may wait on an unavailable provider: retried with backoff, never
@@ -337,6 +338,23 @@ class OrderWorkflow:
         self._changes += 1
         await self._unenroll()
 
+    async def _close_signature(self) -> None:
+        """A refunded order's contract must not be signed afterwards: its
+        signature workflow (a child of this run, or of the run an earlier
+        workflow of this order was) aborts the provider's procedure and ends."""
+        assert self._snapshot is not None
+        if self._signature is not None and not self._signature.done():
+            await self._signature.signal(signature.SignatureWorkflow.cancel)
+            return
+        if self._snapshot.contract_id is None:
+            return
+        handle = workflow.get_external_workflow_handle(
+            signature.workflow_id(self._snapshot.contract_id)
+        )
+        # Not running (never submitted, fully signed, expired): nothing to close.
+        with contextlib.suppress(FailureError):
+            await handle.signal(signature.SignatureWorkflow.cancel)
+
     async def _when_ready(self) -> OrderSnapshot:
         await workflow.wait_condition(lambda: self._ready or self._failure is not None)
         if self._failure is not None:
@@ -488,6 +506,8 @@ class OrderWorkflow:
                 self._snapshot = self._snapshot.model_copy(update={"state": OrderState.REFUNDED})
                 self._changes += 1
                 await self._unenroll(whatever_this_run_granted=True)
+                if workflow.patched(PATCH_REFUND_CLOSES_SIGNATURE):
+                    await self._close_signature()
             await self._email(EmailKind.ORDER_REFUNDED)
             return self._state
         finally:

@@ -9,7 +9,7 @@ import random
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,7 +19,7 @@ from api.app import create_app
 from domain.signatures import Notification, NotificationEvent, Recipient
 from integrations.signature.dummy import SIGNATURE_HEADER, sign_body
 from models.inbound_events import InboundEvent
-from tests.api.tunnel import CARD, contract_of, contract_order, sign, state_is, submit
+from tests.api.tunnel import ADDRESS, CARD, contract_of, contract_order, sign, state_is, submit
 from tests.conftest import token_for
 from tests.factories import Factory
 from tests.fakes import serve
@@ -248,6 +248,44 @@ async def test_cancel_while_signing_aborts_the_procedure(
     async with httpx.AsyncClient() as browser:
         page = await browser.get(link)
     assert "This procedure is closed." in page.text
+
+
+async def test_refund_closes_the_contracts_signature(
+    learner: httpx.AsyncClient, admin: httpx.AsyncClient, factory: Factory, temporal_client
+) -> None:
+    """The learner signed and paid, the organization has not signed yet: a
+    refund closes the procedure, the organization can no longer sign."""
+    org = await factory.organization(signatories=[{"name": "Claire", "email": "c@univ.example"}])
+    course = await factory.course(organizations=[org])
+    # Starting within the withdrawal period: the first installment is due at signature.
+    start = datetime.now(UTC) + timedelta(days=1)
+    run = await factory.course_run(course=course, start=start, end=start + timedelta(days=90))
+    product = await factory.product(
+        price="300.00", contract_required=True, target_course_runs=[run]
+    )
+    offering = await factory.offering(course=course, product=product, organizations=[org])
+    body = {"offering_id": str(offering.id), "billing_address": ADDRESS}
+    order = (await learner.post("/api/v1/orders", json=body)).json()
+    link = await submit(learner, order["id"])
+    await sign(link, Recipient.STUDENT)
+    await state_is(learner, order["id"], "to_save_payment_method")
+    await learner.post(f"/api/v1/orders/{order['id']}/payment-method", json=CARD)
+    await state_is(learner, order["id"], "pending_payment")
+
+    refunded = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["state"] == "refunded"
+    contract_id = (await contract_of(learner, order["id"]))["id"]
+    handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
+    assert await asyncio.wait_for(handle.result(), 20) == "canceled"
+    organization_page = link.split("?")[0]
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(organization_page, params={"signer": "organization"})
+        assert "This procedure is closed." in page.text
+        await browser.post(organization_page, data={"signer": "organization", "action": "sign"})
+    assert (await contract_of(learner, order["id"]))["organization_signed_on"] is None
+    order_handle = temporal_client.get_workflow_handle(order_workflow_id(order["id"]))
+    save_history("order_refund_closes_signature", await order_handle.fetch_history())
 
 
 async def test_contract_reads_and_errors(
