@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import raises_domain_errors
 from domain.academies import (
     CatalogAcademy,
+    IntentInput,
     IntentPaid,
     IntentState,
     SyncResult,
@@ -111,6 +112,12 @@ class AcademyActivities:
         )
 
     # --- checkout intents -----------------------------------------------------------------
+
+    @activity.defn(name="academies.create_intent")
+    @raises_domain_errors
+    async def create_intent(self, params: IntentInput) -> None:
+        async with self._sessionmaker.begin() as session:
+            await academies.create_intent(session=session, params=params)
 
     @activity.defn(name="academies.move_intent")
     @raises_domain_errors

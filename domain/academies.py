@@ -19,6 +19,8 @@ InvalidAcademyUuid = error_class(BadRequest, "invalid_academy_uuid")
 CheckoutIntentNotFound = error_class(NotFound, "checkout_intent_not_found")
 InvalidIntentTransition = error_class(Conflict, "invalid_checkout_intent_transition")
 SyncNotFound = error_class(NotFound, "academy_sync_not_found")
+# Another request started this user's intent for this product first.
+CheckoutIntentExists = error_class(Conflict, "checkout_intent_exists")
 
 SCHEDULE_ID = "catalog-sync"
 SYNC_WORKFLOW_PREFIX = "catalog-sync-"
@@ -185,9 +187,15 @@ def check_intent_transition(current: IntentState, target: IntentState) -> None:
 
 
 class IntentInput(BaseModel):
+    """The intent the workflow owns. Its first activity writes the row from
+    these fields (None in runs started when the API wrote it first)."""
+
     intent_id: uuid.UUID
     expires_at: datetime
     stall_after: timedelta = FULFILMENT_STALL
+    user_id: str | None = None
+    academy_id: uuid.UUID | None = None
+    stripe_product_id: str | None = None
 
 
 class IntentPaid(BaseModel):

@@ -25,6 +25,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,7 +34,9 @@ from domain.academies import (
     AcademyNotFound,
     CatalogAcademy,
     CatalogPrice,
+    CheckoutIntentExists,
     CheckoutIntentNotFound,
+    IntentInput,
     IntentState,
     SyncResult,
     check_intent_transition,
@@ -292,6 +295,29 @@ async def in_flight_intent(
             CheckoutIntent.state.in_([state.value for state in IN_FLIGHT]),
         )
     )
+
+
+async def create_intent(*, session: AsyncSession, params: IntentInput) -> CheckoutIntent:
+    """The intent's row, written by its workflow; idempotent on its id.
+    checkout_intent_exists when another intent of this user for this product
+    is in flight (the unique index decides between concurrent twins)."""
+    existing = await session.get(CheckoutIntent, params.intent_id)
+    if existing is not None:
+        return existing
+    intent = CheckoutIntent(
+        id=params.intent_id,
+        user_id=params.user_id,
+        academy_id=params.academy_id,
+        stripe_product_id=params.stripe_product_id,
+        expires_at=params.expires_at,
+    )
+    session.add(intent)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise CheckoutIntentExists("An intent for this academy is already in flight.") from None
+    return intent
 
 
 async def get_intent(

@@ -11,9 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Role
@@ -37,18 +35,16 @@ from api.schemas.academies import (
 )
 from domain.academies import (
     SYNC_WORKFLOW_PREFIX,
-    IntentInput,
     InvalidAcademyUuid,
     SyncNotFound,
     SyncResult,
-    intent_workflow_id,
 )
 from domain.errors import DomainError
 from models import academies
 from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
-from models.base import utcnow
+from services import academies as academy_services
 from services.workflows import workflow_call
-from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
+from workflows.academy import CatalogSyncWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -252,68 +248,30 @@ async def sync_status(
     "",
     summary="Start (or resume) buying an academy",
     description="One intent in flight (created or paid) per user and academy product: asking "
-    "again returns it (200); a new one is 201. Several academies at once are fine.",
+    "again returns it (200); a new one is 201, answered once its workflow has written it "
+    "(503 `temporal_unavailable` leaves nothing behind: retry). Several academies at once "
+    "are fine.",
     status_code=201,
     responses={200: {"description": "the intent already in flight"}},
 )
 async def create_intent(
     body: CheckoutIntentIn,
     user: CurrentUser,
-    request: Request,
+    session: ReadSessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> Any:
-    sessionmaker = request.app.state.sessionmaker
-    async with sessionmaker.begin() as session:
-        academy = await academies.find_academy(session=session, key=body.academy)
-        product = academy.stripe_product_id or str(academy.id)
-        existing = await academies.in_flight_intent(
-            session=session, user_id=user.sub, stripe_product_id=product
-        )
-        if existing is not None:
-            return JSONResponse(
-                CheckoutIntentOut.model_validate(existing).model_dump(mode="json"), status_code=200
-            )
-        intent = CheckoutIntent(
-            id=uuid.uuid4(),
-            user_id=user.sub,
-            academy_id=academy.id,
-            stripe_product_id=product,
-            expires_at=utcnow() + settings.checkout_intent_lifetime,
-        )
-        session.add(intent)
-        try:
-            await session.flush()
-        except IntegrityError:
-            await session.rollback()
-            return await _concurrent_twin(sessionmaker, user.sub, product)
-    await workflow_call(
-        temporal.start_workflow(
-            CheckoutIntentWorkflow.run,
-            IntentInput(
-                intent_id=intent.id,
-                expires_at=intent.expires_at,
-                stall_after=settings.checkout_fulfilment_stall,
-            ),
-            id=intent_workflow_id(intent.id),
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        ),
-        within=settings.workflow_call_timeout,
+    started = await academy_services.start_intent(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user_id=user.sub,
+        academy=body.academy,
     )
-    return CheckoutIntentOut.model_validate(intent)
-
-
-async def _concurrent_twin(sessionmaker, user_id: str, product: str) -> JSONResponse:
-    """The intent a concurrent request created first (the unique index chose it)."""
-    async with sessionmaker() as session:
-        twin = await academies.in_flight_intent(
-            session=session, user_id=user_id, stripe_product_id=product
-        )
-    assert twin is not None
-    return JSONResponse(
-        CheckoutIntentOut.model_validate(twin).model_dump(mode="json"), status_code=200
-    )
+    out = CheckoutIntentOut.model_validate(started.intent)
+    if started.created:
+        return out
+    return JSONResponse(out.model_dump(mode="json"), status_code=200)
 
 
 @intents_router.get("", summary="List my checkout intents")

@@ -9,16 +9,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, text
+from temporalio.client import WorkflowExecutionStatus
 
 from api.app import create_app
 from domain.academies import SCHEDULE_ID, IntentPaid, SyncInput, SyncResult
-from models.academies import AcademySubscription
+from models.academies import AcademySubscription, CheckoutIntent
 from settings import PaymentBackend
 from tests.api.test_payments_stripe import _post, _signed
 from tests.conftest import build_test_worker, token_for
@@ -350,6 +351,26 @@ async def test_concurrent_intents_for_one_academy_make_one(
     )
     assert len({answer.json()["id"] for answer in answers}) == 1
     assert sorted(answer.status_code for answer in answers).count(201) == 1
+
+
+async def test_a_failed_start_leaves_no_orphan_intent(
+    settings, temporal_client, task_queue: str, learner: httpx.AsyncClient, sessionmaker
+) -> None:
+    """Temporal down: 503 and nothing written. The retry on a healthy API
+    gets a new intent with its workflow, not a row nothing will expire."""
+    await _sync(temporal_client, task_queue)
+    async with _learner_with(settings, temporal_address="127.0.0.1:1") as offline:
+        refused = await offline.post("/api/v1/checkout-intents", json={"academy": "prod_1"})
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "temporal_unavailable"
+    async with sessionmaker() as session:
+        assert list(await session.scalars(select(CheckoutIntent))) == []
+    retried = await learner.post("/api/v1/checkout-intents", json={"academy": "prod_1"})
+    assert retried.status_code == 201, retried.text
+    intent = retried.json()
+    assert datetime.fromisoformat(intent["expires_at"]) > datetime.now(UTC)
+    handle = temporal_client.get_workflow_handle(f"checkout-intent:{intent['id']}")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
 
 async def test_a_paid_checkout_is_fulfilled(

@@ -1,0 +1,74 @@
+"""Academy checkout intents: process-owned by CheckoutIntentWorkflow
+(`checkout-intent:<id>`), whose first activity writes the intent's row. A
+start that fails (Temporal down) leaves nothing behind: the retry starts
+afresh instead of finding an orphan row no workflow expires or fulfils."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from domain.academies import CheckoutIntentExists, IntentInput, intent_workflow_id
+from domain.errors import DomainError
+from models import academies
+from models.academies import CheckoutIntent
+from models.base import utcnow
+from services import workflows
+from settings import Settings
+from workflows.academy import CheckoutIntentWorkflow
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent: CheckoutIntent
+    # False: the intent already in flight for this user and product.
+    created: bool
+
+
+async def start_intent(
+    *, session: AsyncSession, temporal: Client, settings: Settings, user_id: str, academy: str
+) -> Intent:
+    """The user's intent in flight for this academy product, or a new one."""
+    found = await academies.find_academy(session=session, key=academy)
+    product = found.stripe_product_id or str(found.id)
+    existing = await academies.in_flight_intent(
+        session=session, user_id=user_id, stripe_product_id=product
+    )
+    if existing is not None:
+        return Intent(intent=existing, created=False)
+    params = IntentInput(
+        intent_id=uuid.uuid4(),
+        expires_at=utcnow() + settings.checkout_intent_lifetime,
+        stall_after=settings.checkout_fulfilment_stall,
+        user_id=user_id,
+        academy_id=found.id,
+        stripe_product_id=product,
+    )
+    try:
+        await workflows.update_with_start(
+            temporal=temporal,
+            run=CheckoutIntentWorkflow.run,
+            workflow_id=intent_workflow_id(params.intent_id),
+            workflow_input=params,
+            task_queue=settings.task_queue,
+            update=CheckoutIntentWorkflow.created,
+            within=settings.workflow_call_timeout,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except DomainError as error:
+        if error.code != CheckoutIntentExists.code:
+            raise
+        # A concurrent request's intent won the unique index: that one.
+        twin = await academies.in_flight_intent(
+            session=session, user_id=user_id, stripe_product_id=product
+        )
+        if twin is None:
+            raise
+        return Intent(intent=twin, created=False)
+    return Intent(
+        intent=await academies.get_intent(session=session, id=params.intent_id), created=True
+    )
