@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     # Public reads (deep links, academy products) are cached this long per
     # API process; 0 turns the cache off (api/cache.py).
     read_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    # A created intent nobody pays expires after this long.
     checkout_intent_lifetime: timedelta = timedelta(hours=24)
     # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
     checkout_fulfilment_stall: timedelta = timedelta(seconds=180)

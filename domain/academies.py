@@ -25,7 +25,7 @@ CheckoutIntentExists = error_class(Conflict, "checkout_intent_exists")
 SCHEDULE_ID = "catalog-sync"
 SYNC_WORKFLOW_PREFIX = "catalog-sync-"
 INTENT_WORKFLOW_PREFIX = "checkout-intent:"
-DEFAULT_INTENT_LIFETIME = timedelta(hours=24)
+
 FULFILMENT_STALL = timedelta(seconds=180)
 
 

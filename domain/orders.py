@@ -2,7 +2,8 @@
 
 The order workflow gathers facts (organization chosen, owner, contract
 signed, payment method saved, installment results) and asks `next_state`;
-cancel and refund are commands, checked by `check_transition`.
+cancel and refund are commands; every transition written is checked
+against ALLOWED_TRANSITIONS (models/orders.py `record_transition`).
 """
 
 from __future__ import annotations
@@ -264,6 +265,18 @@ class OrderWorkflowInput(BaseModel):
     schedule_policy: SchedulePolicy = SchedulePolicy()
     existing_order_id: uuid.UUID | None = None
     pending_charge_poll: timedelta = timedelta(minutes=1)
+
+
+class SavedPaymentMethod(BaseModel):
+    """A provider reference and what may be shown: never a full card number."""
+
+    provider: str
+    reference: str
+    customer_reference: str | None
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
 
 
 class PaymentNews(BaseModel):

@@ -16,7 +16,6 @@ from domain.orders import OrderState, is_active
 InvalidVoucher = error_class(BadRequest, "invalid_voucher")
 UnusableVoucher = error_class(BadRequest, "unusable_voucher")
 VoucherNotValidForOffering = error_class(BadRequest, "voucher_not_valid_for_offering")
-InvalidDiscount = error_class(BadRequest, "invalid_discount")
 
 FULL_RATE = Decimal("1")
 

@@ -44,7 +44,6 @@ from domain.academies import (
 )
 from models.base import Base, TimestampMixin, UTCDateTime, new_id, upsert_insert, utcnow
 
-INTENT_STATES_SQL = ", ".join(f"'{state.value}'" for state in IntentState)
 IN_FLIGHT_SQL = ", ".join(f"'{state.value}'" for state in sorted(IN_FLIGHT))
 # Fields the catalogue owns: a sync compares and rewrites them.
 SYNCED_FIELDS = (

@@ -43,6 +43,7 @@ from domain.orders import (
     OrderExists,
     OrderFacts,
     OrderState,
+    check_transition,
 )
 from domain.payment_schedule import RunDates, ScheduledPayment, SchedulePolicy
 from domain.vouchers import (
@@ -249,7 +250,9 @@ async def record_transition(
     """Move the order from `from_state` to `to_state` with its event.
 
     True if this call moved it; False if it was already there (a retried
-    activity); StateDiverged if it is somewhere else."""
+    activity); StateDiverged if it is somewhere else; InvalidTransition if
+    the order's flow has no such step."""
+    check_transition(from_state, to_state)
     moved = await session.execute(
         update(Order)
         .where(Order.id == order_id, Order.state == from_state.value)

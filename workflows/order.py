@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         OrderWorkflowInput,
         PaymentNews,
         RefundRequest,
+        SavedPaymentMethod,
         Transition,
         check_cancel,
         check_payment_method_accepted,
@@ -55,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.signatures import OrderNotSignable, SignatureWorkflowInput
     from domain.vouchers import UnusableVoucher
-    from integrations.payments.base import SavedPaymentMethod
     from workflows import signature
 
 WORKFLOW_ID_PREFIX = "order:"

@@ -8,6 +8,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from domain.errors import BadRequest, error_class
+from domain.orders import SavedPaymentMethod
 
 InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
 
@@ -19,18 +20,6 @@ class Customer(BaseModel):
     email: str
     name: str
     reference: str | None = None
-
-
-class SavedPaymentMethod(BaseModel):
-    """A provider reference and what may be shown: never a full card number."""
-
-    provider: str
-    reference: str
-    customer_reference: str | None
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
 
 
 class PaymentProvider(Protocol):
