@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     temporal_ui_port: Port = 8233
     # Prometheus endpoint of the worker (Temporal SDK metrics); empty disables it.
     worker_metrics_address: str = ""
+    # Activities one worker process runs at once (regular, local). A task the
+    # worker takes counts against its start-to-close timeout while it waits
+    # for the process: take no more than it can run in time, the rest waits at
+    # the server (bench.orders: with 100, card saves timed out under load).
+    worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 16
+    worker_max_concurrent_local_activities: Annotated[int, Field(ge=1, le=1000)] = 16
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8000

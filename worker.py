@@ -36,6 +36,7 @@ from temporalio.worker import (
     Interceptor,
     Worker,
 )
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import defined_activities
 from activities.academies import AcademyActivities
@@ -196,6 +197,22 @@ class ActivityLogInterceptor(Interceptor):
         return _ActivityLog(next)
 
 
+# The sandbox re-executes every module it does not pass through for each new
+# workflow run: our workflow modules cost 15-30 ms of CPU per run (profile of
+# bench.orders; /tmp-free measure in BENCHMARKS.md). They hold constants only,
+# no state shared between runs, so they are passed through like domain/ and
+# the activity definitions already are. The strict sandbox still guards their
+# determinism where it matters most: tests/workflows/test_replay.py replays
+# every saved history under the default restrictions.
+SHARED_WORKFLOW_MODULES = ("workflows",)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*SHARED_WORKFLOW_MODULES)
+    )
+
+
 def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker:
     return Worker(
         client,
@@ -204,6 +221,9 @@ def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker
         activities=registered_activities(deps),
         interceptors=[ActivityLogInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=20),
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=deps.settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=deps.settings.worker_max_concurrent_local_activities,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -44,6 +45,13 @@ WorkflowClosed = error_class(Conflict, "workflow_closed")
 SIGNAL_BUDGET = timedelta(seconds=5)
 
 
+def _timeout() -> WorkflowTimeout:
+    return WorkflowTimeout(
+        "The request is taking longer than expected; it may still complete. "
+        "Check its state or retry it."
+    )
+
+
 async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
     """Await a workflow call for at most `within`, its failures as domain errors."""
     try:
@@ -55,10 +63,12 @@ async def workflow_call(call: Awaitable[T], *, within: timedelta) -> T:
             raise refusal from None
         raise
     except TimeoutError:
-        raise WorkflowTimeout(
-            "The request is taking longer than expected; it may still complete. "
-            "Check its state or retry it."
-        ) from None
+        raise _timeout() from None
+    except RPCTimeoutOrCancelledError:
+        # An update cancelled by our own deadline: the SDK turns the
+        # cancellation into this error, which asyncio.timeout cannot see as
+        # its own (it was a 500 under load, bench.orders).
+        raise _timeout() from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowClosed("This order no longer accepts changes.") from None
