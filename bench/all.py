@@ -22,6 +22,7 @@ BENCHES = {
     "orders": [],
     "webhook_latency": [],
     "idle_orders": [],
+    "tunnel_latency": [],
 }
 QUICK = {
     "read_api": ["--seconds", "3", "--rounds", "1"],
@@ -30,6 +31,7 @@ QUICK = {
     "orders": ["--count", "100"],
     "webhook_latency": ["--contracts", "5", "--orders", "5"],
     "idle_orders": ["--count", "200"],
+    "tunnel_latency": ["--count", "10", "--warmup", "2"],
 }
 
 

@@ -147,7 +147,7 @@ def _line(name: str, values: list[float], reference: float) -> str:
     p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
     verdict = "ok" if p50 <= RATIO_BAR * reference else "over the bar"
     return (
-        f"tunnel {name:24s} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  "
+        f"tunnel_latency {name:22s} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms  "
         f"{p50 / reference:5.2f}x the reference  ({verdict}, bar {RATIO_BAR}x)"
     )
 
@@ -173,7 +173,7 @@ def main() -> None:
             timings = asyncio.run(_tunnel(api, seeded, args.count, "learner"))
     reference_p50 = percentile(reference, 0.5)
     print(
-        f"tunnel reference: empty update-with-start p50 {reference_p50 * 1000:7.1f} ms  "
+        f"tunnel_latency reference: empty update-with-start p50 {reference_p50 * 1000:7.1f} ms  "
         f"p95 {percentile(reference, 0.95) * 1000:7.1f} ms"
     )
     for name in STEPS:
