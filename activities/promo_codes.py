@@ -25,6 +25,12 @@ class PromoCodeActivities:
     def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
+    @activity.defn(name="promo_codes.create_campaign")
+    @raises_domain_errors
+    async def create_campaign(self, params: CampaignInput) -> None:
+        async with self._sessionmaker.begin() as session:
+            await promo_codes.create_campaign(session=session, params=params)
+
     @activity.defn(name="promo_codes.generate")
     @raises_domain_errors
     async def generate(self, params: CampaignInput) -> GenerationProgress:

@@ -39,10 +39,25 @@ class ActivationRefusal(StrEnum):
     EXPIRED = "Expired code"
 
 
+class NewCampaign(BaseModel):
+    """A campaign to write, as the service checked it."""
+
+    name: str
+    client_code: str
+    code_prefix: str
+    product_id: uuid.UUID
+    codes_count: int
+    code_length: int
+    created_by: str
+
+
 class CampaignInput(BaseModel):
     campaign_id: uuid.UUID
     valid_until: datetime
     batch_size: int = GENERATION_BATCH
+    # The campaign the workflow writes first; None in runs started when the
+    # API wrote it.
+    new: NewCampaign | None = None
 
 
 class GenerationProgress(BaseModel):

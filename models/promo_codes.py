@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain import codes
 from domain.promo_codes import (
     ActivationRefusal,
+    CampaignInput,
     CampaignNameTaken,
     CampaignNotFound,
     CampaignStatus,
@@ -110,6 +111,22 @@ async def add_campaign(*, session: AsyncSession, campaign: Campaign) -> Campaign
     except IntegrityError:
         raise CampaignNameTaken(f"A campaign is already named {campaign.name!r}.") from None
     return campaign
+
+
+async def create_campaign(*, session: AsyncSession, params: CampaignInput) -> Campaign:
+    """The campaign's row, written by its workflow; idempotent on its id."""
+    existing = await session.get(Campaign, params.campaign_id)
+    if existing is not None:
+        return existing
+    assert params.new is not None
+    return await add_campaign(
+        session=session,
+        campaign=Campaign(
+            id=params.campaign_id,
+            valid_until=params.valid_until,
+            **params.new.model_dump(),
+        ),
+    )
 
 
 async def get_campaign(*, session: AsyncSession, id: uuid.UUID) -> Campaign:

@@ -108,13 +108,14 @@ async def create(
         message = _readable(error)
         return await _campaigns_page(request, staff, form=form, error=message, status_code=422)
     try:
-        campaign = await start_campaign(
-            request=request,
-            manager=staff,
-            body=body,
-            temporal=request.app.state.temporal,
-            settings=request.app.state.settings,
-        )
+        async with request.app.state.read_sessionmaker() as session:
+            campaign = await start_campaign(
+                session=session,
+                manager=staff,
+                body=body,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+            )
     except DomainError as error:
         return await _campaigns_page(
             request, staff, form=form, error=error.message, status_code=error.status

@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import delete, select
-from temporalio.common import WorkflowIDConflictPolicy
+from sqlalchemy import select
 
 from api.auth import Claims, Role
 from api.csv import attachment
@@ -17,20 +16,9 @@ from api.deps import ReadSessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, paginate
 from api.schemas.promo_codes import CampaignIn, CampaignOut, PromoCodeOut
-from domain.catalog import ProductType
-from domain.errors import DomainError
-from domain.promo_codes import (
-    CampaignInput,
-    InvalidCampaignProduct,
-    check_request,
-    workflow_id,
-)
 from models import promo_codes
-from models.base import utcnow
-from models.catalog import Product
 from models.promo_codes import Campaign, PromoCode
-from services.workflows import workflow_call
-from workflows.promo_campaign import PromoCampaignWorkflow
+from services import promo_codes as campaign_services
 
 PromoManager = Annotated[Claims, Depends(require_roles(Role.PROMO_MANAGER))]
 
@@ -45,8 +33,10 @@ router = APIRouter(
 @router.post(
     "",
     summary="Create a campaign and generate its codes",
-    description="202: the campaign is `generating`; it becomes `ready` when every code is "
-    "written (a 500-code campaign within a second), or `failed` with `failure_reason`. "
+    description="202 once the campaign's workflow has written it: `generating` (a small one "
+    "may be `ready` already); it becomes `ready` when every code is written (a 500-code "
+    "campaign within a second), or `failed` with `failure_reason`. 503 "
+    "`temporal_unavailable` leaves nothing behind (send it again). "
     "422 `code_space_too_small` at once when `count` codes cannot fit in `code_length` "
     "random characters with room to spare; 409 `campaign_name_taken`.",
     status_code=202,
@@ -54,68 +44,32 @@ router = APIRouter(
 async def create_campaign(
     body: CampaignIn,
     manager: PromoManager,
-    request: Request,
+    session: ReadSessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CampaignOut:
     campaign = await start_campaign(
-        request=request, manager=manager, body=body, temporal=temporal, settings=settings
+        session=session, manager=manager, body=body, temporal=temporal, settings=settings
     )
     return CampaignOut.model_validate(campaign)
 
 
 async def start_campaign(
-    *, request: Request, manager: Claims, body: CampaignIn, temporal, settings
+    *, session, manager: Claims, body: CampaignIn, temporal, settings
 ) -> Campaign:
-    """Check the request, store the campaign, start its workflow: for the JSON
-    route and the back-office form alike."""
-    client_code = body.client_code or settings.promo_client_code
-    code_prefix = check_request(
+    """The JSON route's and the back-office form's call of the service."""
+    return await campaign_services.start_campaign(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        manager_id=manager.sub,
         name=body.name,
-        client_code=client_code,
+        client_code=body.client_code,
         count=body.count,
         code_length=body.code_length,
-        max_codes=settings.promo_max_codes,
         valid_until=body.valid_until,
-        now=utcnow(),
+        product_id=body.product_id,
     )
-    sessionmaker = request.app.state.sessionmaker
-    async with sessionmaker.begin() as session:
-        product = await session.get(Product, body.product_id)
-        if product is None or product.type != ProductType.MEMBERSHIP:
-            raise InvalidCampaignProduct("product_id must name a membership product.")
-        campaign = await promo_codes.add_campaign(
-            session=session,
-            campaign=Campaign(
-                id=uuid.uuid4(),
-                name=body.name,
-                client_code=client_code.upper(),
-                code_prefix=code_prefix,
-                valid_until=body.valid_until,
-                product_id=product.id,
-                codes_count=body.count,
-                code_length=body.code_length,
-                created_by=manager.sub,
-            ),
-        )
-    try:
-        await workflow_call(
-            temporal.start_workflow(
-                PromoCampaignWorkflow.run,
-                CampaignInput(campaign_id=campaign.id, valid_until=campaign.valid_until),
-                id=workflow_id(campaign.id),
-                task_queue=settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            ),
-            within=settings.workflow_call_timeout,
-        )
-    except DomainError:
-        # No workflow, no codes: a campaign left `generating` forever would
-        # hold its name. Gone, it may be asked again once Temporal is back.
-        async with sessionmaker.begin() as session:
-            await session.execute(delete(Campaign).where(Campaign.id == campaign.id))
-        raise
-    return campaign
 
 
 def campaign_out(campaign: Campaign, used_count: int) -> CampaignOut:

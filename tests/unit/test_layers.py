@@ -52,7 +52,7 @@ KNOWN: dict[str, set[str]] = {
     "api/routers/health.py": {"integrations", "sqlalchemy"},
     "api/routers/invoices.py": {"models"},
     "api/routers/payments.py": {"integrations"},
-    "api/routers/promo_codes.py": {"models", "sqlalchemy", "temporalio", "workflows"},
+    "api/routers/promo_codes.py": {"models", "sqlalchemy"},
     "api/schemas/invoices.py": {"models"},
     "models/payments.py": {"integrations"},
     "models/signatures.py": {"integrations"},
