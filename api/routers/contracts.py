@@ -4,39 +4,31 @@ and the embedded (dummy) signature page."""
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
 
 from api.auth import Role
 from api.deps import (
     CurrentUser,
     ReadSessionDep,
+    SessionDep,
     SettingsDep,
     TemporalDep,
     require_roles,
 )
 from api.errors import ERROR_RESPONSES, HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
-from api.pagination import Page, PageDep, paginate
+from api.pagination import Page, PageDep, build_page
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
-from domain.errors import BadRequest, DomainError, NotFound, error_class
+from domain.errors import BadRequest, NotFound, error_class
 from domain.signatures import Recipient
 from integrations.signature.dummy import DummySignatureProvider
-from models import inbound_events
-from models.contracts import Contract
-from models.orders import Order
 from services import orders as order_services
-from services.workflows import signal_if_running, workflow_call
-from workflows import signature
-
-logger = logging.getLogger("guichet.signature")
+from services import signatures
 
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], responses=ERROR_RESPONSES)
 orders_router = APIRouter(prefix="/api/v1/orders", tags=["contracts"], responses=ERROR_RESPONSES)
@@ -53,17 +45,18 @@ dummy_router = APIRouter(
     prefix="/api/v1/dummy-signature", tags=["dummy signature"], responses=HTML_ROUTE_ERROR_RESPONSES
 )
 
-ContractNotFound = error_class(NotFound, "contract_not_found")
 UnknownBackend = error_class(NotFound, "unknown_signature_backend")
 UnknownSigner = error_class(BadRequest, "unknown_signer")
-
-# The learner asking "have I signed?" waits this long for the provider's answer.
-REFRESH_BUDGET = timedelta(seconds=2)
 
 _pages = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parents[2] / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+
+
+def _owner(user) -> str | None:
+    """Whose contracts the caller sees: their own, or any for an admin."""
+    return None if user.has_any_role(Role.ADMIN) else user.sub
 
 
 @orders_router.post(
@@ -85,33 +78,18 @@ async def submit_for_signature(
     return InvitationLink(invitation_link=link)
 
 
-async def _visible_contract(session: ReadSessionDep, contract_id: uuid.UUID, user) -> Contract:
-    """The caller's own contract (an admin sees any); another's is a 404."""
-    query = select(Contract).where(Contract.id == contract_id)
-    if not user.has_any_role(Role.ADMIN):
-        query = query.join(Order, Order.id == Contract.order_id).where(Order.owner_id == user.sub)
-    contract = (await session.scalars(query)).one_or_none()
-    if contract is None:
-        raise ContractNotFound(f"No contract with id {contract_id}.")
-    return contract
-
-
 @router.get("", summary="List my contracts")
 async def list_contracts(
     request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
 ) -> Page[ContractOut]:
-    query = (
-        select(Contract)
-        .join(Order, Order.id == Contract.order_id)
-        .where(Order.owner_id == user.sub)
-        .order_by(Contract.created_at.desc(), Contract.id)
+    count, found = await signatures.page(
+        session=session, owner_id=user.sub, offset=params.offset, limit=params.page_size
     )
-    return await paginate(
+    return build_page(
         request=request,
-        session=session,
         params=params,
-        query=query,
-        each=ContractOut.model_validate,
+        count=count,
+        results=[ContractOut.model_validate(item) for item in found],
     )
 
 
@@ -119,7 +97,10 @@ async def list_contracts(
 async def read_contract(
     contract_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> ContractOut:
-    return ContractOut.model_validate(await _visible_contract(session, contract_id, user))
+    contract = await signatures.visible(
+        session=session, contract_id=contract_id, owner_id=_owner(user)
+    )
+    return ContractOut.model_validate(contract)
 
 
 @router.get(
@@ -131,19 +112,9 @@ async def read_contract(
 async def signature_state(
     contract_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep, temporal: TemporalDep
 ) -> SignatureStateOut:
-    contract = await _visible_contract(session, contract_id, user)
-    out_for_signature = contract.submitted_for_signature_on and not (
-        contract.student_signed_on and contract.organization_signed_on
+    contract = await signatures.signature_state(
+        session=session, temporal=temporal, contract_id=contract_id, owner_id=_owner(user)
     )
-    if out_for_signature:
-        handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
-        try:
-            await workflow_call(
-                handle.execute_update(signature.SignatureWorkflow.refresh), within=REFRESH_BUDGET
-            )
-        except DomainError as error:
-            logger.info("signature refresh skipped", extra={"fields": {"reason": error.code}})
-        await session.refresh(contract)
     return SignatureStateOut(
         student=contract.student_signed_on is not None,
         organization=contract.organization_signed_on is not None,
@@ -154,13 +125,14 @@ async def signature_state(
 async def admin_list_contracts(
     request: Request, session: ReadSessionDep, params: PageDep
 ) -> Page[ContractOut]:
-    query = select(Contract).order_by(Contract.created_at.desc(), Contract.id)
-    return await paginate(
+    count, found = await signatures.page(
+        session=session, owner_id=None, offset=params.offset, limit=params.page_size
+    )
+    return build_page(
         request=request,
-        session=session,
         params=params,
-        query=query,
-        each=ContractOut.model_validate,
+        count=count,
+        results=[ContractOut.model_validate(item) for item in found],
     )
 
 
@@ -175,39 +147,25 @@ async def admin_list_contracts(
     "400 if unreadable.",
 )
 async def signature_webhook(
-    backend: str, request: Request, settings: SettingsDep, temporal: TemporalDep
+    backend: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> dict[str, str]:
     if backend != settings.signature_backend.value:
         raise UnknownBackend(f"Signatures are not handled by {backend!r} here.")
     provider = request.app.state.signature_provider
     body = await request.body()
     notification = await provider.parse_notification(headers=request.headers, body=body)
-    # Stored and signalled in one transaction: if Temporal cannot take the
-    # signal, nothing is kept and the provider's redelivery gets another chance.
-    async with request.app.state.sessionmaker.begin() as session:
-        is_new = await inbound_events.store_once(
-            session=session,
-            source=f"signature:{backend}",
-            event_id=notification.event_id,
-            payload=json.loads(body),
-        )
-        if not is_new:
-            return {"status": "duplicate"}
-        contract_id = await session.scalar(
-            select(Contract.id).where(Contract.signature_reference == notification.reference)
-        )
-        if contract_id is None:
-            logger.warning(
-                "signature webhook for an unknown procedure",
-                extra={"fields": {"reference": notification.reference}},
-            )
-            return {"status": "ignored"}
-        handle = temporal.get_workflow_handle(signature.workflow_id(contract_id))
-        news = signature.SignatureWorkflow.notification
-        if not await signal_if_running(handle, news, notification):
-            # The procedure's workflow is over: nothing is waiting for this news.
-            logger.info("signature webhook after the procedure ended")
-        return {"status": "accepted"}
+    status = await signatures.receive(
+        session=session,
+        temporal=temporal,
+        source=f"signature:{backend}",
+        notification=notification,
+        payload=json.loads(body),
+    )
+    return {"status": status}
 
 
 # --- the dummy provider's page -------------------------------------------------------

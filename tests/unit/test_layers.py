@@ -45,7 +45,7 @@ KNOWN: dict[str, set[str]] = {
     "api/routers/accounting.py": {"models"},
     "api/routers/carts.py": {"models"},
     "api/routers/catalog.py": {"models", "sqlalchemy"},
-    "api/routers/contracts.py": {"integrations", "models", "sqlalchemy", "workflows"},
+    "api/routers/contracts.py": {"integrations"},
     "api/routers/deep_links.py": {"models"},
     "api/routers/dev.py": {"integrations"},
     "api/routers/enrollments.py": {"models", "sqlalchemy"},
