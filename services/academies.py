@@ -12,14 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from domain.academies import CheckoutIntentExists, IntentInput, intent_workflow_id
+from domain.academies import (
+    SYNC_WORKFLOW_PREFIX,
+    CheckoutIntentExists,
+    IntentInput,
+    SyncNotFound,
+    SyncResult,
+    intent_workflow_id,
+)
 from domain.errors import DomainError
 from models import academies
-from models.academies import CheckoutIntent
+from models.academies import AcademySync, CheckoutIntent
 from models.base import utcnow
 from services import workflows
 from settings import Settings
-from workflows.academy import CheckoutIntentWorkflow
+from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,44 @@ async def start_intent(
     return Intent(
         intent=await academies.get_intent(session=session, id=params.intent_id), created=True
     )
+
+
+# --- the catalogue sync -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sync:
+    workflow_id: str
+    status: str  # running, completed, failed
+    result: SyncResult | None = None
+
+
+async def trigger_sync(*, temporal: Client, settings: Settings) -> str:
+    """A catalogue sync run now (beside the schedule's); its workflow id."""
+    workflow_id = f"{SYNC_WORKFLOW_PREFIX}manual-{uuid.uuid4()}"
+    await workflows.start(
+        temporal=temporal,
+        run=CatalogSyncWorkflow.run,
+        workflow_id=workflow_id,
+        task_queue=settings.task_queue,
+        within=settings.workflow_call_timeout,
+    )
+    return workflow_id
+
+
+async def sync_status(
+    *, session: AsyncSession, temporal: Client, settings: Settings, workflow_id: str
+) -> Sync:
+    """A finished sync's stored result; while it runs, its workflow's status."""
+    stored = await session.get(AcademySync, workflow_id)
+    if stored is not None:
+        result = SyncResult.model_validate(stored.result)
+        return Sync(workflow_id=workflow_id, status="completed", result=result)
+    if not workflow_id.startswith(SYNC_WORKFLOW_PREFIX):
+        raise SyncNotFound(f"No catalogue sync {workflow_id!r}.")
+    running = await workflows.is_running(
+        temporal=temporal, workflow_id=workflow_id, within=settings.workflow_call_timeout
+    )
+    if running is None:
+        raise SyncNotFound(f"No catalogue sync {workflow_id!r}.")
+    return Sync(workflow_id=workflow_id, status="running" if running else "failed")

@@ -18,6 +18,7 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -175,3 +176,24 @@ async def signal_with_start(
         ),
         within=within,
     )
+
+
+async def start(
+    *, temporal: Client, run: Any, workflow_id: str, task_queue: str, within: timedelta
+) -> None:
+    """Start a workflow that takes no input and answers nothing at once."""
+    await workflow_call(
+        temporal.start_workflow(run, id=workflow_id, task_queue=task_queue), within=within
+    )
+
+
+async def is_running(*, temporal: Client, workflow_id: str, within: timedelta) -> bool | None:
+    """True while the workflow runs, False once it is over, None if there is
+    no such workflow."""
+    try:
+        described = await workflow_call(
+            temporal.get_workflow_handle(workflow_id).describe(), within=within
+        )
+    except WorkflowClosed:
+        return None  # NOT_FOUND: no workflow with this id
+    return described.status == WorkflowExecutionStatus.RUNNING

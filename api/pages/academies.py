@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from api.auth import Claims
 from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
-from api.routers.academies import trigger_sync
 from domain.errors import DomainError
 from models import academies
 from models.academies import AcademySync
+from services import academies as academy_services
 
 Admin = Annotated[Claims, Depends(staff_with())]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -46,8 +46,10 @@ async def academies_page(request: Request, staff: Admin) -> HTMLResponse:
 @router.post("/academies/sync", dependencies=[Depends(csrf_checked)])
 async def sync_now(request: Request, staff: Admin) -> Response:
     try:
-        started = await trigger_sync(staff, request.app.state.temporal, request.app.state.settings)
+        workflow_id = await academy_services.trigger_sync(
+            temporal=request.app.state.temporal, settings=request.app.state.settings
+        )
     except DomainError as error:
         return see_other(f"{PREFIX}/academies?done={quote(error.message)}")
-    done = f"Sync started ({started.workflow_id}); reload in a few seconds for its result."
+    done = f"Sync started ({workflow_id}); reload in a few seconds for its result."
     return see_other(f"{PREFIX}/academies?done={quote(done)}")

@@ -11,8 +11,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Role
 from api.deps import (
@@ -34,17 +32,12 @@ from api.schemas.academies import (
     SyncStatus,
 )
 from domain.academies import (
-    SYNC_WORKFLOW_PREFIX,
     InvalidAcademyUuid,
-    SyncNotFound,
-    SyncResult,
 )
 from domain.errors import DomainError
 from models import academies
-from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
+from models.academies import Academy, AcademyPrice, CheckoutIntent
 from services import academies as academy_services
-from services.workflows import workflow_call
-from workflows.academy import CatalogSyncWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +199,7 @@ async def read_product(
 async def trigger_sync(
     _admin: AdminUser, temporal: TemporalDep, settings: SettingsDep
 ) -> SyncStarted:
-    workflow_id = f"{SYNC_WORKFLOW_PREFIX}manual-{uuid.uuid4()}"
-    await workflow_call(
-        temporal.start_workflow(
-            CatalogSyncWorkflow.run, id=workflow_id, task_queue=settings.task_queue
-        ),
-        within=settings.workflow_call_timeout,
-    )
+    workflow_id = await academy_services.trigger_sync(temporal=temporal, settings=settings)
     return SyncStarted(workflow_id=workflow_id)
 
 
@@ -223,22 +210,16 @@ async def trigger_sync(
     "`{created, updated, unchanged, deactivated, skipped, prices, errors}`.",
 )
 async def sync_status(
-    workflow_id: str, _admin: AdminUser, session: ReadSessionDep, temporal: TemporalDep
+    workflow_id: str,
+    _admin: AdminUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> SyncStatus:
-    stored = await session.get(AcademySync, workflow_id)
-    if stored is not None:
-        result = SyncResult.model_validate(stored.result)
-        return SyncStatus(workflow_id=workflow_id, status="completed", result=result)
-    if not workflow_id.startswith(SYNC_WORKFLOW_PREFIX):
-        raise SyncNotFound(f"No catalogue sync {workflow_id!r}.")
-    try:
-        described = await temporal.get_workflow_handle(workflow_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise SyncNotFound(f"No catalogue sync {workflow_id!r}.") from None
-        raise
-    running = described.status == WorkflowExecutionStatus.RUNNING
-    return SyncStatus(workflow_id=workflow_id, status="running" if running else "failed")
+    sync = await academy_services.sync_status(
+        session=session, temporal=temporal, settings=settings, workflow_id=workflow_id
+    )
+    return SyncStatus(workflow_id=sync.workflow_id, status=sync.status, result=sync.result)
 
 
 # --- checkout intents -------------------------------------------------------------------

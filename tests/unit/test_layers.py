@@ -41,7 +41,7 @@ KNOWN: dict[str, set[str]] = {
     "api/pages/deep_links.py": {"models"},
     "api/pages/promo_codes.py": {"models", "sqlalchemy"},
     "api/pagination.py": {"models", "sqlalchemy"},
-    "api/routers/academies.py": {"models", "sqlalchemy", "temporalio", "workflows"},
+    "api/routers/academies.py": {"models", "sqlalchemy"},
     "api/routers/accounting.py": {"models"},
     "api/routers/carts.py": {"models"},
     "api/routers/catalog.py": {"models", "sqlalchemy"},
