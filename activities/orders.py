@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import raises_domain_errors
 from activities.liveness import heartbeating
 from domain.errors import Unprocessable, error_class
+from domain.invoices import TransactionKind
 from domain.orders import (
     CancelRequest,
     InstallmentInfo,
@@ -41,7 +42,6 @@ from models import catalog, invoices, orders
 from models.base import utcnow
 from models.catalog import Product
 from models.contracts import Contract
-from models.invoices import TransactionKind
 from models.orders import Installment, Order, PaymentMethod
 from models.users import User
 from settings import Settings

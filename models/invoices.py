@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from domain.invoices import InvoiceKind, TransactionKind
 from models.base import Base, Money, TimestampMixin, new_id, upsert_insert
-
-
-class InvoiceKind(StrEnum):
-    INVOICE = "invoice"
-    CREDIT_NOTE = "credit_note"
-
-
-class TransactionKind(StrEnum):
-    PAYMENT = "payment"
-    REFUND = "refund"
 
 
 class Invoice(TimestampMixin, Base):

@@ -6,13 +6,12 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from api.deps import CurrentUser, ReadSessionDep
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, paginate
+from api.pagination import Page, PageDep, build_page
 from api.schemas.common import OutputModel
-from models.enrollments import Enrollment
+from services import enrollments
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"], responses=ERROR_RESPONSES)
 
@@ -30,15 +29,12 @@ class EnrollmentOut(OutputModel):
 async def list_enrollments(
     request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
 ) -> Page[EnrollmentOut]:
-    query = (
-        select(Enrollment)
-        .where(Enrollment.user_id == user.sub)
-        .order_by(Enrollment.created_at.desc(), Enrollment.id)
+    count, found = await enrollments.page_of_user(
+        session=session, user_id=user.sub, offset=params.offset, limit=params.page_size
     )
-    return await paginate(
+    return build_page(
         request=request,
-        session=session,
         params=params,
-        query=query,
-        each=EnrollmentOut.model_validate,
+        count=count,
+        results=[EnrollmentOut.model_validate(item) for item in found],
     )

@@ -10,7 +10,7 @@ from api.auth import Role
 from api.deps import CurrentUser, ReadSessionDep
 from api.errors import ERROR_RESPONSES
 from api.schemas.invoices import InvoiceOut
-from models import invoices, orders
+from services import invoices
 
 router = APIRouter(prefix="/api/v1/orders", tags=["invoices"], responses=ERROR_RESPONSES)
 
@@ -25,6 +25,5 @@ async def list_invoices(
     order_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> list[InvoiceOut]:
     owner = None if user.has_any_role(Role.ADMIN) else user.sub
-    await orders.get_order(session=session, id=order_id, owner_id=owner)
-    found = await invoices.list_for_order(session=session, order_id=order_id)
+    found = await invoices.of_order(session=session, order_id=order_id, owner_id=owner)
     return [InvoiceOut.model_validate(invoice) for invoice in found]

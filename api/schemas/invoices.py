@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from api.schemas.common import OutputModel, SignedMoneyOut
-from models.invoices import InvoiceKind, TransactionKind
+from domain.invoices import InvoiceKind, TransactionKind
 
 
 class TransactionOut(OutputModel):

@@ -48,12 +48,9 @@ KNOWN: dict[str, set[str]] = {
     "api/routers/contracts.py": {"integrations"},
     "api/routers/deep_links.py": {"models"},
     "api/routers/dev.py": {"integrations"},
-    "api/routers/enrollments.py": {"models", "sqlalchemy"},
     "api/routers/health.py": {"integrations", "sqlalchemy"},
-    "api/routers/invoices.py": {"models"},
     "api/routers/payments.py": {"integrations"},
     "api/routers/promo_codes.py": {"models", "sqlalchemy"},
-    "api/schemas/invoices.py": {"models"},
     "models/payments.py": {"integrations"},
     "models/signatures.py": {"integrations"},
 }
