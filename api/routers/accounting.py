@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -15,11 +15,8 @@ from api.csv import attachment, csv_line
 from api.deps import ReadSessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.schemas.accounting import CashBook, LedgerEntryOut, Total
-from domain.errors import BadRequest, error_class
-from models import accounting
-from models.accounting import LedgerEntry
+from services import accounting
 
-InvalidPeriod = error_class(BadRequest, "invalid_period")
 CSV_COLUMNS = ["at", "cart_id", "user_email", "method", "label", "amount", "net_amount", "currency"]
 
 router = APIRouter(
@@ -30,17 +27,7 @@ router = APIRouter(
 )
 
 
-def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """Whole UTC days, `to` included."""
-    if start and end and end < start:
-        raise InvalidPeriod("`to` is before `from`.")
-    return (
-        datetime.combine(start, time(), UTC) if start else None,
-        datetime.combine(end + timedelta(days=1), time(), UTC) if end else None,
-    )
-
-
-def _entry_out(entry: LedgerEntry, email: str) -> LedgerEntryOut:
+def _entry_out(entry, email: str) -> LedgerEntryOut:
     fields = {
         name: getattr(entry, name) for name in LedgerEntryOut.model_fields if name != "user_email"
     }
@@ -70,8 +57,7 @@ async def cash_book(
 
 async def cash_book_of(session, *, start: date | None, end: date | None) -> CashBook:
     """The entries of the days from `start` to `end` (both included) and their totals."""
-    since, until = _bounds(start, end)
-    rows = (await session.execute(accounting.entries_query(start=since, end=until))).all()
+    rows = await accounting.entries(session=session, start=start, end=end)
     entries = [_entry_out(entry, email) for entry, email in rows]
     return CashBook(
         entries=entries,
@@ -96,29 +82,25 @@ def _totals(entries: Iterable[LedgerEntryOut], *, key) -> list[Total]:
 
 
 def cash_book_csv(request: Request, *, start: date | None, end: date | None) -> StreamingResponse:
-    since, until = _bounds(start, end)
-    query = accounting.entries_query(start=since, end=until)
-    # A transaction: PostgreSQL streams rows through a server-side cursor,
-    # which lives only inside one.
-    sessionmaker = request.app.state.sessionmaker
+    rows = accounting.streamed_entries(
+        sessionmaker=request.app.state.sessionmaker, start=start, end=end
+    )
 
     async def lines() -> AsyncIterator[str]:
         yield csv_line(CSV_COLUMNS)
-        async with sessionmaker() as session:
-            rows = await session.stream(query.execution_options(yield_per=1000))
-            async for entry, email in rows:
-                yield csv_line(
-                    [
-                        entry.at.isoformat(),
-                        entry.cart_id,
-                        email,
-                        entry.method,
-                        entry.label,
-                        entry.amount,
-                        entry.net_amount,
-                        entry.currency,
-                    ]
-                )
+        async for entry, email in rows:
+            yield csv_line(
+                [
+                    entry.at.isoformat(),
+                    entry.cart_id,
+                    email,
+                    entry.method,
+                    entry.label,
+                    entry.amount,
+                    entry.net_amount,
+                    entry.currency,
+                ]
+            )
 
     return StreamingResponse(
         lines(), media_type="text/csv; charset=utf-8", headers=attachment("cash-book.csv")

@@ -42,7 +42,6 @@ KNOWN: dict[str, set[str]] = {
     "api/pages/promo_codes.py": {"models", "sqlalchemy"},
     "api/pagination.py": {"models", "sqlalchemy"},
     "api/routers/academies.py": {"models", "sqlalchemy"},
-    "api/routers/accounting.py": {"models"},
     "api/routers/carts.py": {"models"},
     "api/routers/catalog.py": {"models", "sqlalchemy"},
     "api/routers/contracts.py": {"integrations"},
