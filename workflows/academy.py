@@ -17,7 +17,9 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
+
+from workflows.process_owned import WritesItsRow
 
 with workflow.unsafe.imports_passed_through():
     from activities.academies import (
@@ -83,16 +85,20 @@ def _cause(error: ActivityError) -> str:
 
 
 @workflow.defn(name="CheckoutIntentWorkflow")
-class CheckoutIntentWorkflow:
+class CheckoutIntentWorkflow(WritesItsRow):
     def __init__(self) -> None:
+        super().__init__()
         self._paid: IntentPaid | None = None
-        self._written = False
-        self._refusal: BaseException | None = None
 
     @workflow.run
     async def run(self, params: IntentInput) -> IntentState:
         if params.user_id is not None and workflow.patched(PATCH_WRITES_ITS_ROW):
-            await self._write(params)
+            # No intent row exists without a workflow to expire or fulfil it.
+            await self._write_row(
+                workflow.execute_activity_method(
+                    AcademyActivities.create_intent, params, **WRITE_OPTIONS
+                )
+            )
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._paid is not None,
@@ -132,28 +138,6 @@ class CheckoutIntentWorkflow:
             IntentMove(intent_id=params.intent_id, target=target, error=error),
             **WRITE_OPTIONS,
         )
-
-    async def _write(self, params: IntentInput) -> None:
-        """The intent's row: written here, so no row exists without a
-        workflow to expire or fulfil it."""
-        try:
-            await workflow.execute_activity_method(
-                AcademyActivities.create_intent, params, **WRITE_OPTIONS
-            )
-        except ActivityError as error:
-            # A concurrent twin is in flight: this run ends, nothing written.
-            cause = error.cause
-            self._refusal = cause if isinstance(cause, ApplicationError) else error
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise self._refusal from None
-        self._written = True
-
-    @workflow.update(name="created")
-    async def created(self) -> None:
-        """Answers once the intent's row is written (or refused)."""
-        await workflow.wait_condition(lambda: self._written or self._refusal is not None)
-        if self._refusal is not None:
-            raise self._refusal
 
     @workflow.signal(name=SIGNAL_PAID)
     def paid(self, news: IntentPaid) -> None:

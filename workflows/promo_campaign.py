@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
+
+from workflows.process_owned import WritesItsRow
 
 with workflow.unsafe.imports_passed_through():
     from activities.promo_codes import CampaignMove, PromoCodeActivities
@@ -33,15 +35,16 @@ MOVE_OPTIONS = {
 
 
 @workflow.defn(name="PromoCampaignWorkflow")
-class PromoCampaignWorkflow:
-    def __init__(self) -> None:
-        self._written = False
-        self._refusal: BaseException | None = None
-
+class PromoCampaignWorkflow(WritesItsRow):
     @workflow.run
     async def run(self, params: CampaignInput) -> CampaignStatus:
         if params.new is not None and workflow.patched(PATCH_WRITES_ITS_ROW):
-            await self._write(params)
+            # No campaign exists without the workflow that generates and expires it.
+            await self._write_row(
+                workflow.execute_local_activity_method(
+                    PromoCodeActivities.create_campaign, params, **MOVE_OPTIONS
+                )
+            )
         try:
             await workflow.execute_activity_method(
                 PromoCodeActivities.generate, params, **GENERATION_OPTIONS
@@ -54,28 +57,6 @@ class PromoCampaignWorkflow:
         await workflow.sleep(max(params.valid_until - workflow.now(), timedelta(0)))
         await self._move(params, CampaignStatus.EXPIRED, [CampaignStatus.READY])
         return CampaignStatus.EXPIRED
-
-    async def _write(self, params: CampaignInput) -> None:
-        """The campaign's row, written here: no campaign exists without the
-        workflow that generates and expires it."""
-        try:
-            await workflow.execute_local_activity_method(
-                PromoCodeActivities.create_campaign, params, **MOVE_OPTIONS
-            )
-        except ActivityError as error:
-            # Refused (its name was taken meanwhile): nothing written, this run ends.
-            cause = error.cause
-            self._refusal = cause if isinstance(cause, ApplicationError) else error
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise self._refusal from None
-        self._written = True
-
-    @workflow.update(name="created")
-    async def created(self) -> None:
-        """Answers once the campaign's row is written (or refused)."""
-        await workflow.wait_condition(lambda: self._written or self._refusal is not None)
-        if self._refusal is not None:
-            raise self._refusal
 
     async def _move(
         self,
