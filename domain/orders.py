@@ -345,6 +345,13 @@ COLLECTING_STATES = frozenset(
     }
 )
 
+# An order's process is over in these: its workflow ends.
+FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
+# The order_confirmed email goes once an order reaches one of these.
+CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
+# The learner has access once the order is paid for in part, or complete.
+ENROLLING_STATES = frozenset({OrderState.PENDING_PAYMENT, OrderState.COMPLETED})
+
 # States in which a (new) payment method may be saved on a paid order.
 PAYMENT_METHOD_STATES = frozenset(
     {

@@ -37,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.orders import (
         COLLECTING_STATES,
+        CONFIRMED_STATES,
+        ENROLLING_STATES,
+        FINAL_STATES,
         SIGNABLE_STATES,
         WAITING_FOR_LEARNER,
         CancelRequest,
@@ -61,16 +64,12 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_ID_PREFIX = "order:"
 SIGNAL_PAYMENT_UPDATED = "payment_updated"
-FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
-CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
 # Workflows started before these existed replay without them.
 PATCH_ORDER_CONFIRMED_EMAIL = "order-confirmed-email"
 PATCH_INSTALLMENT_COLLECTION = "installment-collection"
 PATCH_ENROLLMENTS = "enrollments"
 PATCH_REFUND_CLOSES_SIGNATURE = "refund-closes-signature"
 PATCH_LOCAL_DB_STEPS = "local-db-steps"
-# The learner has access once the order is paid for in part, or complete.
-ENROLLING_STATES = frozenset({OrderState.PENDING_PAYMENT, OrderState.COMPLETED})
 # A charge may wait on an unavailable provider: retried with backoff, never
 # given up (the installment stays `error` meanwhile).
 DEBIT_OPTIONS = {
