@@ -70,8 +70,8 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 async def _seed(settings: Settings) -> bool:
-    from models.demo import seed_demo
     from models.session import create_engine, create_sessionmaker
+    from services.demo import seed_demo
 
     engine = create_engine(settings.effective_database_url)
     try:

@@ -29,8 +29,8 @@ from bench.common import api_env, scratch_database, uvicorn
 from cli import free_port
 from models.academies import Academy, AcademyPrice
 from models.deep_links import OfferingDeepLink
-from models.demo import seed_demo
 from models.session import create_engine, create_sessionmaker
+from services.demo import seed_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,4 +1,5 @@
-"""CPF deep links of offerings, and the queries and writes on them.
+"""CPF deep links of offerings, and the queries on them (the writes are in
+services/deep_links.py).
 
 Every rule of spec 10 is a constraint here, so no writer can break it:
 - the organization is one of the offering's: composite FK to offering_organizations
@@ -12,7 +13,7 @@ Every rule of spec 10 is a constraint here, so no writer can break it:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import (
     Boolean,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
     text,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,16 +32,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.catalog import ProductType
 from domain.deep_links import (
     MAX_DEEP_LINK_LENGTH,
-    DeepLinkExists,
-    DeepLinkNotUnique,
-    check_can_attach,
-    check_can_delete,
     choose_link,
-    normalize_deep_link,
 )
 from domain.errors import NotFound, error_class
-from models.base import Base, TimestampMixin, new_id, utcnow
-from models.catalog import Offering, OfferingNotFound, delete_row, flush_checked, get
+from models.base import Base, TimestampMixin, new_id
+from models.catalog import Offering, OfferingNotFound, get
 
 DeepLinkNotFound = error_class(NotFound, "deep_link_not_found")
 
@@ -160,89 +155,3 @@ async def get_link(
     if found is None:
         raise DeepLinkNotFound(f"No deep link with id {id}.")
     return found
-
-
-# --- writes ----------------------------------------------------------------
-
-
-def _uniqueness_checks(
-    session: AsyncSession, link: OfferingDeepLink
-) -> Callable[[], Awaitable[None]]:
-    async def check() -> None:
-        same_pair = select(OfferingDeepLink.id).where(
-            OfferingDeepLink.offering_id == link.offering_id,
-            OfferingDeepLink.organization_id == link.organization_id,
-            OfferingDeepLink.id != link.id,
-        )
-        if await session.scalar(same_pair) is not None:
-            raise DeepLinkExists("This organization already has a deep link on this offering.")
-        same_url = select(OfferingDeepLink.id).where(
-            OfferingDeepLink.deep_link == link.deep_link, OfferingDeepLink.id != link.id
-        )
-        if await session.scalar(same_url) is not None:
-            raise DeepLinkNotUnique("This deep link is already used.")
-
-    return check
-
-
-async def create_link(
-    *,
-    session: AsyncSession,
-    offering_id: uuid.UUID,
-    organization_id: uuid.UUID,
-    deep_link: str,
-    is_active: bool = False,
-) -> OfferingDeepLink:
-    offering = await get(session=session, model=Offering, id=offering_id)
-    check_can_attach(
-        product_type=ProductType(offering.product_type),
-        organization_id=organization_id,
-        offering_organization_ids={item.id for item in offering.organizations},
-    )
-    link = OfferingDeepLink(
-        id=new_id(),
-        offering_id=offering.id,
-        organization_id=organization_id,
-        product_type=offering.product_type,
-        deep_link=normalize_deep_link(deep_link),
-        is_active=is_active,
-    )
-    session.add(link)
-    await flush_checked(session=session, checks=_uniqueness_checks(session, link))
-    return link
-
-
-async def update_link(
-    *,
-    session: AsyncSession,
-    id: uuid.UUID,
-    deep_link: str | None = None,
-    is_active: bool | None = None,
-) -> OfferingDeepLink:
-    link = await get_link(session=session, id=id, for_update=True)
-    if deep_link is not None:
-        link.deep_link = normalize_deep_link(deep_link)
-    if is_active is not None:
-        link.is_active = is_active
-    await flush_checked(session=session, checks=_uniqueness_checks(session, link))
-    return link
-
-
-async def delete_link(*, session: AsyncSession, id: uuid.UUID) -> None:
-    link = await get_link(session=session, id=id, for_update=True)
-    check_can_delete(is_active=link.is_active)
-    await delete_row(session=session, row=link)
-
-
-async def set_all_active(
-    *, session: AsyncSession, offering_id: uuid.UUID, is_active: bool
-) -> list[OfferingDeepLink]:
-    await get(session=session, model=Offering, id=offering_id)
-    await session.execute(
-        update(OfferingDeepLink)
-        .where(OfferingDeepLink.offering_id == offering_id)
-        .values(is_active=is_active, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-    return await list_for_offering(session=session, offering_id=offering_id)

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import codes
 from domain.catalog import ProductType
-from models import catalog, deep_links, users
+from models import catalog, users
 from models.catalog import Course, CourseRun, Offering, Organization, Product
 from models.deep_links import OfferingDeepLink
 from models.promo_codes import Campaign
 from models.vouchers import Voucher
+from services import deep_links
 
 _sequence = itertools.count(1)
 

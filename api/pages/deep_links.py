@@ -25,9 +25,10 @@ from api.pages.access import (
     staff_with,
 )
 from domain.errors import DomainError
-from models import catalog, deep_links
+from models import catalog
 from models.catalog import Offering, list_page
 from models.deep_links import DeepLinkNotFound
+from services import deep_links
 
 Admin = Annotated[Claims, Depends(staff_with())]
 router = APIRouter(

@@ -32,22 +32,14 @@ from domain.carts import (
     LOGIN_REQUIRED,
     NOTHING_TO_PAY,
     TOO_MANY_ATTEMPTS,
-    CartEmpty,
     CartNotFound,
     CartState,
-    PaymentMethod,
-    PaymentRequired,
     Tariff,
 )
 from domain.errors import RateLimited
-from domain.promo_codes import ActivationRefusal, ledger_label
-from models import accounting, carts, promo_codes
-from models.base import utcnow
-from models.carts import Cart, LineView
-
-# Carts have integer keys (PostgreSQL `integer`): a larger number is no cart,
-# not a query the database refuses with a 500 (found by tests/security/test_fuzz.py).
-MAX_CART_ID = 2**31 - 1
+from domain.promo_codes import ActivationRefusal
+from services import carts as cart_services
+from services.carts import MAX_CART_ID
 
 router = APIRouter(prefix="/api/v2", tags=["member site"], responses=ERROR_RESPONSES)
 
@@ -71,7 +63,7 @@ def _failed(refusal: ActivationRefusal = ActivationRefusal.INVALID) -> JSONRespo
     return _answer(400, ACTIVATION_FAILED, [refusal.value])
 
 
-def cart_out(cart: Cart, views: list[LineView]) -> CartOut:
+def cart_out(cart, views) -> CartOut:
     items = [
         CartItemOut(
             id=view.line.id,
@@ -92,8 +84,8 @@ def cart_out(cart: Cart, views: list[LineView]) -> CartOut:
 
 @router.get("/carts", summary="My open cart (created if I have none)")
 async def my_cart(user: CurrentUser, session: SessionDep) -> CartOut:
-    cart = await carts.open_cart(session=session, owner_id=user.sub)
-    return cart_out(cart, await carts.lines(session=session, cart_id=cart.id))
+    cart, views = await cart_services.open_cart(session=session, owner_id=user.sub)
+    return cart_out(cart, views)
 
 
 def _member(request: Request) -> Claims | None:
@@ -164,35 +156,18 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
         return _failed()
     await ensure_user(request, member)
     try:
-        cart = _cart_number(cart_id)
-        async with request.app.state.engine.begin() as connection:
-            now = utcnow()
-            if await carts.add_promo_code(
-                connection=connection, cart_id=cart, member_id=member.sub, code=code, now=now
-            ):
-                return _answer(200, ACTIVATION_SUCCEEDED)
-            if not await carts.is_open_cart_of(
-                connection=connection, cart_id=cart, member_id=member.sub
-            ):
-                raise CartNotFound(f"No open cart {cart_id}.")
-            refusal = await promo_codes.why_not(connection=connection, code=code, now=now)
+        refusal = await cart_services.activate_code(
+            engine=request.app.state.engine, cart_id=cart_id, member_id=member.sub, code=code
+        )
     except CartNotFound:
         return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])
+    if refusal is None:
+        return _answer(200, ACTIVATION_SUCCEEDED)
     return _failed(refusal)
 
 
 def _retry(limited: RateLimited) -> dict[str, str]:
     return {"Retry-After": str(limited.retry_after)}
-
-
-def _cart_number(cart_id: str) -> int:
-    try:
-        number = int(cart_id)
-    except ValueError:
-        raise CartNotFound(f"No cart {cart_id!r}.") from None
-    if not 1 <= number <= MAX_CART_ID:  # the database would refuse to compare it
-        raise CartNotFound(f"No cart {cart_id!r}.")
-    return number
 
 
 @router.post(
@@ -209,36 +184,7 @@ async def select_payment(
     session: SessionDep,
     body: Annotated[SelectPaymentIn | None, Body()] = None,
 ) -> SelectPaymentOut:
-    cart = await carts.owned_cart(session=session, cart_id=cart_id, owner_id=user.sub, lock=True)
-    views = await carts.lines(session=session, cart_id=cart.id)
-    if cart.state == CartState.OPEN:
-        await _nothing_to_pay(session, cart, views)
-    return SelectPaymentOut(methods=NOTHING_TO_PAY, cart=cart_out(cart, views))
-
-
-async def _nothing_to_pay(session, cart: Cart, views: list[LineView]) -> None:
-    if not views:
-        raise CartEmpty("The cart is empty.")
-    if any(view.line.unit_price > 0 for view in views):
-        raise PaymentRequired("This cart has something to pay; only free carts are validated here.")
-    now = utcnow()
-    await carts.validate(session=session, cart=cart, now=now)
-    await carts.activate_memberships(session=session, cart=cart, views=views, now=now)
-    await accounting.record(
-        session=session,
-        entries=[
-            {
-                "at": now,
-                "cart_id": cart.id,
-                "cart_line_id": view.line.id,
-                "user_id": cart.owner_id,
-                "method": PaymentMethod.PROMO_CODE.value,
-                "label": ledger_label(view.campaign_name or ""),
-                "amount": view.line.list_price,
-                "net_amount": view.line.unit_price,
-                "currency": view.line.currency,
-            }
-            for view in views
-            if view.line.tariff == Tariff.PROMO_CODE
-        ],
+    cart, views = await cart_services.select_payment(
+        session=session, cart_id=cart_id, owner_id=user.sub
     )
+    return SelectPaymentOut(methods=NOTHING_TO_PAY, cart=cart_out(cart, views))

@@ -32,9 +32,10 @@ from api.schemas.catalog import (
 )
 from api.schemas.common import QueryText
 from domain.catalog import ProductType
-from models import catalog, deep_links
+from models import catalog
 from models.base import Base
 from models.catalog import Course, CourseRun, Offering, Organization, Product
+from services import deep_links
 
 public_router = APIRouter(prefix="/api/v1/offerings", tags=["offerings"], responses=ERROR_RESPONSES)
 admin_router = APIRouter(

@@ -17,7 +17,7 @@ from api.schemas.deep_links import (
     DeepLinkUpdate,
     ServedDeepLink,
 )
-from models import deep_links
+from services import deep_links
 
 public_router = APIRouter(
     prefix="/api/v1/offerings", tags=["deep-links"], responses=ERROR_RESPONSES
@@ -40,15 +40,12 @@ async def served_deep_link(offering_id: uuid.UUID, request: Request) -> ServedDe
     active. Anonymous; 404 `offering_not_found` for an unknown offering.
     Served from a short per-process cache (api/cache.py)."""
 
-    async def load() -> tuple[str, ...] | None:
-        # A connection only on a cache miss: checking one out is most of a hit's cost.
-        async with request.app.state.read_engine.connect() as connection:
-            return await deep_links.active_links_of(connection=connection, offering_id=offering_id)
-
-    active = await request.app.state.read_cache.get_or_load(("deep-links", offering_id), load)
-    return ServedDeepLink(
-        deep_link=deep_links.served_link(offering_id=offering_id, active_links=active)
+    link = await deep_links.served(
+        read_engine=request.app.state.read_engine,
+        cache=request.app.state.read_cache,
+        offering_id=offering_id,
     )
+    return ServedDeepLink(deep_link=link)
 
 
 @admin_router.get("/offerings/{offering_id}/deep-links", summary="List an offering's deep links")

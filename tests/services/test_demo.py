@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from models.catalog import Offering
 from models.deep_links import OfferingDeepLink
-from models.demo import seed_demo
+from services.demo import seed_demo
 
 
 async def test_demo_seed_once(sessionmaker) -> None:

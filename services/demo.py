@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.catalog import ProductType
-from models import catalog, deep_links
+from models import catalog
 from models.base import utcnow
 from models.catalog import Course, CourseRun, Organization, Product
+from services import deep_links
 
 MCF = "https://www.moncompteformation.gouv.fr/espace-prive/html/#/formation/recherche"
 

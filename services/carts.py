@@ -1,0 +1,94 @@
+"""Member carts (plain records, written in the request's transaction): the
+open cart, a promo code's activation into it, and its validation when there
+is nothing to pay (memberships activated, the cash book written)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from domain.carts import CartEmpty, CartNotFound, CartState, PaymentMethod, PaymentRequired, Tariff
+from domain.promo_codes import ActivationRefusal, ledger_label
+from models import accounting, carts, promo_codes
+from models.base import utcnow
+from models.carts import Cart, LineView
+
+# Carts have integer keys (PostgreSQL `integer`): a larger number is no cart,
+# not a query the database refuses with a 500 (found by tests/security/test_fuzz.py).
+MAX_CART_ID = 2**31 - 1
+
+
+async def open_cart(*, session: AsyncSession, owner_id: str) -> tuple[Cart, list[LineView]]:
+    """The member's open cart, created if they have none, with its lines."""
+    cart = await carts.open_cart(session=session, owner_id=owner_id)
+    return cart, await carts.lines(session=session, cart_id=cart.id)
+
+
+def cart_number(cart_id: str) -> int:
+    try:
+        number = int(cart_id)
+    except ValueError:
+        raise CartNotFound(f"No cart {cart_id!r}.") from None
+    if not 1 <= number <= MAX_CART_ID:  # the database would refuse to compare it
+        raise CartNotFound(f"No cart {cart_id!r}.")
+    return number
+
+
+async def activate_code(
+    *, engine: AsyncEngine, cart_id: str, member_id: str, code: str
+) -> ActivationRefusal | None:
+    """Take the code for the member's open cart and add its line, in one
+    transaction of two prebuilt statements (the hot path, bench/activation.py):
+    None when it was activated, else why not; CartNotFound for no open cart of
+    theirs. However many requests race for one code, exactly one succeeds."""
+    cart = cart_number(cart_id)
+    async with engine.begin() as connection:
+        now = utcnow()
+        if await carts.add_promo_code(
+            connection=connection, cart_id=cart, member_id=member_id, code=code, now=now
+        ):
+            return None
+        if not await carts.is_open_cart_of(
+            connection=connection, cart_id=cart, member_id=member_id
+        ):
+            raise CartNotFound(f"No open cart {cart_id}.")
+        return await promo_codes.why_not(connection=connection, code=code, now=now)
+
+
+async def select_payment(
+    *, session: AsyncSession, cart_id: int, owner_id: str
+) -> tuple[Cart, list[LineView]]:
+    """Validate the member's cart when it has nothing to pay; asking again
+    answers the same."""
+    cart = await carts.owned_cart(session=session, cart_id=cart_id, owner_id=owner_id, lock=True)
+    views = await carts.lines(session=session, cart_id=cart.id)
+    if cart.state == CartState.OPEN:
+        await _nothing_to_pay(session, cart, views)
+    return cart, views
+
+
+async def _nothing_to_pay(session: AsyncSession, cart: Cart, views: list[LineView]) -> None:
+    if not views:
+        raise CartEmpty("The cart is empty.")
+    if any(view.line.unit_price > 0 for view in views):
+        raise PaymentRequired("This cart has something to pay; only free carts are validated here.")
+    now = utcnow()
+    await carts.validate(session=session, cart=cart, now=now)
+    await carts.activate_memberships(session=session, cart=cart, views=views, now=now)
+    await accounting.record(
+        session=session,
+        entries=[
+            {
+                "at": now,
+                "cart_id": cart.id,
+                "cart_line_id": view.line.id,
+                "user_id": cart.owner_id,
+                "method": PaymentMethod.PROMO_CODE.value,
+                "label": ledger_label(view.campaign_name or ""),
+                "amount": view.line.list_price,
+                "net_amount": view.line.unit_price,
+                "currency": view.line.currency,
+            }
+            for view in views
+            if view.line.tariff == Tariff.PROMO_CODE
+        ],
+    )
