@@ -1,4 +1,5 @@
-"""Catalogue: public offering search/read and the admin CRUD of every object."""
+"""Catalogue: public offering search/read and the admin CRUD of every object,
+adapters over services/catalog.py."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.cache import cleared_after_writes
 from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, paginate
+from api.pagination import Page, PageDep, build_page
 from api.schemas.catalog import (
     CourseCreate,
     CourseOut,
@@ -32,10 +32,7 @@ from api.schemas.catalog import (
 )
 from api.schemas.common import QueryText
 from domain.catalog import ProductType
-from models import catalog
-from models.base import Base
-from models.catalog import Course, CourseRun, Offering, Organization, Product
-from services import deep_links
+from services import catalog
 
 public_router = APIRouter(prefix="/api/v1/offerings", tags=["offerings"], responses=ERROR_RESPONSES)
 admin_router = APIRouter(
@@ -46,22 +43,17 @@ admin_router = APIRouter(
 )
 
 
+def offering_out(served: catalog.ServedOffering) -> OfferingOut:
+    out = OfferingOut.model_validate(served.offering)
+    return out.model_copy(update={"deep_link": served.deep_link})
+
+
+def _changes(body: BaseModel, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields the client sent (PATCH semantics)."""
+    return body.model_dump(exclude_unset=True, exclude=skip)
+
+
 # --- offerings: public reads ---------------------------------------------------
-
-
-async def offerings_out(*, session: AsyncSession, offerings: list[Offering]) -> list[OfferingOut]:
-    links = await deep_links.active_links_by_offering(
-        session=session, offering_ids=[item.id for item in offerings]
-    )
-    return [
-        OfferingOut.model_validate(item).model_copy(update={"deep_link": links[item.id]})
-        for item in offerings
-    ]
-
-
-async def offering_out(*, session: AsyncSession, offering_id: uuid.UUID) -> OfferingOut:
-    offering = await catalog.get(session=session, model=Offering, id=offering_id)
-    return (await offerings_out(session=session, offerings=[offering]))[0]
 
 
 @public_router.get("", summary="Search offerings")
@@ -80,30 +72,29 @@ async def search_offerings(
     product_type: ProductType | None = None,
 ) -> Page[OfferingOut]:
     """Case-insensitive search over product title, course title and course code."""
-    statement = catalog.search_offerings(
-        query=query, course_code=course_code, product_type=product_type
-    )
-    return await paginate(
-        request=request,
+    count, found = await catalog.search_offerings(
         session=session,
-        params=params,
-        query=statement,
-        convert=lambda rows: offerings_out(session=session, offerings=rows),
+        query=query,
+        course_code=course_code,
+        product_type=product_type,
+        offset=params.offset,
+        limit=params.page_size,
+    )
+    return build_page(
+        request=request, params=params, count=count, results=[offering_out(i) for i in found]
     )
 
 
 @public_router.get("/{offering_id}", summary="Read an offering")
 async def read_offering(offering_id: uuid.UUID, session: ReadSessionDep) -> OfferingOut:
     """The offering with `deep_link`: one of its active CPF links, or null."""
-    return await offering_out(session=session, offering_id=offering_id)
+    return offering_out(await catalog.get_offering(session=session, id=offering_id))
 
 
 # --- admin: shared list / read / delete ------------------------------------------
 
 
-def _register_reads_and_delete(
-    *, path: str, model: type[Base], out: type[BaseModel], label: str, order_by: Any
-) -> None:
+def _register_reads_and_delete(*, path: str, out: type[BaseModel], label: str) -> None:
     """GET list, GET one and DELETE are the same for every catalogue object."""
 
     # response_model is given explicitly: `out` is a closure variable that a
@@ -112,16 +103,17 @@ def _register_reads_and_delete(
         f"/{path}", summary=f"List {label}s", name=f"list_{path}", response_model=Page[out]
     )
     async def list_items(request: Request, session: SessionDep, params: PageDep) -> Any:
-        query = catalog.loading_query(model).order_by(*order_by)
-        return await paginate(
-            request=request, session=session, params=params, query=query, each=out.model_validate
+        count, found = await catalog.page_of(
+            session=session, kind=path, offset=params.offset, limit=params.page_size
         )
+        results = [out.model_validate(item) for item in found]
+        return build_page(request=request, params=params, count=count, results=results)
 
     @admin_router.get(
         f"/{path}/{{id}}", summary=f"Read a {label}", name=f"read_{path}", response_model=out
     )
     async def read_item(id: uuid.UUID, session: SessionDep) -> Any:
-        return out.model_validate(await catalog.get(session=session, model=model, id=id))
+        return out.model_validate(await catalog.get_item(session=session, kind=path, id=id))
 
     @admin_router.delete(
         f"/{path}/{{id}}",
@@ -131,32 +123,18 @@ def _register_reads_and_delete(
         name=f"delete_{path}",
     )
     async def delete_item(id: uuid.UUID, session: SessionDep) -> Response:
-        row = await catalog.get(session=session, model=model, id=id)
-        await catalog.delete_row(session=session, row=row)
+        await catalog.delete_item(session=session, kind=path, id=id)
         return Response(status_code=204)
-
-
-def _apply(row: Base, changes: BaseModel, *, skip: frozenset[str] = frozenset()) -> None:
-    """Copy the fields the client sent (PATCH semantics) onto the row."""
-    for field, value in changes.model_dump(exclude_unset=True, exclude=skip).items():
-        setattr(row, field, value)
 
 
 # --- organizations -----------------------------------------------------------
 
-_register_reads_and_delete(
-    path="organizations",
-    model=Organization,
-    out=OrganizationOut,
-    label="organization",
-    order_by=(Organization.code,),
-)
+_register_reads_and_delete(path="organizations", out=OrganizationOut, label="organization")
 
 
 @admin_router.post("/organizations", status_code=201, summary="Create an organization")
 async def create_organization(body: OrganizationCreate, session: SessionDep) -> OrganizationOut:
-    organization = Organization(**body.model_dump())
-    await catalog.save_organization(session=session, organization=organization)
+    organization = await catalog.create_organization(session=session, fields=body.model_dump())
     return OrganizationOut.model_validate(organization)
 
 
@@ -164,53 +142,42 @@ async def create_organization(body: OrganizationCreate, session: SessionDep) -> 
 async def update_organization(
     id: uuid.UUID, body: OrganizationUpdate, session: SessionDep
 ) -> OrganizationOut:
-    organization = await catalog.get(session=session, model=Organization, id=id)
-    _apply(organization, body)
-    await catalog.save_organization(session=session, organization=organization)
+    organization = await catalog.update_organization(session=session, id=id, changes=_changes(body))
     return OrganizationOut.model_validate(organization)
 
 
 # --- courses -------------------------------------------------------------------
 
-_register_reads_and_delete(
-    path="courses", model=Course, out=CourseOut, label="course", order_by=(Course.code,)
-)
+_register_reads_and_delete(path="courses", out=CourseOut, label="course")
 
 
 @admin_router.post("/courses", status_code=201, summary="Create a course")
 async def create_course(body: CourseCreate, session: SessionDep) -> CourseOut:
-    course = Course(code=body.code, title=body.title)
-    await catalog.save_course(
-        session=session, course=course, organization_ids=body.organization_ids
+    course = await catalog.create_course(
+        session=session, code=body.code, title=body.title, organization_ids=body.organization_ids
     )
     return CourseOut.model_validate(course)
 
 
 @admin_router.patch("/courses/{id}", summary="Update a course")
 async def update_course(id: uuid.UUID, body: CourseUpdate, session: SessionDep) -> CourseOut:
-    course = await catalog.get(session=session, model=Course, id=id)
-    _apply(course, body, skip=frozenset({"organization_ids"}))
-    await catalog.save_course(
-        session=session, course=course, organization_ids=body.organization_ids
+    course = await catalog.update_course(
+        session=session,
+        id=id,
+        changes=_changes(body, skip=frozenset({"organization_ids"})),
+        organization_ids=body.organization_ids,
     )
     return CourseOut.model_validate(course)
 
 
 # --- course runs -----------------------------------------------------------------
 
-_register_reads_and_delete(
-    path="course-runs",
-    model=CourseRun,
-    out=CourseRunOut,
-    label="course run",
-    order_by=(CourseRun.start, CourseRun.id),
-)
+_register_reads_and_delete(path="course-runs", out=CourseRunOut, label="course run")
 
 
 @admin_router.post("/course-runs", status_code=201, summary="Create a course run")
 async def create_course_run(body: CourseRunCreate, session: SessionDep) -> CourseRunOut:
-    course_run = CourseRun(**body.model_dump())
-    await catalog.save_course_run(session=session, course_run=course_run)
+    course_run = await catalog.create_course_run(session=session, fields=body.model_dump())
     return CourseRunOut.model_validate(course_run)
 
 
@@ -218,28 +185,21 @@ async def create_course_run(body: CourseRunCreate, session: SessionDep) -> Cours
 async def update_course_run(
     id: uuid.UUID, body: CourseRunUpdate, session: SessionDep
 ) -> CourseRunOut:
-    course_run = await catalog.get(session=session, model=CourseRun, id=id)
-    _apply(course_run, body)
-    await catalog.save_course_run(session=session, course_run=course_run)
+    course_run = await catalog.update_course_run(session=session, id=id, changes=_changes(body))
     return CourseRunOut.model_validate(course_run)
 
 
 # --- products --------------------------------------------------------------------
 
-_register_reads_and_delete(
-    path="products",
-    model=Product,
-    out=ProductOut,
-    label="product",
-    order_by=(Product.title, Product.id),
-)
+_register_reads_and_delete(path="products", out=ProductOut, label="product")
 
 
 @admin_router.post("/products", status_code=201, summary="Create a product")
 async def create_product(body: ProductCreate, session: SessionDep) -> ProductOut:
-    product = Product(**body.model_dump(exclude={"target_course_run_ids"}))
-    await catalog.save_product(
-        session=session, product=product, target_course_run_ids=body.target_course_run_ids
+    product = await catalog.create_product(
+        session=session,
+        fields=body.model_dump(exclude={"target_course_run_ids"}),
+        target_course_run_ids=body.target_course_run_ids,
     )
     return ProductOut.model_validate(product)
 
@@ -250,10 +210,11 @@ async def create_product(body: ProductCreate, session: SessionDep) -> ProductOut
     description="The type is fixed at creation and cannot be changed.",
 )
 async def update_product(id: uuid.UUID, body: ProductUpdate, session: SessionDep) -> ProductOut:
-    product = await catalog.get(session=session, model=Product, id=id)
-    _apply(product, body, skip=frozenset({"target_course_run_ids"}))
-    await catalog.save_product(
-        session=session, product=product, target_course_run_ids=body.target_course_run_ids
+    product = await catalog.update_product(
+        session=session,
+        id=id,
+        changes=_changes(body, skip=frozenset({"target_course_run_ids"})),
+        target_course_run_ids=body.target_course_run_ids,
     )
     return ProductOut.model_validate(product)
 
@@ -265,19 +226,22 @@ async def update_product(id: uuid.UUID, body: ProductUpdate, session: SessionDep
 async def list_offerings(
     request: Request, session: SessionDep, params: PageDep
 ) -> Page[OfferingOut]:
-    statement = catalog.search_offerings(query=None, course_code=None, product_type=None)
-    return await paginate(
-        request=request,
+    count, found = await catalog.search_offerings(
         session=session,
-        params=params,
-        query=statement,
-        convert=lambda rows: offerings_out(session=session, offerings=rows),
+        query=None,
+        course_code=None,
+        product_type=None,
+        offset=params.offset,
+        limit=params.page_size,
+    )
+    return build_page(
+        request=request, params=params, count=count, results=[offering_out(i) for i in found]
     )
 
 
 @admin_router.get("/offerings/{id}", summary="Read an offering")
 async def admin_read_offering(id: uuid.UUID, session: SessionDep) -> OfferingOut:
-    return await offering_out(session=session, offering_id=id)
+    return offering_out(await catalog.get_offering(session=session, id=id))
 
 
 @admin_router.post(
@@ -287,13 +251,13 @@ async def admin_read_offering(id: uuid.UUID, session: SessionDep) -> OfferingOut
     description="One offering per (course, product): 409 `offering_exists` otherwise.",
 )
 async def create_offering(body: OfferingCreate, session: SessionDep) -> OfferingOut:
-    offering = await catalog.create_offering(
+    served = await catalog.create_offering(
         session=session,
         course_id=body.course_id,
         product_id=body.product_id,
         organization_ids=body.organization_ids,
     )
-    return await offering_out(session=session, offering_id=offering.id)
+    return offering_out(served)
 
 
 @admin_router.patch(
@@ -303,11 +267,10 @@ async def create_offering(body: OfferingCreate, session: SessionDep) -> Offering
     "deep link on the offering.",
 )
 async def update_offering(id: uuid.UUID, body: OfferingUpdate, session: SessionDep) -> OfferingOut:
-    offering = await catalog.get(session=session, model=Offering, id=id)
-    await catalog.set_offering_organizations(
-        session=session, offering=offering, organization_ids=body.organization_ids
+    served = await catalog.set_offering_organizations(
+        session=session, id=id, organization_ids=body.organization_ids
     )
-    return await offering_out(session=session, offering_id=id)
+    return offering_out(served)
 
 
 @admin_router.delete(
@@ -317,6 +280,5 @@ async def update_offering(id: uuid.UUID, body: OfferingUpdate, session: SessionD
     description="Its deep links go with it; 409 `in_use` while orders refer to it.",
 )
 async def delete_offering(id: uuid.UUID, session: SessionDep) -> Response:
-    offering = await catalog.get(session=session, model=Offering, id=id)
-    await catalog.delete_row(session=session, row=offering)
+    await catalog.delete_offering(session=session, id=id)
     return Response(status_code=204)
