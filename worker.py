@@ -120,11 +120,7 @@ REGISTRY: list[DomainRegistration] = [
         workflows=(OrderWorkflow,),
         activities=lambda deps: [
             *defined_activities(
-                OrderActivities(
-                    sessionmaker=deps.sessionmaker,
-                    settings=deps.settings,
-                    payments=_payments(deps),
-                )
+                OrderActivities(sessionmaker=deps.sessionmaker, payments=_payments(deps))
             ),
             *defined_activities(
                 DebitActivities(sessionmaker=deps.sessionmaker, payments=_payments(deps))

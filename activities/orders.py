@@ -44,7 +44,6 @@ from models.catalog import Product
 from models.contracts import Contract
 from models.orders import Installment, Order, PaymentMethod
 from models.users import User
-from settings import Settings
 
 NoPaymentMethod = error_class(Unprocessable, "no_payment_method")
 
@@ -80,11 +79,10 @@ class OrderActivities:
         self,
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
-        settings: Settings,
         payments: PaymentProvider,
     ) -> None:
+        # No settings: what an order is planned with travels in its workflow input.
         self._sessionmaker = sessionmaker
-        self._settings = settings
         self._payments = payments
 
     async def _snapshot(self, session: AsyncSession, order_id: uuid.UUID) -> OrderSnapshot:

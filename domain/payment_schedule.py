@@ -164,13 +164,15 @@ def compute_schedule(
     anchor: datetime,
     course_start: datetime | None,
     course_end: datetime | None,
-    limits: Mapping[int, Sequence[int]] = DEFAULT_LIMITS,
-    withdrawal_days: int = DEFAULT_WITHDRAWAL_PERIOD_DAYS,
+    limits: Mapping[int, Sequence[int]],
+    withdrawal_days: int,
 ) -> list[ScheduledPayment]:
     """The installments of a paid order; none for a free one.
 
     `anchor` is the learner's signature moment, or the order's when no
-    contract is needed."""
+    contract is needed. `limits` and `withdrawal_days` have no default: a
+    caller that forgot them once made the contract differ from the debits
+    (SchedulePolicy.schedule is the way in)."""
     if total <= 0:
         return []
     if product_type is ProductType.CERTIFICATE:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.cache import cleared_after_writes
 from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, PageParams, build_page
 from api.schemas.catalog import (
     CourseCreate,
     CourseOut,
@@ -48,6 +48,27 @@ def offering_out(served: catalog.ServedOffering) -> OfferingOut:
     return out.model_copy(update={"deep_link": served.deep_link})
 
 
+async def _offerings_page(
+    request: Request,
+    session: Any,
+    params: PageParams,
+    *,
+    query: str | None = None,
+    course_code: str | None = None,
+    product_type: ProductType | None = None,
+) -> Page[OfferingOut]:
+    count, found = await catalog.search_offerings(
+        session=session,
+        query=query,
+        course_code=course_code,
+        product_type=product_type,
+        offset=params.offset,
+        limit=params.page_size,
+    )
+    results = [offering_out(served) for served in found]
+    return build_page(request=request, params=params, count=count, results=results)
+
+
 def _changes(body: BaseModel, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The fields the client sent (PATCH semantics)."""
     return body.model_dump(exclude_unset=True, exclude=skip)
@@ -72,16 +93,8 @@ async def search_offerings(
     product_type: ProductType | None = None,
 ) -> Page[OfferingOut]:
     """Case-insensitive search over product title, course title and course code."""
-    count, found = await catalog.search_offerings(
-        session=session,
-        query=query,
-        course_code=course_code,
-        product_type=product_type,
-        offset=params.offset,
-        limit=params.page_size,
-    )
-    return build_page(
-        request=request, params=params, count=count, results=[offering_out(i) for i in found]
+    return await _offerings_page(
+        request, session, params, query=query, course_code=course_code, product_type=product_type
     )
 
 
@@ -226,17 +239,7 @@ async def update_product(id: uuid.UUID, body: ProductUpdate, session: SessionDep
 async def list_offerings(
     request: Request, session: SessionDep, params: PageDep
 ) -> Page[OfferingOut]:
-    count, found = await catalog.search_offerings(
-        session=session,
-        query=None,
-        course_code=None,
-        product_type=None,
-        offset=params.offset,
-        limit=params.page_size,
-    )
-    return build_page(
-        request=request, params=params, count=count, results=[offering_out(i) for i in found]
-    )
+    return await _offerings_page(request, session, params)
 
 
 @admin_router.get("/offerings/{id}", summary="Read an offering")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from domain.catalog import ProductType
 from domain.payment_schedule import (
     DEFAULT_LIMITS,
+    DEFAULT_WITHDRAWAL_PERIOD_DAYS,
     PARIS,
     CourseDatesMissing,
     RunDates,
@@ -25,6 +26,9 @@ from domain.payment_schedule import (
     paris_day,
     split_for,
 )
+
+# The spec's limits and withdrawal period, which these examples are written for.
+SPEC_DEFAULTS = {"limits": DEFAULT_LIMITS, "withdrawal_days": DEFAULT_WITHDRAWAL_PERIOD_DAYS}
 
 
 def at(day: str, hour: int = 10) -> datetime:
@@ -44,6 +48,7 @@ def schedule(
         anchor=anchor,
         course_start=start,
         course_end=end,
+        **SPEC_DEFAULTS,
     )
     return [(item.due_date, str(item.amount)) for item in payments]
 
@@ -105,6 +110,7 @@ def test_due_moments_follow_the_course_start() -> None:
         anchor=anchor,
         course_start=start,
         course_end=start + timedelta(days=45),
+        **SPEC_DEFAULTS,
     )
     assert [item.due_at for item in payments] == [anchor, start, start + timedelta(days=31)]
 
@@ -189,6 +195,7 @@ def test_schedule_properties(
         anchor=anchor,
         course_start=start,
         course_end=end,
+        **SPEC_DEFAULTS,
     )
     dates = [item.due_date for item in payments]
     moments = [item.due_at for item in payments]
