@@ -61,6 +61,7 @@ from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 from workflows.health import WorkerHealthWorkflow
 from workflows.order import OrderWorkflow
 from workflows.promo_campaign import PromoCampaignWorkflow
+from workflows.refund import ProviderRefundWorkflow, RefundWorkflow
 from workflows.signature import SignatureWorkflow
 
 logger = logging.getLogger("guichet.worker")
@@ -117,7 +118,7 @@ REGISTRY: list[DomainRegistration] = [
     ),
     DomainRegistration(
         "orders",
-        workflows=(OrderWorkflow,),
+        workflows=(OrderWorkflow, RefundWorkflow, ProviderRefundWorkflow),
         activities=lambda deps: [
             *defined_activities(
                 OrderActivities(sessionmaker=deps.sessionmaker, payments=_payments(deps))

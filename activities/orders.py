@@ -74,6 +74,27 @@ class CancelOrder(BaseModel):
     request: CancelRequest
 
 
+class RefundOrder(BaseModel):
+    order_id: uuid.UUID
+    actor: str
+
+
+async def _enter_refunding(session: AsyncSession, order: Order, request: RefundOrder) -> None:
+    """refunding, and nothing more to collect; once."""
+    state = OrderState(order.state)
+    if state is OrderState.REFUNDING:
+        return
+    await orders.record_transition(
+        session=session,
+        order_id=order.id,
+        from_state=state,
+        to_state=OrderState.REFUNDING,
+        event="refund_requested",
+        detail={"actor": request.actor},
+    )
+    await orders.cancel_remaining_installments(session=session, order_id=order.id)
+
+
 class OrderActivities:
     def __init__(
         self,
@@ -243,6 +264,16 @@ class OrderActivities:
             )
             return await self._snapshot(session, request.order_id)
 
+    @activity.defn(name="orders.hand_over_for_refund")
+    @raises_domain_errors
+    async def hand_over_for_refund(self, request: RefundOrder) -> OrderSnapshot:
+        """The order stops collecting and waits, refunding, for its refund's
+        workflow."""
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=request.order_id)
+            await _enter_refunding(session, order, request)
+            return await self._snapshot(session, request.order_id)
+
     @activity.defn(name="orders.cancel")
     @raises_domain_errors
     async def cancel(self, request: CancelOrder) -> None:
@@ -260,11 +291,6 @@ class OrderActivities:
                     session=session, order_id=request.order_id
                 )
                 await orders.retire_full_voucher(session=session, order_id=request.order_id)
-
-
-class RefundOrder(BaseModel):
-    order_id: uuid.UUID
-    actor: str
 
 
 class DebitRequest(BaseModel):
@@ -312,19 +338,9 @@ class DebitActivities:
         """refunding, every paid installment refunded (once each), refunded."""
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=request.order_id, view=True)
-            state = OrderState(order.state)
-            if state is OrderState.REFUNDED:
+            if OrderState(order.state) is OrderState.REFUNDED:
                 return
-            if state is not OrderState.REFUNDING:
-                await orders.record_transition(
-                    session=session,
-                    order_id=order.id,
-                    from_state=state,
-                    to_state=OrderState.REFUNDING,
-                    event="refund_requested",
-                    detail={"actor": request.actor},
-                )
-                await orders.cancel_remaining_installments(session=session, order_id=order.id)
+            await _enter_refunding(session, order, request)
         paid = [item for item in order.installments if item.state == InstallmentState.PAID.value]
         for installment in paid:
             await self._refund_installment(order, installment)

@@ -253,17 +253,22 @@ class RefundRequest(BaseModel):
     actor: str
 
 
-class OrderWorkflowInput(BaseModel):
-    """A new order to create; or, to refund an order whose workflow has
-    ended (completed, canceled), `existing_order_id` and no new order."""
+class RefundWorkflowInput(BaseModel):
+    """The refund of one order (workflow `refund:<order_id>`)."""
 
-    new_order: NewOrder | None
+    order_id: uuid.UUID
+    actor: str
+
+
+class OrderWorkflowInput(BaseModel):
+    """A new order to create, and how its process is timed."""
+
+    new_order: NewOrder
     stuck_timeout: timedelta
     signature: SignatureTiming = SignatureTiming()
     # The schedule's limits, withdrawal period and reminder delay, from the
     # settings at creation: the contract and the debits use the same.
     schedule_policy: SchedulePolicy = SchedulePolicy()
-    existing_order_id: uuid.UUID | None = None
     pending_charge_poll: timedelta = timedelta(minutes=1)
 
 
@@ -345,8 +350,11 @@ COLLECTING_STATES = frozenset(
     }
 )
 
-# An order's process is over in these: its workflow ends.
-FINAL_STATES = frozenset({OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDED})
+# An order's process is over in these: its workflow ends (at refunding, the
+# refund's own workflow takes the order over).
+FINAL_STATES = frozenset(
+    {OrderState.COMPLETED, OrderState.CANCELED, OrderState.REFUNDING, OrderState.REFUNDED}
+)
 # The order_confirmed email goes once an order reaches one of these.
 CONFIRMED_STATES = frozenset({OrderState.PENDING, OrderState.COMPLETED})
 # The learner has access once the order is paid for in part, or complete.
@@ -400,3 +408,121 @@ def check_refundable(state: OrderState) -> None:
 def check_payment_method_accepted(state: OrderState, facts: OrderFacts) -> None:
     if facts.is_free or state not in PAYMENT_METHOD_STATES:
         raise PaymentMethodNotAccepted(f"An order in state {state} takes no payment method.")
+
+
+# --- the order workflow's state -----------------------------------------------------
+
+
+class CollectionStep(StrEnum):
+    """What collecting the schedule asks for next."""
+
+    # Nothing to debit: all paid (the order is completing), or a refused
+    # installment waits for a new card.
+    WAIT = "wait"
+    # Remind before the due time, then debit at it.
+    DEBIT_WHEN_DUE = "debit_when_due"
+    # A new card pays the refused installment now.
+    DEBIT_NOW = "debit_now"
+
+
+class OrderProcess(BaseModel):
+    """Everything the order workflow knows and has done, in one value: the
+    workflow class is the event loop around it. Every method answers a new
+    value; `changes` counts what a waiting step may be woken by."""
+
+    snapshot: OrderSnapshot
+    changes: int = 0
+    invitation_link: str | None = None
+    confirmed: bool = False
+    enrolled: bool = False
+    reminded: frozenset[uuid.UUID] = frozenset()
+    # The refused installment a new card should pay now.
+    retry: uuid.UUID | None = None
+    # Installments whose charge the provider has news about (webhooks).
+    payment_news: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def state(self) -> OrderState:
+        return self.snapshot.state
+
+    @property
+    def facts(self) -> OrderFacts:
+        return self.snapshot.facts
+
+    @property
+    def order_id(self) -> uuid.UUID:
+        return self.snapshot.order_id
+
+    @property
+    def is_over(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def changed(self, **update: object) -> OrderProcess:
+        return self.model_copy(update={**update, "changes": self.changes + 1})
+
+    def moved(self, snapshot: OrderSnapshot) -> OrderProcess:
+        """The order as an activity wrote it."""
+        return self.changed(snapshot=snapshot)
+
+    def moved_to(self, state: OrderState) -> OrderProcess:
+        return self.moved(self.snapshot.model_copy(update={"state": state}))
+
+    def knowing(self, **facts: bool) -> OrderProcess:
+        """New facts; the state follows when `next_transition` is written."""
+        updated = self.facts.model_copy(update=facts)
+        return self.model_copy(
+            update={"snapshot": self.snapshot.model_copy(update={"facts": updated})}
+        )
+
+    def next_transition(self, *, event: str, at: datetime) -> Transition | None:
+        """The move the facts ask for, or None where the order already stands."""
+        target = next_state(self.facts)
+        if target is self.state:
+            return None
+        return Transition(
+            order_id=self.order_id, from_state=self.state, to_state=target, event=event, at=at
+        )
+
+    def card_saved(self) -> OrderProcess:
+        """A saved card; a refused installment is retried with it at once."""
+        process = self.knowing(payment_method_saved=True)
+        refused = process.snapshot.next_installment()
+        if refused is not None and refused.state is InstallmentState.REFUSED:
+            return process.model_copy(update={"retry": refused.id})
+        return process
+
+    def reminded_of(self, installment_id: uuid.UUID) -> OrderProcess:
+        return self.model_copy(update={"reminded": self.reminded | {installment_id}})
+
+    def debiting(self, installment_id: uuid.UUID) -> OrderProcess:
+        """A debit starts: news from the provider from now on is about it."""
+        return self.model_copy(
+            update={"retry": None, "payment_news": self.payment_news - {installment_id}}
+        )
+
+    def debited(self, installment_id: uuid.UUID, result: InstallmentState) -> OrderProcess:
+        """A debit's verdict (not PENDING: that one the provider tells later)."""
+        return self.changed(snapshot=self.snapshot.with_installment(installment_id, result))
+
+    def told(self, installment_id: uuid.UUID) -> OrderProcess:
+        """The provider has news about this installment's charge."""
+        return self.model_copy(update={"payment_news": self.payment_news | {installment_id}})
+
+    def collection_step(self) -> tuple[CollectionStep, InstallmentInfo | None]:
+        item = self.snapshot.next_installment()
+        if item is None:
+            return CollectionStep.WAIT, None
+        if self.retry == item.id:
+            return CollectionStep.DEBIT_NOW, item
+        if item.state is InstallmentState.REFUSED:
+            return CollectionStep.WAIT, None
+        return CollectionStep.DEBIT_WHEN_DUE, item
+
+    def wants_confirmation(self) -> bool:
+        return not self.confirmed and self.state in CONFIRMED_STATES and self.facts.has_owner
+
+    def wants_enrollment(self) -> bool:
+        return not self.enrolled and self.state in ENROLLING_STATES and self.facts.has_owner
+
+    def paid_in_full(self) -> bool:
+        return self.snapshot.next_installment() is None

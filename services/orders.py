@@ -36,6 +36,7 @@ from domain.orders import (
     OrderWorkflowInput,
     PaymentNews,
     RefundRequest,
+    RefundWorkflowInput,
     SignatureTiming,
     check_cancel,
     check_payment_method_accepted,
@@ -53,7 +54,13 @@ from models.orders import Order, OrderEvent
 from models.vouchers import Voucher
 from services import workflows
 from settings import Settings
-from workflows.order import SIGNAL_PAYMENT_UPDATED, OrderWorkflow, workflow_id
+from workflows.order import OrderWorkflow, workflow_id
+from workflows.refund import (
+    ProviderRefundWorkflow,
+    RefundWorkflow,
+    provider_refund_workflow_id,
+)
+from workflows.refund import workflow_id as refund_workflow_id
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +212,7 @@ async def payment_plan(
 # --- the workflow -----------------------------------------------------------------
 
 
-def workflow_input(*, settings: Settings, new: NewOrder | None) -> OrderWorkflowInput:
+def workflow_input(*, settings: Settings, new: NewOrder) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
         stuck_timeout=settings.order_stuck_timeout,
@@ -216,14 +223,6 @@ def workflow_input(*, settings: Settings, new: NewOrder | None) -> OrderWorkflow
             poll_max_interval=settings.signature_poll_max_interval,
             validity=timedelta(days=settings.signature_validity_days),
         ),
-    )
-
-
-def refund_run_input(*, settings: Settings, order_id: uuid.UUID) -> OrderWorkflowInput:
-    """The input of a run started again, for a refund, on an order whose
-    workflow has ended (completed, canceled)."""
-    return workflow_input(settings=settings, new=None).model_copy(
-        update={"existing_order_id": order_id}
     )
 
 
@@ -454,19 +453,31 @@ async def cancel(
 async def refund(
     *, session: AsyncSession, temporal: Client, settings: Settings, order_id: uuid.UUID, actor: str
 ) -> Order:
-    """Refund every paid installment. A running workflow takes the update; an
-    ended one (completed, canceled) is run again for the refund."""
+    """Refund every paid installment. A running order workflow first hands
+    the order over (it stops collecting and ends); then the refund's own
+    workflow refunds, revokes, closes the signature and tells the learner."""
     order = await get(session=session, order_id=order_id)
     check_refundable(OrderState(order.state))
     if not any(item.state == InstallmentState.PAID.value for item in order.installments):
         raise NotRefundable("Nothing was paid on this order.")
-    await _update_with_start(
+    request = RefundRequest(actor=actor)
+    # Closed: its order workflow has ended (completed, canceled) or handed over.
+    with contextlib.suppress(workflows.WorkflowClosed):
+        await _update(
+            temporal=temporal,
+            settings=settings,
+            order_id=order.id,
+            update=OrderWorkflow.hand_over_for_refund,
+            argument=request,
+        )
+    await workflows.update_with_start(
         temporal=temporal,
-        settings=settings,
-        order_id=order.id,
-        run_input=refund_run_input(settings=settings, order_id=order.id),
-        update=OrderWorkflow.refund,
-        argument=RefundRequest(actor=actor),
+        run=RefundWorkflow.run,
+        workflow_id=refund_workflow_id(order.id),
+        workflow_input=RefundWorkflowInput(order_id=order.id, actor=actor),
+        task_queue=settings.task_queue,
+        update=RefundWorkflow.refunded,
+        within=settings.workflow_call_timeout,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return await _fresh(session, order.id)
@@ -554,21 +565,21 @@ async def payment_news(
     *, temporal: Client, settings: Settings, order_id: uuid.UUID, news: PaymentNews
 ) -> None:
     """A verified provider event about one of the order's charges. A refund
-    made at the provider, most often long after the order completed, goes to
-    its running workflow or to a run started again for it (found by
-    tests/reliability/test_stripe_redelivery.py: such refunds were dropped
+    made at the provider, most often long after the order completed, is
+    recorded by a workflow of its own, whether the order's runs or not
+    (tests/reliability/test_stripe_redelivery.py: such refunds were dropped
     once the order's workflow had ended); other news wakes a debit waiting
-    for its verdict, and is moot once the workflow is over."""
+    for its verdict, and is moot once the order's workflow is over."""
     if news.refund_reference is not None:
-        await workflows.signal_with_start(
+        await workflows.start(
             temporal=temporal,
-            run=OrderWorkflow.run,
-            workflow_id=workflow_id(order_id),
-            workflow_input=refund_run_input(settings=settings, order_id=order_id),
+            run=ProviderRefundWorkflow.run,
+            workflow_id=provider_refund_workflow_id(news.refund_reference),
+            workflow_input=news,
             task_queue=settings.task_queue,
-            signal=SIGNAL_PAYMENT_UPDATED,
-            argument=news,
             within=workflows.SIGNAL_BUDGET,
+            # A redelivered event while the first is being recorded: one run.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         return
     running = await workflows.signal(

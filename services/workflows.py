@@ -179,11 +179,26 @@ async def signal_with_start(
 
 
 async def start(
-    *, temporal: Client, run: Any, workflow_id: str, task_queue: str, within: timedelta
+    *,
+    temporal: Client,
+    run: Any,
+    workflow_id: str,
+    task_queue: str,
+    within: timedelta,
+    workflow_input: Any = None,
+    id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.FAIL,
 ) -> None:
-    """Start a workflow that takes no input and answers nothing at once."""
+    """Start a workflow that answers nothing at once; USE_EXISTING makes a
+    start asked twice (a redelivered webhook) one run."""
     await workflow_call(
-        temporal.start_workflow(run, id=workflow_id, task_queue=task_queue), within=within
+        temporal.start_workflow(
+            run,
+            *_arguments(workflow_input),
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=id_conflict_policy,
+        ),
+        within=within,
     )
 
 

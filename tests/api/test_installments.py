@@ -23,6 +23,7 @@ from tests.factories import Factory
 from tests.fakes import serve
 from tests.fakes.lms import FakeLms
 from tests.workflows.histories import save_history
+from workflows import refund
 from workflows.order import workflow_id
 
 
@@ -289,7 +290,7 @@ async def test_refund_of_a_completed_order(
 ) -> None:
     order = await _paid_order(learner, factory, "pm_card_visa")
     await _until(learner, order["id"], "completed")
-    # Its workflow has ended: the refund runs it again.
+    # Its workflow has ended: the refund's own workflow refunds it.
     assert await temporal_client.get_workflow_handle(workflow_id(order["id"])).result() == (
         "completed"
     )
@@ -301,9 +302,9 @@ async def test_refund_of_a_completed_order(
     assert events.count("installment_refunded") == 3
     assert events[-1] == "refunded"
     assert any("remboursée" in subject for subject in await _mail_arrives(inbox, "Votre commande"))
-    refund_run = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    refund_run = temporal_client.get_workflow_handle(refund.workflow_id(order["id"]))
     assert await refund_run.result() == "refunded"
-    save_history("order_refund_run", await refund_run.fetch_history())
+    save_history("refund_of_completed_order", await refund_run.fetch_history())
     again = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "order_not_refundable"
@@ -330,8 +331,13 @@ async def test_refund_mid_schedule_stops_the_debits(
         "canceled",
         "canceled",
     ]
+    # The order's workflow handed the order over to the refund's and ended.
     handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
-    assert await handle.result() == "refunded"
+    assert await handle.result() == "refunding"
+    save_history("order_handed_over_for_refund", await handle.fetch_history())
+    refund_run = temporal_client.get_workflow_handle(refund.workflow_id(order["id"]))
+    assert await refund_run.result() == "refunded"
+    save_history("refund_mid_schedule", await refund_run.fetch_history())
     await asyncio.sleep((END_IN + timedelta(seconds=1)).total_seconds())
     assert await _charges(sessionmaker) == 2  # the charge and its refund
 

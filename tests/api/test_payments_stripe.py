@@ -26,6 +26,7 @@ from tests.conftest import token_for
 from tests.factories import Factory
 from tests.fakes import serve
 from tests.workflows.histories import save_history
+from workflows import refund
 from workflows.order import workflow_id
 
 API_KEY = "sk_test_guichet"
@@ -168,15 +169,16 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     webhook_secret: str,
     temporal_client,
 ) -> None:
-    """Refunded from Stripe's dashboard: the charge.refunded webhook reaches the
-    order's workflow, which records the refund and its credit note.
+    """Refunded from Stripe's dashboard: the charge.refunded webhook starts a
+    workflow that records the refund and its credit note, once.
     localstripe sends no charge.* events, so the test delivers the one Stripe
     would, built from localstripe's refunded charge and signed like Stripe."""
     order = await _paid_order(learner, factory, "pm_card_visa")
     paid = await _until(learner, order["id"], "pending_payment", seconds=10)
     assert paid["payment_schedule"][0]["state"] == "paid"
     (charge,) = await _stripe_charges(localstripe, await _customer_of(sessionmaker, order["id"]))
-    refund, event = await refund_at_stripe(localstripe, charge["id"])
+    made, event = await refund_at_stripe(localstripe, charge["id"])
+    refund_id = made["id"]
     for _ in range(2):  # delivered twice: recorded once
         answer = await _post(live, *_signed(event, webhook_secret))
         assert answer.status_code == 200
@@ -189,7 +191,7 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     invoices = (await learner.get(f"/api/v1/orders/{order['id']}/invoices")).json()
     (note,) = [item for item in invoices if item["kind"] == "credit_note"]
     assert note["total"] == "-135.00"
-    assert note["transactions"][0]["reference"] == refund["id"]
+    assert note["transactions"][0]["reference"] == refund_id
     async with sessionmaker() as session:
         trail = list(await session.scalars(select(OrderEvent.type)))
     assert trail.count("installment_refunded") == 1
@@ -198,7 +200,9 @@ async def test_a_refund_made_at_stripe_is_mirrored(
     await learner.post(f"/api/v1/orders/{order['id']}/cancel")
     handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
     assert await handle.result() in {"canceled", "completed"}
-    save_history("order_refund_at_stripe", await handle.fetch_history())
+    recorded = temporal_client.get_workflow_handle(refund.provider_refund_workflow_id(refund_id))
+    await recorded.result()
+    save_history("provider_refund_at_stripe", await recorded.fetch_history())
 
 
 # --- the route's defences ---------------------------------------------------------------

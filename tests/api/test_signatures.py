@@ -24,7 +24,7 @@ from tests.conftest import token_for
 from tests.factories import Factory
 from tests.fakes import serve
 from tests.workflows.histories import save_history
-from workflows import signature
+from workflows import refund, signature
 from workflows.order import workflow_id as order_workflow_id
 
 
@@ -284,8 +284,8 @@ async def test_refund_closes_the_contracts_signature(
         assert "This procedure is closed." in page.text
         await browser.post(organization_page, data={"signer": "organization", "action": "sign"})
     assert (await contract_of(learner, order["id"]))["organization_signed_on"] is None
-    order_handle = temporal_client.get_workflow_handle(order_workflow_id(order["id"]))
-    save_history("order_refund_closes_signature", await order_handle.fetch_history())
+    refund_handle = temporal_client.get_workflow_handle(refund.workflow_id(order["id"]))
+    save_history("refund_closes_signature", await refund_handle.fetch_history())
 
 
 async def test_contract_reads_and_errors(

@@ -1,0 +1,121 @@
+"""Collecting an order's schedule, a component of the order workflow:
+remind before each due time, debit at it, once; a new card pays a refused
+installment at once; a charge the provider confirms later waits for its
+webhook or the poll timer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.orders import DebitActivities, DebitRequest
+    from domain.emails import EmailKind
+    from domain.orders import (
+        COLLECTING_STATES,
+        CollectionStep,
+        InstallmentInfo,
+        InstallmentState,
+        OrderProcess,
+    )
+    from workflows.options import MONEY_OPTIONS
+
+# The mail that follows each verdict of a debit.
+VERDICT_EMAILS = {
+    InstallmentState.REFUSED: EmailKind.INSTALLMENT_REFUSED,
+    InstallmentState.PAID: EmailKind.INSTALLMENT_PAID,
+}
+
+
+class CollectingOrder(Protocol):
+    """What the collector needs of the order workflow it runs in."""
+
+    process: OrderProcess
+    lock: asyncio.Lock
+
+    async def advance(self, event: str) -> None: ...
+
+    async def email(self, kind: EmailKind, installment_id: object | None = None) -> None: ...
+
+
+class InstallmentCollector:
+    def __init__(
+        self, order: CollectingOrder, *, reminder_before: timedelta, pending_charge_poll: timedelta
+    ) -> None:
+        self._order = order
+        self._reminder_before = reminder_before
+        self._pending_charge_poll = pending_charge_poll
+
+    async def collect_next(self) -> None:
+        """One step: wait, or remind and debit the next installment. Returns
+        early when something changed (a new card, a cancel, a refund)."""
+        seen = self._order.process.changes
+        step, item = self._order.process.collection_step()
+        if step is CollectionStep.WAIT:
+            await workflow.wait_condition(lambda: self._order.process.changes != seen)
+            return
+        assert item is not None
+        if step is CollectionStep.DEBIT_WHEN_DUE:
+            if await self._sleep_until(item.due_at - self._reminder_before, seen):
+                return
+            await self._remind(item)
+            if await self._sleep_until(item.due_at, seen):
+                return
+        await self._debit(item)
+
+    async def _sleep_until(self, moment: datetime, seen: int) -> bool:
+        """Sleep until `moment`; True if a change woke us first."""
+        delay = moment - workflow.now()
+        if delay <= timedelta(0):
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: self._order.process.changes != seen, timeout=delay
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _remind(self, item: InstallmentInfo) -> None:
+        if item.id in self._order.process.reminded or item.due_at <= workflow.now():
+            return
+        self._order.process = self._order.process.reminded_of(item.id)
+        await self._order.email(EmailKind.INSTALLMENT_REMINDER, item.id)
+
+    async def _debit(self, item: InstallmentInfo) -> None:
+        async with self._order.lock:
+            if self._order.process.state not in COLLECTING_STATES:
+                return  # canceled or refunded while we waited for the lock
+            self._order.process = self._order.process.debiting(item.id)
+            seen = self._order.process.changes
+            result = await workflow.execute_activity_method(
+                DebitActivities.debit,
+                DebitRequest(order_id=self._order.process.order_id, installment_id=item.id),
+                **MONEY_OPTIONS,
+            )
+            if result is not InstallmentState.PENDING:
+                self._order.process = self._order.process.debited(item.id, result)
+                await self._order.advance(f"installment_{result.value}")
+        if result is InstallmentState.PENDING:
+            await self._await_verdict(item, seen)
+            return
+        kind = VERDICT_EMAILS[result]
+        if result is InstallmentState.PAID and self._order.process.paid_in_full():
+            kind = EmailKind.INSTALLMENTS_FULLY_PAID
+        await self._order.email(kind, item.id)
+
+    async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:
+        """The provider confirms this charge later: its webhook, a change or
+        the poll timer (in case the webhook is lost) sends us to ask again."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: (
+                    item.id in self._order.process.payment_news
+                    or self._order.process.changes != seen
+                ),
+                timeout=self._pending_charge_poll,
+            )

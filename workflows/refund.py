@@ -1,0 +1,94 @@
+"""The refund of an order, a process of its own.
+
+RefundWorkflow (id `refund:<order_id>`) takes over an order that is
+refunding (its order workflow handed it over and ended) or whose order
+workflow is over (completed, canceled): every paid installment refunded at
+the provider, once each; the enrollments revoked; the contract's signature
+closed, so the organization cannot sign a refunded order; the learner told.
+Its `refunded` update answers once the money is back, before the mail.
+
+ProviderRefundWorkflow (id `provider-refund:<refund reference>`) records a
+refund made at the provider (its dashboard, say), whenever its news comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.emails import EmailActivities, EmailRequest
+    from activities.enrollments import EnrollmentActivities
+    from activities.orders import DebitActivities, OrderActivities, RefundOrder
+    from domain.emails import EmailKind
+    from domain.orders import OrderState, PaymentNews, RefundWorkflowInput
+    from workflows import signature
+    from workflows.options import MONEY_OPTIONS, business_error, call, db_step
+
+WORKFLOW_ID_PREFIX = "refund:"
+PROVIDER_REFUND_ID_PREFIX = "provider-refund:"
+
+
+def workflow_id(order_id: object) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def provider_refund_workflow_id(refund_reference: str) -> str:
+    return f"{PROVIDER_REFUND_ID_PREFIX}{refund_reference}"
+
+
+@workflow.defn(name="RefundWorkflow")
+class RefundWorkflow:
+    def __init__(self) -> None:
+        self._refunded = False
+        self._failure: BaseException | None = None
+
+    @workflow.run
+    async def run(self, params: RefundWorkflowInput) -> OrderState:
+        try:
+            await workflow.execute_activity_method(
+                DebitActivities.refund,
+                RefundOrder(order_id=params.order_id, actor=params.actor),
+                **MONEY_OPTIONS,
+            )
+        except ActivityError as error:
+            # A business refusal (nothing refundable): the update says why.
+            self._failure = business_error(error)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise self._failure from None
+        await call(EnrollmentActivities.revoke, params.order_id)
+        await self._close_signature(params)
+        self._refunded = True
+        await call(
+            EmailActivities.send,
+            EmailRequest(order_id=params.order_id, kind=EmailKind.ORDER_REFUNDED),
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OrderState.REFUNDED
+
+    async def _close_signature(self, params: RefundWorkflowInput) -> None:
+        """The contract's signature workflow aborts the provider's procedure
+        and ends; not running (never submitted, signed, expired): nothing to do."""
+        snapshot = await db_step(OrderActivities.load, params.order_id)
+        if snapshot.contract_id is None:
+            return
+        handle = workflow.get_external_workflow_handle(signature.workflow_id(snapshot.contract_id))
+        with contextlib.suppress(FailureError):
+            await handle.signal(signature.SignatureWorkflow.cancel)
+
+    @workflow.update(name="refunded")
+    async def refunded(self) -> OrderState:
+        """Answers once every paid installment is refunded (or why not)."""
+        await workflow.wait_condition(lambda: self._refunded or self._failure is not None)
+        if self._failure is not None:
+            raise self._failure
+        return OrderState.REFUNDED
+
+
+@workflow.defn(name="ProviderRefundWorkflow")
+class ProviderRefundWorkflow:
+    @workflow.run
+    async def run(self, news: PaymentNews) -> None:
+        await db_step(DebitActivities.record_provider_refund, news)
