@@ -52,7 +52,9 @@ from integrations.academies import catalog_source, price_source
 from integrations.mail import mailer
 from integrations.payments import payment_provider
 from integrations.payments.base import PaymentProvider
+from integrations.payments.dummy import DummyCharge
 from integrations.signature import signature_provider
+from integrations.signature.dummy import DummyProcedure
 from models.payments import SqlChargeStore
 from models.session import create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
@@ -83,7 +85,9 @@ class DomainRegistration:
 
 
 def _payments(deps: WorkerDeps) -> PaymentProvider:
-    return payment_provider(deps.settings, store=SqlChargeStore(deps.sessionmaker))
+    return payment_provider(
+        deps.settings, store=SqlChargeStore(deps.sessionmaker, record=DummyCharge)
+    )
 
 
 REGISTRY: list[DomainRegistration] = [
@@ -111,7 +115,7 @@ REGISTRY: list[DomainRegistration] = [
             SignatureActivities(
                 sessionmaker=deps.sessionmaker,
                 provider=signature_provider(
-                    deps.settings, store=SqlProcedureStore(deps.sessionmaker)
+                    deps.settings, store=SqlProcedureStore(deps.sessionmaker, record=DummyProcedure)
                 ),
             )
         ),

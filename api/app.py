@@ -37,6 +37,7 @@ from api.routers import (
 )
 from integrations import temporal
 from integrations.signature import signature_provider
+from integrations.signature.dummy import DummyProcedure
 from models.session import autocommit, create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
 from settings import Settings
@@ -99,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.read_engine = autocommit(app.state.engine)
     app.state.read_sessionmaker = create_sessionmaker(app.state.read_engine)
     app.state.signature_provider = signature_provider(
-        settings, store=SqlProcedureStore(app.state.sessionmaker)
+        settings, store=SqlProcedureStore(app.state.sessionmaker, record=DummyProcedure)
     )
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from models.catalog import list_page
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 Item = TypeVar("Item")
-Row = TypeVar("Row", bound=Any)
 
 
 class Page(BaseModel, Generic[Item]):
@@ -60,24 +54,3 @@ def build_page(
         previous=link(params.page - 1) if params.page > 1 else None,
         results=results,
     )
-
-
-async def paginate(
-    *,
-    request: Request,
-    session: AsyncSession,
-    params: PageParams,
-    query: Select[tuple[Row]],
-    each: Callable[[Row], Item] | None = None,
-    convert: Callable[[list[Row]], Awaitable[list[Item]]] | None = None,
-) -> Page[Item]:
-    """One page of `query`, each row shaped by `each` (or the page by `convert`)."""
-    count, rows = await list_page(
-        session=session, query=query, offset=params.offset, limit=params.page_size
-    )
-    if convert is not None:
-        results = await convert(rows)
-    else:
-        assert each is not None
-        results = [each(row) for row in rows]
-    return build_page(request=request, params=params, count=count, results=results)

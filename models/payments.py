@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
 
 from sqlalchemy import JSON, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integrations.payments.dummy import DummyCharge
-from models.base import Base, JsonRowStore, TimestampMixin
+from models.base import Base, JsonRowStore, Payload, TimestampMixin
 
 
 class DummyChargeRow(TimestampMixin, Base):
@@ -19,16 +18,17 @@ class DummyChargeRow(TimestampMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class SqlChargeStore:
-    """integrations.payments.dummy.ChargeStore on our database."""
+class SqlChargeStore(Generic[Payload]):
+    """integrations.payments.dummy.ChargeStore on our database. The composition root names the
+    record type (DummyCharge): models/ does not import integrations/."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._rows = JsonRowStore(
-            sessionmaker=sessionmaker, model=DummyChargeRow, payload=DummyCharge
-        )
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, record: type[Payload]
+    ) -> None:
+        self._rows = JsonRowStore(sessionmaker=sessionmaker, model=DummyChargeRow, payload=record)
 
-    async def save(self, charge: DummyCharge) -> None:
-        await self._rows.put(charge.key, charge)
+    async def save(self, charge: Payload) -> None:
+        await self._rows.put(charge.key, charge)  # type: ignore[attr-defined]
 
-    async def load(self, key: str) -> DummyCharge | None:
+    async def load(self, key: str) -> Payload | None:
         return await self._rows.get(key)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
 
 from sqlalchemy import JSON, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integrations.signature.dummy import DummyProcedure
-from models.base import Base, JsonRowStore, TimestampMixin
+from models.base import Base, JsonRowStore, Payload, TimestampMixin
 
 
 class DummySignatureProcedure(TimestampMixin, Base):
@@ -19,16 +18,19 @@ class DummySignatureProcedure(TimestampMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class SqlProcedureStore:
-    """integrations.signature.dummy.ProcedureStore on our database."""
+class SqlProcedureStore(Generic[Payload]):
+    """integrations.signature.dummy.ProcedureStore on our database. The composition root names the
+    record type (DummyProcedure): models/ does not import integrations/."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, record: type[Payload]
+    ) -> None:
         self._rows = JsonRowStore(
-            sessionmaker=sessionmaker, model=DummySignatureProcedure, payload=DummyProcedure
+            sessionmaker=sessionmaker, model=DummySignatureProcedure, payload=record
         )
 
-    async def save(self, procedure: DummyProcedure) -> None:
-        await self._rows.put(procedure.reference, procedure)
+    async def save(self, procedure: Payload) -> None:
+        await self._rows.put(procedure.reference, procedure)  # type: ignore[attr-defined]
 
-    async def load(self, reference: str) -> DummyProcedure | None:
-        return await self._rows.get(reference)
+    async def load(self, key: str) -> Payload | None:
+        return await self._rows.get(key)

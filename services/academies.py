@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -22,8 +23,9 @@ from domain.academies import (
 )
 from domain.errors import DomainError
 from models import academies
-from models.academies import AcademySync, CheckoutIntent
+from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
 from models.base import utcnow
+from models.catalog import list_page
 from services import workflows
 from settings import Settings
 from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
@@ -120,3 +122,69 @@ async def sync_status(
     if running is None:
         raise SyncNotFound(f"No catalogue sync {workflow_id!r}.")
     return Sync(workflow_id=workflow_id, status="running" if running else "failed")
+
+
+# --- reads: the public catalogue, the back office, a learner's intents ------------------
+
+
+@dataclass(frozen=True)
+class PricedAcademy:
+    academy: Academy
+    # Its Stripe price, when its lookup key names one Guichet has synced.
+    price: AcademyPrice | None
+
+
+async def _priced(session: AsyncSession, found: list[Academy]) -> list[PricedAcademy]:
+    keys = [item.stripe_price_lookup_key for item in found if item.stripe_price_lookup_key]
+    prices = await academies.prices_by_lookup_key(session=session, keys=keys)
+    return [PricedAcademy(item, prices.get(item.stripe_price_lookup_key or "")) for item in found]
+
+
+async def products(
+    *,
+    session: AsyncSession,
+    tags: list[str],
+    product_key: str | None = None,
+    academy_id: uuid.UUID | None = None,
+    include_inactive: bool = False,
+) -> list[PricedAcademy]:
+    """Guichet's copy of the catalogue: the catalogue service and Stripe are
+    never called here."""
+    found = await academies.list_academies(
+        session=session,
+        tags=tags,
+        product_key=product_key,
+        academy_id=academy_id,
+        include_inactive=include_inactive,
+    )
+    return await _priced(session, found)
+
+
+async def product(*, session: AsyncSession, key: str) -> PricedAcademy:
+    """By slug, product key, Stripe product id or uuid; inactive ones too."""
+    (found,) = await _priced(session, [await academies.find_academy(session=session, key=key)])
+    return found
+
+
+async def last_sync(*, session: AsyncSession) -> AcademySync | None:
+    query = select(AcademySync).order_by(AcademySync.finished_at.desc()).limit(1)
+    return await session.scalar(query)
+
+
+async def intents_of(
+    *, session: AsyncSession, user_id: str, offset: int, limit: int
+) -> tuple[int, list[CheckoutIntent]]:
+    """A learner's checkout intents, newest first."""
+    query = (
+        select(CheckoutIntent)
+        .where(CheckoutIntent.user_id == user_id)
+        .order_by(CheckoutIntent.created_at.desc(), CheckoutIntent.id)
+    )
+    return await list_page(session=session, query=query, offset=offset, limit=limit)
+
+
+async def intent(
+    *, session: AsyncSession, intent_id: uuid.UUID, user_id: str | None
+) -> CheckoutIntent:
+    """One intent; with `user_id`, only that learner's (another's is a 404)."""
+    return await academies.get_intent(session=session, id=intent_id, user_id=user_id)

@@ -21,6 +21,7 @@ from domain.deep_links import (
 from models.base import new_id, utcnow
 from models.catalog import Offering, delete_row, flush_checked, get
 from models.deep_links import (
+    DeepLinkNotFound,
     OfferingDeepLink,
     active_links_by_offering,
     active_links_of,
@@ -33,6 +34,7 @@ __all__ = [
     "active_links_by_offering",
     "create_link",
     "delete_link",
+    "edit_offering_link",
     "get_link",
     "list_for_offering",
     "served",
@@ -135,3 +137,24 @@ async def set_all_active(
     )
     session.expire_all()
     return await list_for_offering(session=session, offering_id=offering_id)
+
+
+async def edit_offering_link(
+    *,
+    session: AsyncSession,
+    offering_id: uuid.UUID,
+    link_id: uuid.UUID,
+    action: str,
+    deep_link: str = "",
+) -> None:
+    """The back office's edit of one of an offering's links. `action`: save
+    (a new URL), toggle (on ↔ off) or delete (inactive only)."""
+    link = await get_link(session=session, id=link_id)
+    if link.offering_id != offering_id:
+        raise DeepLinkNotFound(f"No deep link with id {link_id} on this offering.")
+    if action == "delete":
+        await delete_link(session=session, id=link_id)
+    elif action == "toggle":
+        await update_link(session=session, id=link_id, is_active=not link.is_active)
+    else:
+        await update_link(session=session, id=link_id, deep_link=deep_link)

@@ -5,6 +5,7 @@ the signal, nothing is kept and the provider's redelivery gets another chance.""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from domain.academies import IntentPaid, intent_workflow_id
+from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
+from integrations.payments import stripe as stripe_payments
 from integrations.payments.base import PaymentEvent
 from models import inbound_events
 from models.orders import Installment
@@ -22,6 +25,27 @@ from settings import Settings
 from workflows.academy import CheckoutIntentWorkflow
 
 logger = logging.getLogger(__name__)
+
+StripeWebhooksOff = error_class(NotFound, "stripe_webhooks_disabled")
+
+
+async def receive_stripe(
+    *, session: AsyncSession, temporal: Client, settings: Settings, body: bytes, signature: str
+) -> str:
+    """A Stripe webhook as it came: verified with the endpoint's signing
+    secret, then received."""
+    secret = settings.stripe_webhook_secret.get_secret_value()
+    if not secret:
+        raise StripeWebhooksOff("Stripe webhooks are not configured here.")
+    event = stripe_payments.parse_webhook(body=body, signature=signature, secret=secret)
+    return await receive(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        source="stripe",
+        event=event,
+        payload=json.loads(body),
+    )
 
 
 async def receive(

@@ -6,10 +6,12 @@ delete): the same request may simply be sent again."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -24,8 +26,8 @@ from domain.promo_codes import (
 )
 from models import promo_codes
 from models.base import utcnow
-from models.catalog import Product
-from models.promo_codes import Campaign
+from models.catalog import Product, list_page
+from models.promo_codes import Campaign, PromoCode
 from services import workflows
 from settings import Settings
 from workflows.promo_campaign import PromoCampaignWorkflow
@@ -86,3 +88,72 @@ async def start_campaign(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
     return await promo_codes.get_campaign(session=session, id=params.campaign_id)
+
+
+# --- reads: the JSON API, the back office and the CSV export alike ------------------
+
+
+@dataclass(frozen=True)
+class CampaignRead:
+    campaign: Campaign
+    used_count: int
+
+
+@dataclass(frozen=True)
+class CodesPage:
+    count: int
+    codes: list[PromoCode]
+    # The email of each member who used one of these codes.
+    emails: dict[str, str]
+
+
+async def campaigns(
+    *, session: AsyncSession, offset: int = 0, limit: int | None = None
+) -> tuple[int, list[CampaignRead]]:
+    """Campaigns, newest first, with their used codes; every one without a limit."""
+    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id)
+    if limit is None:
+        found = list((await session.scalars(query)).all())
+        count = len(found)
+    else:
+        count, found = await list_page(session=session, query=query, offset=offset, limit=limit)
+    used = await promo_codes.used_counts(session=session, ids=[item.id for item in found])
+    return count, [CampaignRead(item, used.get(item.id, 0)) for item in found]
+
+
+async def campaign(*, session: AsyncSession, campaign_id: uuid.UUID) -> CampaignRead:
+    found = await promo_codes.get_campaign(session=session, id=campaign_id)
+    used = await promo_codes.used_counts(session=session, ids=[campaign_id])
+    return CampaignRead(found, used.get(campaign_id, 0))
+
+
+async def codes(
+    *, session: AsyncSession, campaign_id: uuid.UUID, used: bool | None, offset: int, limit: int
+) -> CodesPage:
+    """A page of a campaign's codes (`used`: only the used or the free ones)."""
+    await promo_codes.get_campaign(session=session, id=campaign_id)
+    count, rows = await list_page(
+        session=session,
+        query=promo_codes.codes_query(campaign_id=campaign_id, used=used),
+        offset=offset,
+        limit=limit,
+    )
+    users = {item.used_by for item in rows if item.used_by}
+    emails = await promo_codes.emails(session=session, user_ids=users) if users else {}
+    return CodesPage(count=count, codes=rows, emails=emails)
+
+
+async def membership_products(*, session: AsyncSession) -> list[Product]:
+    """What a campaign's codes may give."""
+    query = (
+        select(Product).where(Product.type == ProductType.MEMBERSHIP.value).order_by(Product.title)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def export_codes(*, engine: AsyncEngine, campaign: Campaign) -> AsyncIterator[bytes]:
+    """The campaign's codes as CSV chunks, on a connection of its own: a
+    streamed download outlives the request's session."""
+    async with engine.connect() as connection:
+        async for chunk in promo_codes.export_csv(connection=connection, campaign=campaign):
+            yield chunk

@@ -3,8 +3,10 @@ provider through the signature workflow), and provider notifications."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from domain.errors import DomainError, NotFound, error_class
-from domain.signatures import Notification
+from domain.signatures import Notification, Recipient
+from integrations.signature.base import SignatureProvider
+from integrations.signature.dummy import DummyProcedure, DummySignatureProvider
 from models import inbound_events
 from models.catalog import list_page
 from models.contracts import Contract
@@ -24,6 +28,7 @@ from workflows import signature
 logger = logging.getLogger("guichet.signature")
 
 ContractNotFound = error_class(NotFound, "contract_not_found")
+UnknownBackend = error_class(NotFound, "unknown_signature_backend")
 # The learner asking "have I signed?" waits this long for the provider's answer.
 REFRESH_BUDGET = timedelta(seconds=2)
 
@@ -114,3 +119,52 @@ async def receive(
         # The procedure's workflow is over: nothing is waiting for this news.
         logger.info("signature webhook after the procedure ended")
     return "accepted"
+
+
+async def receive_webhook(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    provider: SignatureProvider,
+    configured: str,
+    backend: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> str:
+    """A provider's webhook as it came: for the backend configured here,
+    verified by the provider, then received."""
+    if backend != configured:
+        raise UnknownBackend(f"Signatures are not handled by {backend!r} here.")
+    notification = await provider.parse_notification(headers=headers, body=body)
+    return await receive(
+        session=session,
+        temporal=temporal,
+        source=f"signature:{backend}",
+        notification=notification,
+        payload=json.loads(body),
+    )
+
+
+# --- the dummy provider's page (dev and tests) ---------------------------------------
+
+
+def _dummy(provider: SignatureProvider) -> DummySignatureProvider:
+    if not isinstance(provider, DummySignatureProvider):
+        raise UnknownBackend("The dummy signature page is off (another backend is in use).")
+    return provider
+
+
+async def dummy_procedure(*, provider: SignatureProvider, reference: str) -> DummyProcedure:
+    return await _dummy(provider).procedure(reference)
+
+
+async def dummy_act(
+    *, provider: SignatureProvider, reference: str, recipient: Recipient, action: str
+) -> str:
+    """Sign (or, with `refuse`, refuse) as `recipient`; what the page says."""
+    dummy = _dummy(provider)
+    if action == "refuse":
+        await dummy.refuse(reference=reference, recipient=recipient)
+        return "Refused."
+    await dummy.sign(reference=reference, recipient=recipient)
+    return "Signed, thank you."

@@ -8,13 +8,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from api.auth import Claims
 from api.pages.access import PREFIX, csrf_checked, render, see_other, staff_with
 from domain.errors import DomainError
-from models import academies
-from models.academies import AcademySync
 from services import academies as academy_services
 
 Admin = Annotated[Claims, Depends(staff_with())]
@@ -24,20 +21,13 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 @router.get("/academies")
 async def academies_page(request: Request, staff: Admin) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
-        found = await academies.list_academies(
-            session=session, tags=[], product_key=None, academy_id=None, include_inactive=True
-        )
-        keys = [item.stripe_price_lookup_key for item in found if item.stripe_price_lookup_key]
-        prices = await academies.prices_by_lookup_key(session=session, keys=keys)
-        last = await session.scalar(
-            select(AcademySync).order_by(AcademySync.finished_at.desc()).limit(1)
-        )
+        found = await academy_services.products(session=session, tags=[], include_inactive=True)
+        last = await academy_services.last_sync(session=session)
     return render(
         request,
         "academies.html",
         staff=staff,
         academies=found,
-        prices=prices,
         last=last,
         notice=request.query_params.get("done"),
     )

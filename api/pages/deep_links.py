@@ -1,6 +1,6 @@
 """Back office: offerings and their CPF deep links (admin).
 
-Every change goes through models/deep_links.py, the functions the JSON API
+Every change goes through services/deep_links.py, the functions the JSON API
 calls: a refusal there (an active link deleted, a URL used elsewhere…) is
 shown on the page with its reason."""
 
@@ -25,10 +25,7 @@ from api.pages.access import (
     staff_with,
 )
 from domain.errors import DomainError
-from models import catalog
-from models.catalog import Offering, list_page
-from models.deep_links import DeepLinkNotFound
-from services import deep_links
+from services import catalog, deep_links
 
 Admin = Annotated[Claims, Depends(staff_with())]
 router = APIRouter(
@@ -40,23 +37,20 @@ router = APIRouter(
 async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
     page = max(page, 1)
     async with request.app.state.read_sessionmaker() as session:
-        count, found = await list_page(
+        count, found = await catalog.search_offerings(
             session=session,
-            query=catalog.search_offerings(
-                query=query.strip() or None, course_code=None, product_type=None
-            ),
+            query=query.strip() or None,
+            course_code=None,
+            product_type=None,
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
-        )
-        active = await deep_links.active_links_by_offering(
-            session=session, offering_ids=[item.id for item in found]
         )
     return render(
         request,
         "offerings.html",
         staff=staff,
-        offerings=found,
-        active=active,
+        offerings=[item.offering for item in found],
+        active={item.offering.id: item.deep_link for item in found},
         query=query,
         page=page,
         pages=pages_of(count),
@@ -74,7 +68,7 @@ async def _offering_page(
     notice: str | None = None,
 ) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
-        offering = await catalog.get(session=session, model=Offering, id=offering_id)
+        offering = (await catalog.get_offering(session=session, id=offering_id)).offering
         links = await deep_links.list_for_offering(session=session, offering_id=offering_id)
     names = {item.id: item.title for item in offering.organizations}
     return render(
@@ -162,15 +156,13 @@ async def edit_link(
     """`action`: save (a new URL), toggle (on ↔ off) or delete (inactive only)."""
 
     async def change(session) -> None:
-        link = await deep_links.get_link(session=session, id=link_id)
-        if link.offering_id != offering_id:
-            raise DeepLinkNotFound(f"No deep link with id {link_id} on this offering.")
-        if action == "delete":
-            await deep_links.delete_link(session=session, id=link_id)
-        elif action == "toggle":
-            await deep_links.update_link(session=session, id=link_id, is_active=not link.is_active)
-        else:
-            await deep_links.update_link(session=session, id=link_id, deep_link=deep_link)
+        await deep_links.edit_offering_link(
+            session=session,
+            offering_id=offering_id,
+            link_id=link_id,
+            action=action,
+            deep_link=deep_link,
+        )
 
     done = {"delete": "Deep link deleted.", "toggle": "Deep link switched."}.get(
         action, "Deep link saved."

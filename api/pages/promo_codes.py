@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from api.auth import Claims, Role
 from api.pages.access import (
@@ -23,15 +22,11 @@ from api.pages.access import (
     staff_with,
     templates,
 )
-from api.routers.promo_codes import campaign_out, codes_csv, start_campaign
-from api.schemas.promo_codes import CampaignIn
+from api.schemas.promo_codes import CampaignIn, campaign_out, codes_csv
 from domain import codes
-from domain.catalog import ProductType
 from domain.errors import DomainError
 from domain.promo_codes import CampaignStatus
-from models import promo_codes
-from models.catalog import Product, list_page
-from models.promo_codes import Campaign
+from services import promo_codes as campaign_services
 
 Manager = Annotated[Claims, Depends(staff_with(Role.PROMO_MANAGER))]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -46,24 +41,13 @@ async def _campaigns_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
-        found = list(
-            (await session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))).all()
-        )
-        used = await promo_codes.used_counts(session=session, ids=[item.id for item in found])
-        products = list(
-            (
-                await session.scalars(
-                    select(Product)
-                    .where(Product.type == ProductType.MEMBERSHIP.value)
-                    .order_by(Product.title)
-                )
-            ).all()
-        )
+        _count, found = await campaign_services.campaigns(session=session)
+        products = await campaign_services.membership_products(session=session)
     return render(
         request,
         "campaigns.html",
         staff=staff,
-        campaigns=[campaign_out(item, used.get(item.id, 0)) for item in found],
+        campaigns=[campaign_out(item) for item in found],
         products=products,
         form=form or {"code_length": codes.DEFAULT_LENGTH},
         max_codes=request.app.state.settings.promo_max_codes,
@@ -109,12 +93,12 @@ async def create(
         return await _campaigns_page(request, staff, form=form, error=message, status_code=422)
     try:
         async with request.app.state.read_sessionmaker() as session:
-            campaign = await start_campaign(
+            campaign = await campaign_services.start_campaign(
                 session=session,
-                manager=staff,
-                body=body,
                 temporal=request.app.state.temporal,
                 settings=request.app.state.settings,
+                manager_id=staff.sub,
+                **body.service_arguments(),
             )
     except DomainError as error:
         return await _campaigns_page(
@@ -139,30 +123,26 @@ async def campaign(
     page = max(page, 1)
     filter_used = {"true": True, "false": False}.get(used)
     async with request.app.state.read_sessionmaker() as session:
-        found = await promo_codes.get_campaign(session=session, id=campaign_id)
-        used_count = (await promo_codes.used_counts(session=session, ids=[campaign_id])).get(
-            campaign_id, 0
-        )
-        count, rows = await list_page(
+        found = await campaign_services.campaign(session=session, campaign_id=campaign_id)
+        listed = await campaign_services.codes(
             session=session,
-            query=promo_codes.codes_query(campaign_id=campaign_id, used=filter_used),
+            campaign_id=campaign_id,
+            used=filter_used,
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
-        users = {item.used_by for item in rows if item.used_by}
-        emails = await promo_codes.emails(session=session, user_ids=users) if users else {}
     return render(
         request,
         "campaign.html",
         staff=staff,
-        campaign=campaign_out(found, used_count),
-        generating=found.status == CampaignStatus.GENERATING,
-        codes=rows,
-        emails=emails,
+        campaign=campaign_out(found),
+        generating=found.campaign.status == CampaignStatus.GENERATING,
+        codes=listed.codes,
+        emails=listed.emails,
         used=used,
         page=page,
-        pages=pages_of(count),
-        count=count,
+        pages=pages_of(listed.count),
+        count=listed.count,
     )
 
 
@@ -171,13 +151,12 @@ async def campaign_status(request: Request, staff: Manager, campaign_id: uuid.UU
     """The status card alone (htmx polls it while generating). Once generation
     is over the whole page is reloaded: its code list is filled by then."""
     async with request.app.state.read_sessionmaker() as session:
-        found = await promo_codes.get_campaign(session=session, id=campaign_id)
-        used = await promo_codes.used_counts(session=session, ids=[campaign_id])
-    generating = found.status == CampaignStatus.GENERATING
+        found = await campaign_services.campaign(session=session, campaign_id=campaign_id)
+    generating = found.campaign.status == CampaignStatus.GENERATING
     response = templates.TemplateResponse(
         request,
         "_campaign_status.html",
-        {"campaign": campaign_out(found, used.get(campaign_id, 0)), "generating": generating},
+        {"campaign": campaign_out(found), "generating": generating},
     )
     if not generating:
         response.headers["HX-Refresh"] = "true"
@@ -189,5 +168,5 @@ async def campaign_csv(
     request: Request, staff: Manager, campaign_id: uuid.UUID
 ) -> StreamingResponse:
     async with request.app.state.read_sessionmaker() as session:
-        found = await promo_codes.get_campaign(session=session, id=campaign_id)
+        found = await campaign_services.campaign(session=session, campaign_id=campaign_id)
     return codes_csv(request, found)

@@ -10,7 +10,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 
 from api.auth import Role
 from api.deps import (
@@ -21,7 +20,7 @@ from api.deps import (
     TemporalDep,
 )
 from api.errors import ERROR_RESPONSES, RATE_LIMITED_RESPONSE
-from api.pagination import Page, PageDep, paginate
+from api.pagination import Page, PageDep, build_page
 from api.schemas.academies import (
     AcademyPriceOut,
     AcademyProductList,
@@ -35,8 +34,6 @@ from domain.academies import (
     InvalidAcademyUuid,
 )
 from domain.errors import DomainError
-from models import academies
-from models.academies import Academy, AcademyPrice, CheckoutIntent
 from services import academies as academy_services
 
 logger = logging.getLogger(__name__)
@@ -74,9 +71,8 @@ def _thumbnail(path: str, base: str) -> str:
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
 
 
-def product_out(
-    academy: Academy, price: AcademyPrice | None, thumbnail_base: str
-) -> AcademyProductOut:
+def product_out(priced: academy_services.PricedAcademy, thumbnail_base: str) -> AcademyProductOut:
+    academy, price = priced.academy, priced.price
     return AcademyProductOut(
         id=academy.stripe_product_id or academy.product_key or academy.slug or str(academy.id),
         name=academy.name,
@@ -90,17 +86,6 @@ def product_out(
         edx_catalog_id=academy.catalog_query_id,
         prices=[AcademyPriceOut.model_validate(price)] if price else [],
     )
-
-
-async def _products(
-    session: ReadSessionDep, found: list[Academy], thumbnail_base: str
-) -> list[AcademyProductOut]:
-    keys = [item.stripe_price_lookup_key for item in found if item.stripe_price_lookup_key]
-    prices = await academies.prices_by_lookup_key(session=session, keys=keys)
-    return [
-        product_out(item, prices.get(item.stripe_price_lookup_key or ""), thumbnail_base)
-        for item in found
-    ]
 
 
 async def _served(read: Callable[[], Awaitable[T]]) -> T | JSONResponse:
@@ -139,14 +124,14 @@ async def list_products(
     async def load() -> bytes:
         # A session only on a cache miss.
         async with request.app.state.read_sessionmaker() as session:
-            found = await academies.list_academies(
+            found = await academy_services.products(
                 session=session,
                 tags=tag,
                 product_key=product_key,
                 academy_id=academy_id,
                 include_inactive=include_inactive,
             )
-            results = await _products(session, found, settings.academy_thumbnail_base_url)
+        results = [product_out(item, settings.academy_thumbnail_base_url) for item in found]
         return (
             AcademyProductList(count=len(results), results=results)
             .model_dump_json(by_alias=True)
@@ -185,9 +170,8 @@ async def read_product(
         return JSONResponse(SYNC_REFUSED, status_code=400)
 
     async def read() -> AcademyProductOut:
-        found = await academies.find_academy(session=session, key=key)
-        (product,) = await _products(session, [found], settings.academy_thumbnail_base_url)
-        return product
+        found = await academy_services.product(session=session, key=key)
+        return product_out(found, settings.academy_thumbnail_base_url)
 
     return await _served(read)
 
@@ -259,18 +243,11 @@ async def create_intent(
 async def list_intents(
     request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
 ) -> Page[CheckoutIntentOut]:
-    query = (
-        select(CheckoutIntent)
-        .where(CheckoutIntent.user_id == user.sub)
-        .order_by(CheckoutIntent.created_at.desc(), CheckoutIntent.id)
+    count, found = await academy_services.intents_of(
+        session=session, user_id=user.sub, offset=params.offset, limit=params.page_size
     )
-    return await paginate(
-        request=request,
-        session=session,
-        params=params,
-        query=query,
-        each=CheckoutIntentOut.model_validate,
-    )
+    results = [CheckoutIntentOut.model_validate(item) for item in found]
+    return build_page(request=request, params=params, count=count, results=results)
 
 
 @intents_router.get("/{intent_id}", summary="Read one of my checkout intents")
@@ -278,5 +255,5 @@ async def read_intent(
     intent_id: uuid.UUID, user: CurrentUser, session: ReadSessionDep
 ) -> CheckoutIntentOut:
     owner = None if user.has_any_role(Role.ADMIN) else user.sub
-    intent = await academies.get_intent(session=session, id=intent_id, user_id=owner)
+    intent = await academy_services.intent(session=session, intent_id=intent_id, user_id=owner)
     return CheckoutIntentOut.model_validate(intent)

@@ -3,7 +3,6 @@ and the embedded (dummy) signature page."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -24,9 +23,8 @@ from api.deps import (
 from api.errors import ERROR_RESPONSES, HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
-from domain.errors import BadRequest, NotFound, error_class
+from domain.errors import BadRequest, error_class
 from domain.signatures import Recipient
-from integrations.signature.dummy import DummySignatureProvider
 from services import orders as order_services
 from services import signatures
 
@@ -45,7 +43,6 @@ dummy_router = APIRouter(
     prefix="/api/v1/dummy-signature", tags=["dummy signature"], responses=HTML_ROUTE_ERROR_RESPONSES
 )
 
-UnknownBackend = error_class(NotFound, "unknown_signature_backend")
 UnknownSigner = error_class(BadRequest, "unknown_signer")
 
 _pages = Environment(
@@ -153,17 +150,14 @@ async def signature_webhook(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> dict[str, str]:
-    if backend != settings.signature_backend.value:
-        raise UnknownBackend(f"Signatures are not handled by {backend!r} here.")
-    provider = request.app.state.signature_provider
-    body = await request.body()
-    notification = await provider.parse_notification(headers=request.headers, body=body)
-    status = await signatures.receive(
+    status = await signatures.receive_webhook(
         session=session,
         temporal=temporal,
-        source=f"signature:{backend}",
-        notification=notification,
-        payload=json.loads(body),
+        provider=request.app.state.signature_provider,
+        configured=settings.signature_backend.value,
+        backend=backend,
+        headers=request.headers,
+        body=await request.body(),
     )
     return {"status": status}
 
@@ -171,17 +165,12 @@ async def signature_webhook(
 # --- the dummy provider's page -------------------------------------------------------
 
 
-def _dummy(request: Request) -> DummySignatureProvider:
-    provider = request.app.state.signature_provider
-    if not isinstance(provider, DummySignatureProvider):
-        raise UnknownBackend("The dummy signature page is off (another backend is in use).")
-    return provider
-
-
 async def _page(
     request: Request, reference: str, recipient: Recipient, message: str | None = None
 ) -> HTMLResponse:
-    procedure = await _dummy(request).procedure(reference)
+    procedure = await signatures.dummy_procedure(
+        provider=request.app.state.signature_provider, reference=reference
+    )
     signed = (
         procedure.student_signed
         if recipient is Recipient.STUDENT
@@ -218,10 +207,10 @@ async def dummy_sign(reference: str, request: Request) -> HTMLResponse:
     if signer not in {item.value for item in Recipient}:
         raise UnknownSigner(f"Unknown signer {signer!r}.")
     recipient = Recipient(signer)
-    action = form.get("action", ["sign"])[0]
-    provider = _dummy(request)
-    if action == "refuse":
-        await provider.refuse(reference=reference, recipient=recipient)
-        return await _page(request, reference, recipient, message="Refused.")
-    await provider.sign(reference=reference, recipient=recipient)
-    return await _page(request, reference, recipient, message="Signed, thank you.")
+    message = await signatures.dummy_act(
+        provider=request.app.state.signature_provider,
+        reference=reference,
+        recipient=recipient,
+        action=form.get("action", ["sign"])[0],
+    )
+    return await _page(request, reference, recipient, message=message)

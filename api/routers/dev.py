@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from api.deps import SettingsDep
 from api.errors import HTML_ROUTE_ERROR_RESPONSES
-from domain.emails import EmailKind, sample_context
+from domain.emails import EmailKind
 from domain.errors import NotFound, error_class
-from integrations.mail import render
+from services import emails
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev"], responses=HTML_ROUTE_ERROR_RESPONSES)
 DevModeOff = error_class(NotFound, "not_found")
@@ -30,7 +30,7 @@ async def mail_preview(
 ) -> Response:
     if not settings.dev_mode:
         raise DevModeOff("Not Found")
-    mail = render(kind=template, language=lang, context=sample_context(), to="learner@example.org")
+    mail = emails.preview(kind=template, language=lang)
     if format == "text":
         return PlainTextResponse(f"Subject: {mail.subject}\n\n{mail.text}")
     return HTMLResponse(mail.html)

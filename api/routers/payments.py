@@ -7,19 +7,13 @@ made at the provider.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import WEBHOOK_RESPONSES
-from domain.errors import NotFound, error_class
-from integrations.payments import stripe as stripe_payments
 from services import payments
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
-
-StripeWebhooksOff = error_class(NotFound, "stripe_webhooks_disabled")
 
 
 @router.post(
@@ -34,19 +28,11 @@ StripeWebhooksOff = error_class(NotFound, "stripe_webhooks_disabled")
 async def stripe_webhook(
     request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict[str, str]:
-    secret = settings.stripe_webhook_secret.get_secret_value()
-    if not secret:
-        raise StripeWebhooksOff("Stripe webhooks are not configured here.")
-    body = await request.body()
-    event = stripe_payments.parse_webhook(
-        body=body, signature=request.headers.get("stripe-signature", ""), secret=secret
-    )
-    status = await payments.receive(
+    status = await payments.receive_stripe(
         session=session,
         temporal=temporal,
         settings=settings,
-        source="stripe",
-        event=event,
-        payload=json.loads(body),
+        body=await request.body(),
+        signature=request.headers.get("stripe-signature", ""),
     )
     return {"status": status}

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from fastapi import Request
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
+from api.csv import attachment
 from api.schemas.common import InputModel, OutputModel, UtcDatetime
 from domain import codes
 from domain.promo_codes import CampaignStatus
+from services.promo_codes import CampaignRead, export_codes
 
 
 class CampaignIn(InputModel):
@@ -26,6 +30,12 @@ class CampaignIn(InputModel):
         le=codes.MAX_LENGTH,
         description="characters of the random part (5 bits each)",
     )
+
+    def service_arguments(self) -> dict:
+        """What services.promo_codes.start_campaign takes from the request."""
+        return self.model_dump(
+            include={"name", "client_code", "count", "code_length", "valid_until", "product_id"}
+        )
 
 
 class CampaignOut(OutputModel):
@@ -50,3 +60,19 @@ class PromoCodeOut(OutputModel):
     code: str
     used_by: str | None = Field(description="the email of the member who used it")
     activated_at: datetime | None
+
+
+def campaign_out(read: CampaignRead) -> CampaignOut:
+    return CampaignOut.model_validate(read.campaign).model_copy(
+        update={"used_count": read.used_count}
+    )
+
+
+def codes_csv(request: Request, read: CampaignRead) -> StreamingResponse:
+    """The campaign's codes as a CSV download (the JSON API's and the back office's)."""
+    campaign = read.campaign
+    return StreamingResponse(
+        export_codes(engine=request.app.state.read_engine, campaign=campaign),
+        media_type="text/csv; charset=utf-8",
+        headers=attachment(f"codes-promo-campagne-{campaign.name}.csv"),
+    )

@@ -1,8 +1,8 @@
 """The dependency rules of ARCHITECTURE.md, read from the import statements.
 
-Arrows only point down. The modules not yet moved onto services/ are listed
-in KNOWN with what they still import; the list only shrinks: a new
-forbidden import fails, and so does an entry that is no longer needed."""
+Arrows only point down: a forbidden import fails. KNOWN lists exceptions
+with what they still import (none since issue 13); it may only shrink: an
+entry no longer needed fails too."""
 
 from __future__ import annotations
 
@@ -33,24 +33,9 @@ COMPOSITION_ROOT: dict[str, set[str]] = {
     "api/deps.py": {"models", "sqlalchemy", "temporalio"},
 }
 
-# Not yet adapters over services/ (issue 13 continues): the back-office pages
-# of academies, deep links and promo codes, the promo and academy reads, the
-# dummy signature page, the webhook parsers, health and the dev mail preview,
-# the page helper, and the dummy providers' tables in models/.
-KNOWN: dict[str, set[str]] = {
-    "api/pages/academies.py": {"models", "sqlalchemy"},
-    "api/pages/deep_links.py": {"models"},
-    "api/pages/promo_codes.py": {"models", "sqlalchemy"},
-    "api/pagination.py": {"models", "sqlalchemy"},
-    "api/routers/academies.py": {"models", "sqlalchemy"},
-    "api/routers/contracts.py": {"integrations"},
-    "api/routers/dev.py": {"integrations"},
-    "api/routers/health.py": {"integrations", "sqlalchemy"},
-    "api/routers/payments.py": {"integrations"},
-    "api/routers/promo_codes.py": {"models", "sqlalchemy"},
-    "models/payments.py": {"integrations"},
-    "models/signatures.py": {"integrations"},
-}
+# Modules allowed an import their layer forbids, with what they still import:
+# none left (issue 13 moved the last ones). The list may only shrink.
+KNOWN: dict[str, set[str]] = {}
 
 
 def _imported_packages(path: Path) -> set[str]:
