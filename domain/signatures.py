@@ -50,17 +50,20 @@ class Signer(BaseModel):
     email: str
 
 
+class Submission(BaseModel):
+    reference: str
+    invitation_link: str
+
+
 class SignatureWorkflowInput(BaseModel):
     contract_id: uuid.UUID
     order_workflow_id: str
     poll_interval: timedelta
     poll_max_interval: timedelta
     validity: timedelta
-
-
-class Submission(BaseModel):
-    reference: str
-    invitation_link: str
+    # The procedure the order workflow has started (and told the learner
+    # of); None for runs that start it themselves (before issue 13's rebuild).
+    submission: Submission | None = None
 
 
 def next_poll_interval(current: timedelta, maximum: timedelta) -> timedelta:

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RefundOrder,
         SavePaymentMethod,
     )
+    from activities.signatures import SignatureActivities
     from domain.emails import EmailKind, MailRecipient
     from domain.errors import DomainError
     from domain.orders import (
@@ -49,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         check_refundable,
         check_voucher_sendable,
     )
-    from domain.signatures import OrderNotSignable, SignatureWorkflowInput
+    from domain.signatures import OrderNotSignable, SignatureWorkflowInput, Submission
     from domain.vouchers import UnusableVoucher
     from workflows import signature
     from workflows.installments import InstallmentCollector
@@ -65,6 +66,11 @@ def workflow_id(order_id: object) -> str:
 
 def _not_signable(state: OrderState) -> None:
     raise OrderNotSignable(f"An order in state {state} has no contract to sign.")
+
+
+def check_signable(state: OrderState) -> None:
+    if state not in SIGNABLE_STATES:
+        _not_signable(state)
 
 
 def _already_claimed() -> None:
@@ -89,6 +95,7 @@ class OrderWorkflow:
         self.lock = asyncio.Lock()
         self._params: OrderWorkflowInput | None = None
         self._signature: workflow.ChildWorkflowHandle | None = None
+        self._signature_started: asyncio.Task[None] | None = None
 
     @property
     def process(self) -> OrderProcess:
@@ -190,6 +197,8 @@ class OrderWorkflow:
                     await self._cancel(CancelRequest(reason="stuck", actor="system"))
 
     async def _cancel(self, request: CancelRequest) -> None:
+        if self._signature_started is not None:
+            await self._signature_started  # a watcher being started is one to stop
         if self._signature is not None and not self._signature.done():
             # The child aborts the provider's procedure before it ends.
             await self._signature.signal(signature.SignatureWorkflow.cancel)
@@ -259,38 +268,54 @@ class OrderWorkflow:
 
     @workflow.update(name="submit_for_signature")
     async def submit_for_signature(self) -> str:
-        """The invitation link to sign the contract: starts the signature
-        workflow, or asks the link again when it runs."""
+        """The invitation link to sign the contract. The procedure is started
+        here (the link is the answer), then a signature workflow watches it;
+        while one does, the same link is answered again."""
         process = await self._when_ready()
         if process.state not in SIGNABLE_STATES or process.snapshot.contract_id is None:
             _refuse(_not_signable, process.state)
-        if self._signature is None or self._signature.done():
-            self.process = self.process.model_copy(update={"invitation_link": None})
-            self._signature = await workflow.start_child_workflow(
-                signature.SignatureWorkflow.run,
-                self._signature_input(),
-                id=signature.workflow_id(process.snapshot.contract_id),
-                # The organization may sign after the order is over.
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        watcher = self._signature
+        if watcher is not None:
+            # A reset (refused, expired) clears the link; its watcher ends.
+            await workflow.wait_condition(
+                lambda: self.process.invitation_link is not None or watcher.done()
             )
-        child = self._signature
-        await workflow.wait_condition(
-            lambda: self.process.invitation_link is not None or child.done()
-        )
-        if self.process.invitation_link is None:
-            await child  # raises the child's failure (e.g. the provider refused)
-        assert self.process.invitation_link is not None
-        return self.process.invitation_link
+            if self.process.invitation_link is not None:
+                return self.process.invitation_link
+        async with self.lock:
+            if self.process.invitation_link is not None:
+                return self.process.invitation_link  # submitted meanwhile
+            _refuse(check_signable, self.process.state)
+            try:
+                submission = await call(
+                    SignatureActivities.submit, self.process.snapshot.contract_id
+                )
+            except ActivityError as error:
+                raise business_error(error) from None
+            self.process = self.process.model_copy(
+                update={"invitation_link": submission.invitation_link}
+            ).knowing(contract_submitted=True)
+            await self.advance("submitted_for_signature")
+            # Not awaited: the learner's answer does not wait for the watcher.
+            self._signature_started = asyncio.create_task(self._watch_signature(submission))
+            return submission.invitation_link
 
-    def _signature_input(self) -> SignatureWorkflowInput:
+    async def _watch_signature(self, submission: Submission) -> None:
         assert self._params is not None
         timing = self._params.signature
-        return SignatureWorkflowInput(
-            contract_id=self.process.snapshot.contract_id,
-            order_workflow_id=workflow.info().workflow_id,
-            poll_interval=timing.poll_interval,
-            poll_max_interval=timing.poll_max_interval,
-            validity=timing.validity,
+        self._signature = await workflow.start_child_workflow(
+            signature.SignatureWorkflow.run,
+            SignatureWorkflowInput(
+                contract_id=self.process.snapshot.contract_id,
+                order_workflow_id=workflow.info().workflow_id,
+                poll_interval=timing.poll_interval,
+                poll_max_interval=timing.poll_max_interval,
+                validity=timing.validity,
+                submission=submission,
+            ),
+            id=signature.workflow_id(self.process.snapshot.contract_id),
+            # The organization may sign after the order is over.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
 
     @workflow.update(name="hand_over_for_refund")

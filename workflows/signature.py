@@ -1,5 +1,8 @@
 """SignatureWorkflow (id `signature:<contract_id>`, child of the order workflow).
 
+The order workflow starts the provider's procedure itself (the learner's
+link is its answer) and then this workflow to watch the procedure.
+
 Provider webhooks can come late, twice, out of order, or never; so every
 wake-up (a webhook signal, the poll timer, a `refresh` update from the API)
 asks the provider where the procedure stands, and the facts are recorded
@@ -56,10 +59,11 @@ class SignatureWorkflow:
     @workflow.run
     async def run(self, params: SignatureWorkflowInput) -> str:
         self._params = params
-        submission = await workflow.execute_activity_method(
-            SignatureActivities.submit, params.contract_id, **ACTIVITY_OPTIONS
-        )
-        await self._order().signal(SIGNAL_SUBMITTED, submission.invitation_link)
+        if params.submission is None:
+            submission = await workflow.execute_activity_method(
+                SignatureActivities.submit, params.contract_id, **ACTIVITY_OPTIONS
+            )
+            await self._order().signal(SIGNAL_SUBMITTED, submission.invitation_link)
         deadline = workflow.now() + params.validity
         interval = params.poll_interval
         while self._outcome is None:

@@ -90,7 +90,7 @@ async def test_sign_then_save_card_reaches_pending(
         "name": "Claire Martin",
         "email": "claire@univ.example",
     }
-    save_history("signature_signed", await handle.fetch_history())
+    save_history("signature_watched_signed", await handle.fetch_history())
     order_handle = temporal_client.get_workflow_handle(order_workflow_id(order["id"]))
     save_history("order_signed_then_card", await order_handle.fetch_history())
 
@@ -232,7 +232,7 @@ async def test_expired_procedure_resets_thecontract_of(
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
     assert await asyncio.wait_for(handle.result(), 20) == "expired"
     await state_is(learner, order["id"], "to_sign_and_to_save_payment_method")
-    save_history("signature_expired", await handle.fetch_history())
+    save_history("signature_watched_expired", await handle.fetch_history())
 
 
 async def test_cancel_while_signing_aborts_the_procedure(
