@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+T = TypeVar("T")
 
 # A charge or a refund may wait on an unavailable provider: retried with
 # backoff, never given up (the installment stays `error` meanwhile).
@@ -42,3 +45,20 @@ async def call(activity: Any, argument: Any) -> Any:
 def business_error(error: ActivityError) -> BaseException:
     """The activity's own ApplicationError (a business refusal) when there is one."""
     return error.cause if isinstance(error.cause, ApplicationError) else error
+
+
+class FirstStep:
+    """A run's first step, which may be refused (the order, the campaign, the
+    refund is not possible): the refusal is kept for the updates waiting on
+    it, the run lets them answer, then fails with it; nothing was written."""
+
+    def __init__(self) -> None:
+        self.refusal: BaseException | None = None
+
+    async def run(self, step: Awaitable[T]) -> T:
+        try:
+            return await step
+        except ActivityError as error:
+            self.refusal = business_error(error)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise self.refusal from None

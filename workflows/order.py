@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.vouchers import UnusableVoucher
     from workflows import signature
     from workflows.installments import InstallmentCollector
-    from workflows.options import business_error, call, db_step
+    from workflows.options import FirstStep, business_error, call, db_step
 
 WORKFLOW_ID_PREFIX = "order:"
 SIGNAL_PAYMENT_UPDATED = "payment_updated"
@@ -90,7 +90,7 @@ class OrderWorkflow:
     def __init__(self) -> None:
         # None until the order is written (or its creation refused).
         self._process: OrderProcess | None = None
-        self._failure: BaseException | None = None
+        self._creation = FirstStep()
         # Changes of state go one at a time, whoever asks (updates, timers).
         self.lock = asyncio.Lock()
         self._params: OrderWorkflowInput | None = None
@@ -111,17 +111,14 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, params: OrderWorkflowInput) -> OrderState:
         self._params = params
-        try:
-            snapshot = await db_step(
+        # Refused, the workflow fails: a retry with the same Idempotency-Key
+        # may start it again.
+        snapshot = await self._creation.run(
+            db_step(
                 OrderActivities.create,
                 CreateOrder(new=params.new_order, policy=params.schedule_policy),
             )
-        except ActivityError as error:
-            # No row was written: the workflow fails, so a retry with the same
-            # Idempotency-Key may start it again.
-            self._failure = business_error(error)
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise self._failure from None
+        )
         async with self.lock:
             self._process = OrderProcess(snapshot=snapshot)
             await self.advance("created")
@@ -214,11 +211,12 @@ class OrderWorkflow:
             await call(EnrollmentActivities.revoke, self.process.order_id)
 
     async def _when_ready(self) -> OrderProcess:
+        refused = self._creation
         await workflow.wait_condition(
-            lambda: self._process is not None or self._failure is not None
+            lambda: self._process is not None or refused.refusal is not None
         )
-        if self._failure is not None:
-            raise self._failure
+        if refused.refusal is not None:
+            raise refused.refusal
         return self.process
 
     # --- updates from the API -------------------------------------------------------

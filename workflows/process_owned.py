@@ -10,7 +10,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.options import FirstStep
 
 
 class WritesItsRow:
@@ -19,22 +21,17 @@ class WritesItsRow:
 
     def __init__(self) -> None:
         self._written = False
-        self._refusal: BaseException | None = None
+        self._first_step = FirstStep()
 
     async def _write_row(self, step: Awaitable[Any]) -> None:
         """`step`: the activity call that writes the row."""
-        try:
-            await step
-        except ActivityError as error:
-            cause = error.cause
-            self._refusal = cause if isinstance(cause, ApplicationError) else error
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise self._refusal from None
+        await self._first_step.run(step)
         self._written = True
 
     @workflow.update(name="created")
     async def created(self) -> None:
         """Answers once the row is written (or refused)."""
-        await workflow.wait_condition(lambda: self._written or self._refusal is not None)
-        if self._refusal is not None:
-            raise self._refusal
+        refused = self._first_step
+        await workflow.wait_condition(lambda: self._written or refused.refusal is not None)
+        if refused.refusal is not None:
+            raise refused.refusal

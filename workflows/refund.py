@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities, EmailRequest
@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.emails import EmailKind
     from domain.orders import OrderState, PaymentNews, RefundWorkflowInput
     from workflows import signature
-    from workflows.options import MONEY_OPTIONS, business_error, call, db_step
+    from workflows.options import MONEY_OPTIONS, FirstStep, call, db_step
 
 WORKFLOW_ID_PREFIX = "refund:"
 PROVIDER_REFUND_ID_PREFIX = "provider-refund:"
@@ -43,21 +43,18 @@ def provider_refund_workflow_id(refund_reference: str) -> str:
 class RefundWorkflow:
     def __init__(self) -> None:
         self._refunded = False
-        self._failure: BaseException | None = None
+        self._refund = FirstStep()
 
     @workflow.run
     async def run(self, params: RefundWorkflowInput) -> OrderState:
-        try:
-            await workflow.execute_activity_method(
+        # A business refusal (nothing refundable): the update says why.
+        await self._refund.run(
+            workflow.execute_activity_method(
                 DebitActivities.refund,
                 RefundOrder(order_id=params.order_id, actor=params.actor),
                 **MONEY_OPTIONS,
             )
-        except ActivityError as error:
-            # A business refusal (nothing refundable): the update says why.
-            self._failure = business_error(error)
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise self._failure from None
+        )
         await call(EnrollmentActivities.revoke, params.order_id)
         await self._close_signature(params)
         self._refunded = True
@@ -81,9 +78,10 @@ class RefundWorkflow:
     @workflow.update(name="refunded")
     async def refunded(self) -> OrderState:
         """Answers once every paid installment is refunded (or why not)."""
-        await workflow.wait_condition(lambda: self._refunded or self._failure is not None)
-        if self._failure is not None:
-            raise self._failure
+        refused = self._refund
+        await workflow.wait_condition(lambda: self._refunded or refused.refusal is not None)
+        if refused.refusal is not None:
+            raise refused.refusal
         return OrderState.REFUNDED
 
 
