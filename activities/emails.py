@@ -1,20 +1,36 @@
 """Sending the order emails, each once: the sent_emails row is inserted in
-the transaction that sends, so a retried activity finds it and stops."""
+the transaction that sends, so a retried activity finds it and stops.
+
+A mail never holds up an order: a refusal for good (the server refused the
+address, the address cannot be a header) is recorded on the order as an
+`email_failed` event and not retried; a mail server that is down is retried
+EMAIL_ATTEMPTS times (the workflows' retry policy), then recorded alike."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.common import RetryPolicy
 
 from activities.failures import raises_domain_errors
-from domain.emails import EmailContext, EmailKind, InstallmentFacts, MailRecipient
-from integrations.mail import Mailer, render
+from domain.emails import EmailContext, EmailKind, EmailNotSent, InstallmentFacts, MailRecipient
+from integrations.mail import Mailer, MailRefused, MailUnavailable, render
 from models import emails, orders
 from models.orders import Installment, Order
 from models.users import User
+
+EMAIL_ATTEMPTS = 12
+# About an hour and a half of a mail server down before a mail is given up.
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=EMAIL_ATTEMPTS,
+)
 
 
 class EmailRequest(BaseModel):
@@ -62,7 +78,20 @@ class EmailActivities:
     @activity.defn(name="emails.send")
     @raises_domain_errors
     async def send(self, request: EmailRequest) -> bool:
-        """Send the mail unless it was sent; True if this call sent it."""
+        """Send the mail unless it was sent; True if this call sent it.
+        EmailNotSent (recorded on the order) when it cannot be sent."""
+        try:
+            return await self._send(request)
+        except MailRefused as refusal:
+            await self._record_failure(request, reason=str(refusal), permanent=True)
+            raise EmailNotSent(f"The mail server refused this mail: {refusal}") from None
+        except MailUnavailable as outage:
+            if not _last_attempt():
+                raise  # retried with backoff (EMAIL_RETRY)
+            await self._record_failure(request, reason=str(outage), permanent=False)
+            raise EmailNotSent(f"The mail could not be sent: {outage}") from None
+
+    async def _send(self, request: EmailRequest) -> bool:
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=request.order_id, view=True)
             to = request.recipient or await _owner(session, order)
@@ -87,6 +116,27 @@ class EmailActivities:
             # rolled back and the retried activity sends again.
             await self._mailer.send(mail)
             return True
+
+    async def _record_failure(self, request: EmailRequest, *, reason: str, permanent: bool) -> None:
+        """On the order's events, without the address (reasons hold SMTP codes)."""
+        async with self._sessionmaker.begin() as session:
+            await orders.add_event(
+                session=session,
+                order_id=request.order_id,
+                type="email_failed",
+                detail={
+                    "kind": request.kind.value,
+                    "installment_id": str(request.installment_id)
+                    if request.installment_id
+                    else None,
+                    "reason": reason,
+                    "permanent": permanent,
+                },
+            )
+
+
+def _last_attempt() -> bool:
+    return activity.in_activity() and activity.info().attempt >= EMAIL_ATTEMPTS
 
 
 async def _owner(session: AsyncSession, order: Order) -> MailRecipient | None:

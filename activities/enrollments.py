@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.failures import raises_domain_errors
 from domain.catalog import PRODUCT_TYPES_WITH_TARGET_RUNS, ProductType
+from domain.orders import ENROLLING_STATES, OrderState
 from integrations import lms
 from models import catalog, enrollments, orders
 from models.catalog import Product
@@ -35,8 +36,14 @@ class EnrollmentActivities:
     @activity.defn(name="enrollments.grant")
     @raises_domain_errors
     async def grant(self, order_id: uuid.UUID) -> list[str]:
+        """Enroll the owner of an order paid for. It runs apart from the
+        order's progress (and is retried while the LMS is down): an order
+        canceled or refunded meanwhile grants nothing, and the order's row is
+        locked so a revoke cannot slip between this check and the write."""
         async with self._sessionmaker.begin() as session:
-            order = await orders.get_order(session=session, id=order_id)
+            order = await orders.get_order(session=session, id=order_id, for_update=True)
+            if OrderState(order.state) not in ENROLLING_STATES:
+                return []
             product = await catalog.get(session=session, model=Product, id=order.product_id)
             if ProductType(product.type) not in PRODUCT_TYPES_WITH_TARGET_RUNS:
                 return []

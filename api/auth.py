@@ -8,6 +8,7 @@ from enum import StrEnum
 import jwt
 from pydantic import BaseModel, Field, ValidationError
 
+from api.schemas.common import OneLine
 from domain.errors import DomainError, error_class
 
 
@@ -31,9 +32,10 @@ InvalidToken = error_class(Unauthenticated, "invalid_token")
 
 
 class Claims(BaseModel):
-    sub: str = Field(min_length=1, max_length=255)
-    email: str = Field(default="", max_length=320)
-    name: str = Field(default="", max_length=255)
+    # One line each: they reach mail headers (To:) and logs.
+    sub: OneLine = Field(min_length=1, max_length=255)
+    email: OneLine = Field(default="", max_length=320)
+    name: OneLine = Field(default="", max_length=255)
     roles: list[str] = Field(default_factory=list)
 
     def has_any_role(self, *roles: Role) -> bool:

@@ -9,6 +9,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from domain.errors import Unprocessable, error_class
+
+# A mail the server refused for good, or that could not be sent after every
+# attempt: recorded on the order (`email_failed`), never retried further.
+EmailNotSent = error_class(Unprocessable, "email_not_sent")
+
 
 class EmailKind(StrEnum):
     ORDER_CONFIRMED = "order_confirmed"

@@ -34,6 +34,27 @@ class Mail(BaseModel):
     html: str
 
 
+class MailRefused(Exception):
+    """For good: the server refused the recipient or the message (5xx), or
+    the address cannot be written in a header. Sending again changes nothing."""
+
+
+class MailUnavailable(Exception):
+    """For now: the server is unreachable or answered 4xx; worth retrying."""
+
+
+def _one_line(value: str) -> str:
+    """A header value as one line: control characters (a CR/LF in a title
+    written before titles were checked) become spaces."""
+    return "".join(" " if ord(char) < 0x20 or ord(char) == 0x7F else char for char in value)
+
+
+def _address(value: str) -> str:
+    if "@" not in value or _one_line(value) != value or value != value.strip():
+        raise MailRefused("the recipient's address cannot be written in a header")
+    return value
+
+
 @cache
 def _environment(language: str) -> Environment:
     """One per language and process: its templates are compiled once, not per
@@ -64,8 +85,11 @@ def render(*, kind: EmailKind, language: str | None, context: EmailContext, to: 
 def to_message(mail: Mail, *, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
+    try:
+        message["To"] = _address(mail.to)
+    except (ValueError, IndexError):
+        raise MailRefused("the recipient's address cannot be written in a header") from None
+    message["Subject"] = _one_line(mail.subject)
     message["Message-ID"] = make_msgid(domain="guichet.localhost")
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
@@ -105,16 +129,31 @@ class SmtpMailer:
         self._user, self._password, self._use_tls = user, password, use_tls
 
     def _deliver(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=30) as client:
-            if self._use_tls:
-                client.starttls()
-            if self._user:
-                client.login(self._user, self._password)
-            client.send_message(message)
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=30) as client:
+                if self._use_tls:
+                    client.starttls()
+                if self._user:
+                    client.login(self._user, self._password)
+                client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as refused:
+            codes = sorted({code for code, _text in refused.recipients.values()})
+            raise _by_code(codes[-1] if codes else 550, "recipient refused") from None
+        except smtplib.SMTPResponseException as answer:
+            raise _by_code(answer.smtp_code, "message refused") from None
+        except (smtplib.SMTPException, OSError) as outage:
+            raise MailUnavailable(f"mail server unavailable: {type(outage).__name__}") from None
 
     async def send(self, mail: Mail) -> None:
         # smtplib blocks: it runs in a thread, off the event loop.
         await asyncio.to_thread(self._deliver, to_message(mail, sender=self._sender))
+
+
+def _by_code(code: int, what: str) -> Exception:
+    """The SMTP code only: the server's text may quote the address."""
+    if 500 <= code < 600:
+        return MailRefused(f"{what}: SMTP {code}")
+    return MailUnavailable(f"{what}: SMTP {code}")
 
 
 def mailer(settings: Settings) -> Mailer:

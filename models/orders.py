@@ -206,12 +206,19 @@ def order_view_query() -> Select[tuple[Order]]:
 
 
 async def get_order(
-    *, session: AsyncSession, id: uuid.UUID, owner_id: str | None = None, view: bool = False
+    *,
+    session: AsyncSession,
+    id: uuid.UUID,
+    owner_id: str | None = None,
+    view: bool = False,
+    for_update: bool = False,
 ) -> Order:
     """An order; with `owner_id`, only that learner's (another's is a 404)."""
     query = (order_view_query() if view else select(Order)).where(Order.id == id)
     if owner_id is not None:
         query = query.where(Order.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
     found = (await session.scalars(query)).one_or_none()
     if found is None:
         raise OrderNotFound(f"No order with id {id}.")

@@ -203,10 +203,11 @@ async def client_for(app) -> AsyncIterator[ClientFor]:
     """`await client_for(sub="alice", roles=["admin"])`; no sub: anonymous."""
     opened: list[httpx.AsyncClient] = []
 
-    async def make(sub: str | None = None, roles: list[str] | None = None) -> httpx.AsyncClient:
-        headers = (
-            {"Authorization": f"Bearer {token_for(sub=sub, roles=roles or [])}"} if sub else {}
-        )
+    async def make(
+        sub: str | None = None, roles: list[str] | None = None, email: str | None = None
+    ) -> httpx.AsyncClient:
+        token = token_for(sub=sub, roles=roles or [], email=email) if sub else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
         )
@@ -311,6 +312,21 @@ class SmtpInbox:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        # Addresses answered 550 at RCPT (a mailbox that does not exist), and
+        # each time one was.
+        self.refused: set[str] = set()
+        self.refusals: list[str] = []
+        # True: every recipient answered 451 (try again later).
+        self.unavailable = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.unavailable:
+            return "451 4.3.0 try again later"
+        if address in self.refused:
+            self.refusals.append(address)
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)

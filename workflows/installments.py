@@ -39,7 +39,7 @@ class CollectingOrder(Protocol):
 
     async def advance(self, event: str) -> None: ...
 
-    async def email(self, kind: EmailKind, installment_id: object | None = None) -> None: ...
+    def email(self, kind: EmailKind, installment_id: object | None = None) -> None: ...
 
 
 class InstallmentCollector:
@@ -84,7 +84,7 @@ class InstallmentCollector:
         if item.id in self._order.process.reminded or item.due_at <= workflow.now():
             return
         self._order.process = self._order.process.reminded_of(item.id)
-        await self._order.email(EmailKind.INSTALLMENT_REMINDER, item.id)
+        self._order.email(EmailKind.INSTALLMENT_REMINDER, item.id)
 
     async def _debit(self, item: InstallmentInfo) -> None:
         async with self._order.lock:
@@ -106,7 +106,7 @@ class InstallmentCollector:
         kind = VERDICT_EMAILS[result]
         if result is InstallmentState.PAID and self._order.process.paid_in_full():
             kind = EmailKind.INSTALLMENTS_FULLY_PAID
-        await self._order.email(kind, item.id)
+        self._order.email(kind, item.id)
 
     async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:
         """The provider confirms this charge later: its webhook, a change or

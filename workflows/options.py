@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -9,6 +10,9 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.emails import EMAIL_RETRY, EmailActivities, EmailRequest
 
 T = TypeVar("T")
 
@@ -23,6 +27,10 @@ MONEY_OPTIONS: dict[str, Any] = {
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=5),
     ),
+}
+EMAIL_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": EMAIL_RETRY,
 }
 ACTIVITY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -62,3 +70,36 @@ class FirstStep:
             self.refusal = business_error(error)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise self.refusal from None
+
+
+class SideEffects:
+    """A workflow's mails and LMS notices, run apart from its progress: each
+    in a task of its own, so a mail server or an LMS that is down, or an
+    address refused, never holds up a debit or a transition. The run waits
+    for them only before it ends."""
+
+    def __init__(self) -> None:
+        self._pending: list[asyncio.Task[None]] = []
+
+    def mail(self, request: EmailRequest) -> None:
+        self._pending.append(asyncio.create_task(self._mail(request)))
+
+    def call(self, activity: Any, argument: Any) -> None:
+        self._pending.append(asyncio.create_task(self._call(activity, argument)))
+
+    @staticmethod
+    async def _mail(request: EmailRequest) -> None:
+        try:
+            await workflow.execute_activity_method(EmailActivities.send, request, **EMAIL_OPTIONS)
+        except ActivityError:
+            # Recorded on the order by the activity (`email_failed`).
+            workflow.logger.warning("mail %s not sent", request.kind.value)
+
+    @staticmethod
+    async def _call(activity: Any, argument: Any) -> None:
+        # Retried until it succeeds, in the background.
+        await workflow.execute_activity_method(activity, argument, **ACTIVITY_OPTIONS)
+
+    async def done(self) -> None:
+        """Every side effect asked for has run (or, a mail, been given up)."""
+        await asyncio.gather(*self._pending)

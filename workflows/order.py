@@ -54,7 +54,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.vouchers import UnusableVoucher
     from workflows import signature
     from workflows.installments import InstallmentCollector
-    from workflows.options import FirstStep, business_error, call, db_step
+    from workflows.options import (
+        EMAIL_OPTIONS,
+        FirstStep,
+        SideEffects,
+        business_error,
+        call,
+        db_step,
+    )
 
 WORKFLOW_ID_PREFIX = "order:"
 SIGNAL_PAYMENT_UPDATED = "payment_updated"
@@ -91,6 +98,7 @@ class OrderWorkflow:
         # None until the order is written (or its creation refused).
         self._process: OrderProcess | None = None
         self._creation = FirstStep()
+        self._apart = SideEffects()
         # Changes of state go one at a time, whoever asks (updates, timers).
         self.lock = asyncio.Lock()
         self._params: OrderWorkflowInput | None = None
@@ -133,7 +141,7 @@ class OrderWorkflow:
                 pass
             # Here, not in the updates: the API's answer never waits for a mail.
             await self._confirm_once()
-            await self._enroll_once()
+            self._enroll_once()
             if self.process.is_over:
                 break
             if self.process.state in COLLECTING_STATES:
@@ -141,6 +149,7 @@ class OrderWorkflow:
             else:
                 await self._wait_for_progress(params.stuck_timeout)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._apart.done()
         return self.process.state
 
     async def advance(self, event: str) -> None:
@@ -159,24 +168,25 @@ class OrderWorkflow:
             await db_step(OrderActivities.transition, transition)
             self.process = self.process.moved_to(transition.to_state)
 
-    async def email(self, kind: EmailKind, installment_id: object | None = None) -> None:
-        await call(
-            EmailActivities.send,
-            EmailRequest(order_id=self.process.order_id, kind=kind, installment_id=installment_id),
+    def email(self, kind: EmailKind, installment_id: object | None = None) -> None:
+        """Sent apart: the order moves on whatever becomes of the mail."""
+        self._apart.mail(
+            EmailRequest(order_id=self.process.order_id, kind=kind, installment_id=installment_id)
         )
 
     async def _confirm_once(self) -> None:
         """The order_confirmed email, once the order is pending or completed."""
         if self.process.wants_confirmation():
             self.process = self.process.model_copy(update={"confirmed": True})
-            await self.email(EmailKind.ORDER_CONFIRMED)
+            self.email(EmailKind.ORDER_CONFIRMED)
 
-    async def _enroll_once(self) -> None:
-        # Under the lock: a refund handed over meanwhile revokes after this.
-        async with self.lock:
-            if self.process.wants_enrollment():
-                self.process = self.process.model_copy(update={"enrolled": True})
-                await call(EnrollmentActivities.grant, self.process.order_id)
+    def _enroll_once(self) -> None:
+        """Apart, like mails: an LMS that is down holds up nothing. The grant
+        enrolls only an order still paid for when it runs, so a cancel or a
+        refund meanwhile (which revoke) wins whatever the order of events."""
+        if self.process.wants_enrollment():
+            self.process = self.process.model_copy(update={"enrolled": True})
+            self._apart.call(EnrollmentActivities.grant, self.process.order_id)
 
     async def _wait_for_progress(self, stuck_timeout: timedelta) -> None:
         seen = self.process.changes
@@ -208,7 +218,7 @@ class OrderWorkflow:
         self.process = self.process.moved_to(OrderState.CANCELED)
         if self.process.enrolled:
             self.process = self.process.model_copy(update={"enrolled": False})
-            await call(EnrollmentActivities.revoke, self.process.order_id)
+            self._apart.call(EnrollmentActivities.revoke, self.process.order_id)
 
     async def _when_ready(self) -> OrderProcess:
         refused = self._creation
@@ -340,14 +350,15 @@ class OrderWorkflow:
         # Under the lock: a claim in flight cannot slip between check and mail.
         async with self.lock:
             _refuse(check_voucher_sendable, self.process.state)
-            return await call(
-                EmailActivities.send,
-                EmailRequest(
-                    order_id=self.process.order_id,
-                    kind=EmailKind.VOUCHER_ISSUED,
-                    recipient=recipient,
-                ),
+            request = EmailRequest(
+                order_id=self.process.order_id, kind=EmailKind.VOUCHER_ISSUED, recipient=recipient
             )
+            try:
+                return await workflow.execute_activity_method(
+                    EmailActivities.send, request, **EMAIL_OPTIONS
+                )
+            except ActivityError as error:
+                raise business_error(error) from None  # email_not_sent
 
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> OrderState:

@@ -19,13 +19,13 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.emails import EmailActivities, EmailRequest
+    from activities.emails import EmailRequest
     from activities.enrollments import EnrollmentActivities
     from activities.orders import DebitActivities, OrderActivities, RefundOrder
     from domain.emails import EmailKind
     from domain.orders import OrderState, PaymentNews, RefundWorkflowInput
     from workflows import signature
-    from workflows.options import MONEY_OPTIONS, FirstStep, call, db_step
+    from workflows.options import MONEY_OPTIONS, FirstStep, SideEffects, call, db_step
 
 WORKFLOW_ID_PREFIX = "refund:"
 PROVIDER_REFUND_ID_PREFIX = "provider-refund:"
@@ -58,11 +58,10 @@ class RefundWorkflow:
         await call(EnrollmentActivities.revoke, params.order_id)
         await self._close_signature(params)
         self._refunded = True
-        await call(
-            EmailActivities.send,
-            EmailRequest(order_id=params.order_id, kind=EmailKind.ORDER_REFUNDED),
-        )
+        apart = SideEffects()
+        apart.mail(EmailRequest(order_id=params.order_id, kind=EmailKind.ORDER_REFUNDED))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await apart.done()
         return OrderState.REFUNDED
 
     async def _close_signature(self, params: RefundWorkflowInput) -> None:

@@ -328,7 +328,8 @@ async def admin_cancel_order(
     summary="Email a prepaid seat's voucher code",
     description="Sends the `voucher_issued` email (the order's language) to whoever the seat is "
     "for. Once per order: `sent` is false if it had been sent before. 409 "
-    "`voucher_already_claimed` once the seat has an owner (or was canceled).",
+    "`voucher_already_claimed` once the seat has an owner (or was canceled); 422 "
+    "`email_not_sent` when the mail server refuses the address (recorded on the order).",
 )
 async def admin_send_voucher(
     order_id: uuid.UUID,

@@ -8,17 +8,25 @@ from typing import Annotated
 
 from pydantic import AfterValidator, EmailStr, Field
 
-from api.schemas.common import Currency, InputModel, MoneyIn, MoneyOut, OutputModel, UtcDatetime
+from api.schemas.common import (
+    Currency,
+    InputModel,
+    MoneyIn,
+    MoneyOut,
+    OneLine,
+    OutputModel,
+    UtcDatetime,
+)
 from domain.catalog import ProductType
 
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Title = Annotated[str, Field(min_length=1, max_length=255)]
+Title = Annotated[OneLine, Field(min_length=1, max_length=255)]
 Country = Annotated[str, AfterValidator(str.upper), Field(pattern=r"^[A-Za-z]{2}$")]
 Ids = Annotated[list[uuid.UUID], Field(max_length=1000)]
 
 
 class Signatory(InputModel):
-    name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: Annotated[OneLine, Field(min_length=1, max_length=255)]
     email: EmailStr
 
 

@@ -75,6 +75,19 @@ def reject_nul(value: str) -> str:
 QueryText = Annotated[str, AfterValidator(reject_nul)]
 
 
+def reject_control_characters(value: str) -> str:
+    """Text that ends up in a mail header (a title in a subject, a learner's
+    name or address) is one line: a CR/LF there would break the header or
+    forge another one."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("Text must fit on one line, without control characters.")
+    return value
+
+
+# A name or title shown in mails (subjects) and pages: one line.
+OneLine = Annotated[str, AfterValidator(reject_control_characters)]
+
+
 class InputModel(BaseModel):
     """Request bodies refuse unknown fields (a typo must not be silently
     ignored) and NUL characters in any text."""

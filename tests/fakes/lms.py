@@ -15,6 +15,8 @@ from integrations.lms import SIGNATURE_HEADER, signature
 class FakeLms:
     secret: str
     received: list[dict[str, Any]] = field(default_factory=list)
+    # True: every notification is answered 503 (the LMS is down).
+    down: bool = False
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -22,6 +24,8 @@ class FakeLms:
         @app.post("/enrollments")
         async def receive(request: Request) -> Response:
             body = await request.body()
+            if self.down:
+                return Response(status_code=503)
             if request.headers.get(SIGNATURE_HEADER) != signature(self.secret, body):
                 return Response(status_code=401)
             self.received.append(json.loads(body))
