@@ -7,10 +7,13 @@ import io
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from domain.exports import safe_cell
+
 
 def csv_line(values: Iterable[object]) -> str:
+    """One line of an export, each cell made safe for spreadsheets."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
+    csv.writer(buffer).writerow([safe_cell(value) for value in values])
     return buffer.getvalue()
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain import codes
+from domain.exports import safe_cell
 from domain.promo_codes import (
     ActivationRefusal,
     CampaignInput,
@@ -312,7 +313,7 @@ async def export_csv(
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows(
-            (campaign.name, code, email or "", _iso(activated_at))
+            (safe_cell(campaign.name), code, safe_cell(email or ""), _iso(activated_at))
             for code, email, activated_at in partition
         )
         yield buffer.getvalue().encode()
@@ -335,15 +336,21 @@ _CSV_BLOCK = text(
                     -- most codes: nothing to look up, quote or format
                     THEN :name || ',' || c.code || E',,\n'
                     ELSE :name || ',' || c.code || ','
-                         || CASE WHEN u.email ~ '[",\r\n]'
-                                 THEN '"' || replace(u.email, '"', '""') || '"'
-                                 ELSE COALESCE(u.email, '') END
+                         || CASE WHEN e.cell ~ '[",\r\n]'
+                                 THEN '"' || replace(e.cell, '"', '""') || '"'
+                                 ELSE COALESCE(e.cell, '') END
                          || ','
                          || COALESCE(to_char(c.activated_at AT TIME ZONE 'UTC',
                                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '')
                          || E'\n'
                END AS line
         FROM promo_codes c LEFT JOIN users u ON u.id = c.used_by
+        -- domain.exports.safe_cell: an email a spreadsheet would run as a
+        -- formula gets a leading quote (an email is never a plain number).
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN u.email ~ E'^[-=+@\\t\\r]' THEN '''' || u.email
+                        ELSE u.email END AS cell
+        ) AS e
         WHERE c.campaign_id = :campaign_id AND c.id > :after
         ORDER BY c.id
         LIMIT :rows
@@ -354,7 +361,7 @@ EXPORT_BLOCK_ROWS = 20_000
 
 
 async def _blocks_csv(connection: AsyncConnection, campaign: Campaign) -> AsyncIterator[bytes]:
-    name = _csv_text(campaign.name)
+    name = _csv_text(str(safe_cell(campaign.name)))
     after = 0
     while True:
         last, block = (

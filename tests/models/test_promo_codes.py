@@ -68,3 +68,29 @@ async def test_the_csv_quotes_as_the_csv_module_reads(
     assert used == ['Salon, "Paris"', first, odd, "2026-11-21T09:30:05Z"]
     assert [row[2:] for row in free] == [["", ""], ["", ""]]
     assert content.count(b"\n") == 4
+
+
+async def test_the_csv_writes_formulas_as_text(sessionmaker, factory: Factory, engine) -> None:
+    """A campaign name or a member's email a spreadsheet would run (CSV
+    injection) is written with a leading quote, on both databases' paths."""
+    campaign = await factory.campaign(name="=HYPERLINK(1)", count=2)
+    await _fill(sessionmaker, campaign, 10)
+    async with sessionmaker.begin() as session:
+        session.add(User(id="formula", email="@SUM(1)@example.org"))
+        await session.flush()
+        first = await session.scalar(select(PromoCode.code).order_by(PromoCode.id).limit(1))
+        await session.execute(
+            update(PromoCode)
+            .where(PromoCode.code == first)
+            .values(used_by="formula", activated_at=datetime(2026, 12, 2, tzinfo=UTC))
+        )
+    async with engine.connect() as connection:
+        content = b"".join(
+            [
+                chunk
+                async for chunk in promo_codes.export_csv(connection=connection, campaign=campaign)
+            ]
+        )
+    _header, used, free = list(csv.reader(io.StringIO(content.decode())))
+    assert used[:3] == ["'=HYPERLINK(1)", first, "'@SUM(1)@example.org"]
+    assert free[0] == "'=HYPERLINK(1)" and free[2] == ""
