@@ -29,7 +29,6 @@ import httpx
 
 from settings import Settings, SettingsError, get_settings
 
-DEV_TOKEN_LIFETIME = timedelta(days=30)
 STOP_GRACE_SECONDS = 15
 
 
@@ -329,7 +328,7 @@ def _banner(settings: Settings, data_dir: Path) -> str:
         email="admin@guichet.localhost",
         name="Admin",
         roles=["admin"],
-        hours=DEV_TOKEN_LIFETIME.total_seconds() / 3600,
+        hours=settings.jwt_max_lifetime.total_seconds() / 3600,
     )
     learner = make_token(
         settings,
@@ -337,7 +336,7 @@ def _banner(settings: Settings, data_dir: Path) -> str:
         email="learner@guichet.localhost",
         name="Demo Learner",
         roles=[],
-        hours=DEV_TOKEN_LIFETIME.total_seconds() / 3600,
+        hours=settings.jwt_max_lifetime.total_seconds() / 3600,
     )
     api = f"http://127.0.0.1:{settings.api_port}"
     return f"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Annotated, Self
 from limits import parse
 from pydantic import (
     AnyHttpUrl,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -34,6 +36,18 @@ from domain.payment_schedule import (
 MIN_JWT_SECRET_LENGTH = 32
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _seconds_or_iso(value: object) -> object:
+    """`30` or `2.5` is seconds; anything else is read as pydantic reads a
+    duration (ISO 8601 `PT30S`, `P1D`, or `HH:MM:SS`)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        return float(value)
+    return value
+
+
+# Every duration setting: plain seconds or ISO 8601.
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class PaymentBackend(StrEnum):
@@ -89,6 +103,11 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr("")
     jwt_algorithm: str = "HS256"
+    # A token whose `exp` lies further ahead than this is refused.
+    jwt_max_lifetime: Duration = timedelta(days=1)
+    # When set, tokens must carry this `iss` / `aud`.
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
 
     # Development conveniences (mail previews); `guichet dev` turns it on.
     dev_mode: bool = False
@@ -109,8 +128,8 @@ class Settings(BaseSettings):
 
     # Signatures: webhooks are raced against polling (every interval, doubling
     # up to the maximum); a procedure not signed within the validity expires.
-    signature_poll_interval: timedelta = timedelta(seconds=30)
-    signature_poll_max_interval: timedelta = timedelta(minutes=10)
+    signature_poll_interval: Duration = timedelta(seconds=30)
+    signature_poll_max_interval: Duration = timedelta(minutes=10)
     signature_validity_days: Annotated[float, Field(gt=0, le=365)] = 99
     dummy_signature_webhook_delay: Annotated[float, Field(ge=0, le=3600)] = 1.0
     dummy_signature_webhook_drop_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -133,7 +152,7 @@ class Settings(BaseSettings):
     catalog_api_url: AnyHttpUrl | None = None
     catalog_api_token: SecretStr = SecretStr("")
     catalog_enterprise_customer: str = ""
-    catalog_sync_interval: timedelta = timedelta(hours=1)
+    catalog_sync_interval: Duration = timedelta(hours=1)
     # uuids or names; empty keeps every academy of the payload.
     academy_allowlist: list[str] = Field(default_factory=list)
     # JSON (or a path to a JSON file): {"<uuid or name>": {"field": value}}.
@@ -146,9 +165,9 @@ class Settings(BaseSettings):
     # API process; 0 turns the cache off (api/cache.py).
     read_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     # A created intent nobody pays expires after this long.
-    checkout_intent_lifetime: timedelta = timedelta(hours=24)
+    checkout_intent_lifetime: Duration = timedelta(hours=24)
     # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
-    checkout_fulfilment_stall: timedelta = timedelta(seconds=180)
+    checkout_fulfilment_stall: Duration = timedelta(seconds=180)
 
     # Promo-code campaigns: the codes' first part, and how many a campaign may ask.
     promo_client_code: str = Field(default="GUICHET", min_length=1, max_length=16)
@@ -161,17 +180,17 @@ class Settings(BaseSettings):
     ratelimit_storage_url: str = "memory://"
 
     # How long an API request waits on a workflow before answering 504.
-    workflow_call_timeout: timedelta = timedelta(seconds=30)
+    workflow_call_timeout: Duration = timedelta(seconds=30)
 
     # Orders: an order still waiting for its learner (signature, payment
     # method) after this long is canceled, freeing its seat.
-    order_stuck_timeout: timedelta = timedelta(hours=1)
+    order_stuck_timeout: Duration = timedelta(hours=1)
     withdrawal_period_days: Annotated[int, Field(ge=0, le=60)] = DEFAULT_WITHDRAWAL_PERIOD_DAYS
     # Reminder email this long before each debit.
     installment_reminder_days: Annotated[float, Field(ge=0, le=60)] = 2
     # A charge the provider confirms later is asked again this often, in
     # case its webhook is lost.
-    pending_charge_poll: timedelta = timedelta(minutes=1)
+    pending_charge_poll: Duration = timedelta(minutes=1)
     # {max total: [percentages]}: the first limit at or above the total wins.
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.schemas.common import OneLine
 from domain.errors import DomainError, error_class
+from settings import Settings
 
 
 class Role(StrEnum):
@@ -50,14 +51,32 @@ def encode_token(
     return jwt.encode(payload, secret, algorithm=algorithm)
 
 
-def decode_token(*, token: str, secret: str, algorithm: str) -> Claims:
-    """Claims of a valid token; any expired, forged or malformed token is a 401."""
+# Clocks of the issuer and of Guichet may differ this much.
+CLOCK_LEEWAY = timedelta(minutes=1)
+
+
+def decode_token(*, token: str, settings: Settings) -> Claims:
+    """Claims of a valid token; any expired, forged, malformed or too
+    long-lived token (or one for another issuer or audience, when those are
+    set) is a 401."""
+    required = ["exp", "sub"]
+    required += ["iss"] if settings.jwt_issuer else []
+    required += ["aud"] if settings.jwt_audience else []
     try:
         payload = jwt.decode(
-            token, secret, algorithms=[algorithm], options={"require": ["exp", "sub"]}
+            token,
+            settings.require_jwt_secret(),
+            algorithms=[settings.jwt_algorithm],
+            options={"require": required},
+            issuer=settings.jwt_issuer or None,
+            audience=settings.jwt_audience or None,
         )
-        return Claims.model_validate(payload)
+        claims = Claims.model_validate(payload)
     except jwt.ExpiredSignatureError:
         raise InvalidToken("The token has expired.") from None
     except (jwt.InvalidTokenError, ValidationError):
         raise InvalidToken("The token is invalid.") from None
+    latest = datetime.now(UTC) + settings.jwt_max_lifetime + CLOCK_LEEWAY
+    if payload["exp"] > latest.timestamp():
+        raise InvalidToken("The token lives longer than GUICHET_JWT_MAX_LIFETIME allows.")
+    return claims

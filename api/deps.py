@@ -64,11 +64,7 @@ async def optional_claims(
     if credentials is None:
         return None
     settings: Settings = request.app.state.settings
-    return decode_token(
-        token=credentials.credentials,
-        secret=settings.require_jwt_secret(),
-        algorithm=settings.jwt_algorithm,
-    )
+    return decode_token(token=credentials.credentials, settings=settings)
 
 
 async def required_claims(claims: Annotated[Claims | None, Depends(optional_claims)]) -> Claims:
@@ -80,21 +76,22 @@ async def required_claims(claims: Annotated[Claims | None, Depends(optional_clai
 class KnownUsers:
     """The users this process has written lately, as their token described
     them: a member's next requests skip the upsert (a round trip and a
-    transaction each). Bounded; a changed email or name is written again."""
+    transaction each). Bounded; keyed by user, so a changed email or name is
+    written again, and so is a change back (A, B, then A again)."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._seen: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._size = size
 
     def __contains__(self, claims: Claims) -> bool:
-        key = (claims.sub, claims.email, claims.name)
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return True
-        return False
+        if self._seen.get(claims.sub) != (claims.email, claims.name):
+            return False
+        self._seen.move_to_end(claims.sub)
+        return True
 
     def add(self, claims: Claims) -> None:
-        self._seen[(claims.sub, claims.email, claims.name)] = None
+        self._seen[claims.sub] = (claims.email, claims.name)
+        self._seen.move_to_end(claims.sub)
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from settings import Settings, SettingsError, get_settings
 
@@ -120,7 +121,9 @@ def test_token_command_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    claims = decode_token(token=result.stdout.strip(), secret=secret, algorithm="HS256")
+    claims = decode_token(
+        token=result.stdout.strip(), settings=Settings(jwt_secret=SecretStr(secret))
+    )
     assert claims.sub == "ops-1"
     assert claims.roles == ["admin", "accountant"]
 
@@ -132,3 +135,13 @@ def test_migrate_then_seed_is_idempotent(tmp_path: Path) -> None:
     assert first.stdout.strip() == "demo catalogue created", first.stderr
     again = _guichet("seed", env=env)
     assert again.stdout.strip() == "catalogue not empty: nothing seeded"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("2", 2.0), ("2.5", 2.5), ("PT2S", 2.0), ("P1D", 86400.0)]
+)
+def test_durations_take_plain_seconds_or_iso_8601(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("GUICHET_SIGNATURE_POLL_INTERVAL", value)
+    assert Settings().signature_poll_interval.total_seconds() == seconds

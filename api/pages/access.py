@@ -68,9 +68,7 @@ def _staff(request: Request) -> Claims:
         raise LoginRequired
     settings = request.app.state.settings
     try:
-        claims = decode_token(
-            token=token, secret=settings.require_jwt_secret(), algorithm=settings.jwt_algorithm
-        )
+        claims = decode_token(token=token, settings=settings)
     except Unauthenticated:
         raise LoginRequired from None
     if not claims.has_any_role(*STAFF_ROLES):
@@ -201,11 +199,7 @@ async def login(
 ) -> Response:
     settings = request.app.state.settings
     try:
-        claims = decode_token(
-            token=token.strip(),
-            secret=settings.require_jwt_secret(),
-            algorithm=settings.jwt_algorithm,
-        )
+        claims = decode_token(token=token.strip(), settings=settings)
     except Unauthenticated as error:
         return _login_refused(request, next, error.message)
     if not claims.has_any_role(*STAFF_ROLES):

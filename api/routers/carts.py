@@ -96,9 +96,7 @@ def _member(request: Request) -> Claims | None:
         return None
     settings = request.app.state.settings
     try:
-        return decode_token(
-            token=token, secret=settings.require_jwt_secret(), algorithm=settings.jwt_algorithm
-        )
+        return decode_token(token=token, settings=settings)
     except Unauthenticated:
         return None
 

@@ -152,6 +152,7 @@ def _signed(payload: dict, secret: str = TEST_JWT_SECRET, algorithm: str = "HS25
             id="no-sub",
         ),
         pytest.param(_signed({"sub": "a", "roles": ["admin"]}), id="no-exp"),
+        pytest.param(_signed({"sub": "a", "roles": ["admin"], "exp": 10**18}), id="exp-1e18"),
     ],
 )
 async def test_bad_tokens_are_401(anonymous: httpx.AsyncClient, token: str) -> None:
@@ -170,6 +171,11 @@ async def test_user_is_created_then_updated_from_claims(
     async with sessionmaker() as session:
         users = (await session.scalars(select(User).where(User.id == "u-42"))).all()
     assert [user.email for user in users] == ["new@example.org"]
+    # And back: the first address again is written again (it was not, once).
+    await anonymous.get(ADMIN_LIST, headers={"Authorization": f"Bearer {first}"})
+    async with sessionmaker() as session:
+        users = (await session.scalars(select(User).where(User.id == "u-42"))).all()
+    assert [user.email for user in users] == ["old@example.org"]
 
 
 # --- pagination ----------------------------------------------------------------------
