@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -46,14 +47,34 @@ def check_target_runs(product_type: ProductType, target_run_count: int) -> None:
         )
 
 
+# Dates of course runs lie within these years: a run in year 1 or 9999 is a
+# typo, and a schedule computed from one overflows (year 10000).
+RUN_YEARS = range(1970, 2201)
+
+
 def check_course_run_dates(
-    *, start: object, end: object, enrollment_start: object, enrollment_end: object
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    enrollment_start: datetime | None,
+    enrollment_end: datetime | None,
 ) -> None:
-    """Each pair, when both ends are known, must be in order."""
-    pairs = (
-        ("start", start, "end", end),
-        ("enrollment_start", enrollment_start, "enrollment_end", enrollment_end),
-    )
-    for first_name, first, last_name, last in pairs:
-        if first is not None and last is not None and first > last:  # type: ignore[operator]
-            raise InvalidCourseRunDates(f"{first_name} must not be after {last_name}.")
+    """Each date within RUN_YEARS; each pair, when both ends are known, in
+    order, and a run ends after it starts."""
+    named = {
+        "start": start,
+        "end": end,
+        "enrollment_start": enrollment_start,
+        "enrollment_end": enrollment_end,
+    }
+    for name, value in named.items():
+        if value is not None and value.year not in RUN_YEARS:
+            raise InvalidCourseRunDates(
+                f"{name} must lie between {RUN_YEARS[0]} and {RUN_YEARS[-1]}."
+            )
+    if start is not None and end is not None and end <= start:
+        raise InvalidCourseRunDates("end must be after start.")
+    if enrollment_start is not None and enrollment_end is not None and (
+        enrollment_start > enrollment_end
+    ):
+        raise InvalidCourseRunDates("enrollment_start must not be after enrollment_end.")

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -380,6 +381,30 @@ BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
 
 NotRefundable = error_class(Conflict, "order_not_refundable")
 IdempotencyKeyReused = error_class(Unprocessable, "idempotency_key_reused")
+EnrollmentClosed = error_class(Unprocessable, "enrollment_closed")
+
+
+class RunWindow(Protocol):
+    start: datetime | None
+    end: datetime | None
+    enrollment_start: datetime | None
+    enrollment_end: datetime | None
+
+
+def is_open_for_enrollment(run: RunWindow, *, at: datetime) -> bool:
+    """Within its enrollment dates (each optional), and not over."""
+    if run.enrollment_start is not None and at < run.enrollment_start:
+        return False
+    if run.enrollment_end is not None and at >= run.enrollment_end:
+        return False
+    return run.end is None or at < run.end
+
+
+def check_enrollment_open(runs: Sequence[RunWindow], *, at: datetime) -> None:
+    """A product giving access to course runs is sold while one of them takes
+    enrollments; a product without target runs (a membership) always is."""
+    if runs and not any(is_open_for_enrollment(run, at=at) for run in runs):
+        raise EnrollmentClosed("Enrollment is closed for every session of this product.")
 
 
 def check_same_request(*, first: str | None, retry: str) -> None:

@@ -43,6 +43,7 @@ from domain.orders import (
     OrderExists,
     OrderFacts,
     OrderState,
+    check_enrollment_open,
     check_transition,
 )
 from domain.payment_schedule import RunDates, ScheduledPayment, SchedulePolicy
@@ -400,6 +401,7 @@ async def plan_order(*, session: AsyncSession, new: NewOrder, policy: SchedulePo
             session=session, code=new.voucher_code, offering=offering, owner_id=new.owner_id
         )
         discount = voucher.discount.taken_off(product.price)
+    check_enrollment_open(product.target_course_runs, at=utcnow())
     plan = OrderPlan(
         offering=offering,
         organization_id=await choose_organization(
