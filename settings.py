@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     api_port: Port = 8000
     public_url: AnyHttpUrl | None = None
 
+    # Request bodies larger than this are refused (413) before being read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     jwt_secret: SecretStr = SecretStr("")
     jwt_algorithm: str = "HS256"
     # A token whose `exp` lies further ahead than this is refused.

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from api.body_limit import BodyLimitMiddleware
 from api.cache import ReadCache
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
@@ -108,6 +109,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.read_cache = ReadCache(settings.read_cache_seconds)
     install_error_handlers(app)
     access.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside the body limit: a refused body is logged and counted too.
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     # Matching walks routers in this order: the hot public reads come first.
     for router in (

@@ -74,7 +74,9 @@ def check_course_run_dates(
             )
     if start is not None and end is not None and end <= start:
         raise InvalidCourseRunDates("end must be after start.")
-    if enrollment_start is not None and enrollment_end is not None and (
-        enrollment_start > enrollment_end
+    if (
+        enrollment_start is not None
+        and enrollment_end is not None
+        and (enrollment_start > enrollment_end)
     ):
         raise InvalidCourseRunDates("enrollment_start must not be after enrollment_end.")

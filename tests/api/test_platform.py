@@ -262,3 +262,28 @@ async def test_order_while_temporal_is_down_is_a_503(learner: httpx.AsyncClient,
     response = await learner.post("/api/v1/orders", json={"offering_id": str(offering.id)})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "temporal_unavailable"
+
+
+# --- request bodies ------------------------------------------------------------------
+
+
+async def test_a_body_over_the_cap_is_refused_before_it_is_read(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    """GUICHET_MAX_BODY_BYTES (1 MiB): declared or streamed, a larger body is
+    a 413 before the webhook reads it whole to check its signature."""
+    over = b"x" * (1024 * 1024 + 1)
+    declared = await anonymous.post("/api/v1/webhooks/signature/dummy", content=over)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+
+    async def chunks():
+        for _ in range(3):
+            yield b"x" * (600 * 1024)
+
+    streamed = await anonymous.post("/api/v1/dummy-signature/some-reference", content=chunks())
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "payload_too_large"
+    # Under the cap the body reaches the route, which judges it.
+    under = await anonymous.post("/api/v1/webhooks/signature/dummy", content=b"x" * 1024)
+    assert under.status_code in {400, 401}
