@@ -44,8 +44,13 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 def build_page(
     *, request: Request, params: PageParams, count: int, results: list[Item]
 ) -> Page[Item]:
+    # From GUICHET_PUBLIC_URL, never from the Host header: a forged Host
+    # must not end up in links a client follows.
+    public = request.app.state.settings.effective_public_url
+
     def link(page: int) -> str:
-        return str(request.url.include_query_params(page=page, page_size=params.page_size))
+        query = request.url.include_query_params(page=page, page_size=params.page_size).query
+        return f"{public}{request.url.path}?{query}"
 
     has_next = params.offset + len(results) < count
     return Page[Item](

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -43,6 +45,7 @@ def create_engine(
 ) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _private_file(parsed.database)
         # A file database is shared by several processes (API, worker): no
         # pooled connection should outlive its transaction's lock.
         engine = create_async_engine(url, echo=echo, poolclass=NullPool)
@@ -52,6 +55,18 @@ def create_engine(
     return create_async_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
     )
+
+
+def _private_file(database: str | None) -> None:
+    """SQLite would create its file with the umask's mode (0644: readable by
+    every local user, learners' names and addresses included): it is created,
+    or tightened, to 0600 before the first connection."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

@@ -161,6 +161,14 @@ def _secure(request: Request) -> bool:
 
 
 PAGE_SIZE = 50
+# As the JSON API's bound: a page number past it (10**18) would overflow the
+# database's OFFSET.
+MAX_PAGE = 1_000_000
+
+
+def page_number(page: int) -> int:
+    """The page asked for, within 1..MAX_PAGE."""
+    return min(max(page, 1), MAX_PAGE)
 
 
 def pages_of(count: int) -> int:

@@ -19,6 +19,7 @@ from api.pages.access import (
     PAGE_SIZE,
     PREFIX,
     csrf_checked,
+    page_number,
     pages_of,
     render,
     see_other,
@@ -35,7 +36,7 @@ router = APIRouter(
 
 @router.get("/offerings")
 async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
-    page = max(page, 1)
+    page = page_number(page)
     async with request.app.state.read_sessionmaker() as session:
         count, found = await catalog.search_offerings(
             session=session,

@@ -18,6 +18,7 @@ from api.pages.access import (
     PAGE_SIZE,
     PREFIX,
     csrf_checked,
+    page_number,
     pages_of,
     render,
     see_other,
@@ -50,7 +51,7 @@ async def orders_list(
     voucher_code: str = "",
     page: int = 1,
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = page_number(page)
     async with request.app.state.read_sessionmaker() as session:
         count, found = await orders.admin_page(
             session=session,

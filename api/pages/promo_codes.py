@@ -16,6 +16,7 @@ from api.pages.access import (
     PAGE_SIZE,
     PREFIX,
     csrf_checked,
+    page_number,
     pages_of,
     render,
     see_other,
@@ -120,7 +121,7 @@ def _readable(error: Exception) -> str:
 async def campaign(
     request: Request, staff: Manager, campaign_id: uuid.UUID, used: str = "", page: int = 1
 ) -> HTMLResponse:
-    page = max(page, 1)
+    page = page_number(page)
     filter_used = {"true": True, "false": False}.get(used)
     async with request.app.state.read_sessionmaker() as session:
         found = await campaign_services.campaign(session=session, campaign_id=campaign_id)

@@ -21,7 +21,11 @@ from domain.catalog import CENT
 
 def _to_utc(value: datetime) -> datetime:
     # A datetime without offset is taken as UTC, the one timezone of the API.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC.
+        raise ValueError("This date is out of range.") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]

@@ -377,3 +377,11 @@ async def test_academies_show_their_last_sync_and_sync_now(browser, temporal_cli
     page = await client.get("/backoffice/academies")
     assert "created 3" in page.text  # the bundled demo payload
     assert page.text.count('<td data-label="Name">') == 3 and 'chip ok">Active' in page.text
+
+
+async def test_a_huge_page_number_is_the_last_possible_page_not_a_500(browser) -> None:
+    async with browser() as client:
+        await log_in(client, "admin")
+        for path in ("/backoffice/orders", "/backoffice/offerings"):
+            page = await client.get(path, params={"page": "1000000000000000000"})
+            assert page.status_code == 200, (path, page.status_code)

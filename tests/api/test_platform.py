@@ -195,6 +195,12 @@ async def test_pagination_links_and_bounds(admin: httpx.AsyncClient, factory) ->
     assert last["next"] is None
     codes = [item["code"] for page in (first, second, last) for item in page["results"]]
     assert len(set(codes)) == 5
+    # Links come from GUICHET_PUBLIC_URL, not from a (forged) Host header.
+    forged = (
+        await admin.get(ADMIN_LIST, params={"page_size": 2}, headers={"Host": "evil.example"})
+    ).json()
+    assert "evil.example" not in forged["next"]
+    assert forged["next"].split("/api/")[0] == first["next"].split("/api/")[0]
     too_big = await admin.get(ADMIN_LIST, params={"page_size": 101})
     assert too_big.status_code == 422
     assert (await admin.get(ADMIN_LIST, params={"page": 0})).status_code == 422

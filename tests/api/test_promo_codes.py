@@ -479,6 +479,8 @@ async def test_requests_that_cannot_be_generated_are_refused_up_front(
         ({"code_length": 3}, 422, "validation_error"),
         ({"name": "!!! ---"}, 422, "invalid_campaign_name"),
         ({"valid_until": "2020-01-01T00:00:00Z"}, 422, "invalid_valid_until"),
+        # Year 10000 once in UTC: a 500 once (OverflowError).
+        ({"valid_until": "9999-12-31T23:59:59-14:00"}, 422, "validation_error"),
         ({"product_id": str(uuid.uuid4())}, 422, "invalid_campaign_product"),
         ({"extra": 1}, 422, "validation_error"),
     ],

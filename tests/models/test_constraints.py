@@ -102,3 +102,20 @@ async def test_removing_the_linked_organization_from_the_offering_is_refused(
             offering_organizations.c.organization_id == org.id,
         ),
     )
+
+
+def test_the_sqlite_file_is_private(tmp_path) -> None:
+    """Learners' names and addresses live in it: 0600, also when it existed."""
+    import os
+    import stat
+
+    from models.session import create_engine
+
+    fresh = tmp_path / "fresh" / "guichet.db"
+    create_engine(f"sqlite+aiosqlite:///{fresh}")
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o600
+    older = tmp_path / "older.db"
+    older.touch(mode=0o644)
+    os.chmod(older, 0o644)
+    create_engine(f"sqlite+aiosqlite:///{older}")
+    assert stat.S_IMODE(os.stat(older).st_mode) == 0o600
