@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from domain.errors import DomainError, NotFound, error_class
+from domain.errors import BadRequest, DomainError, NotFound, error_class
 from domain.signatures import Notification, Recipient
 from integrations.signature.base import SignatureProvider
 from integrations.signature.dummy import DummyProcedure, DummySignatureProvider
@@ -29,6 +29,7 @@ logger = logging.getLogger("guichet.signature")
 
 ContractNotFound = error_class(NotFound, "contract_not_found")
 UnknownBackend = error_class(NotFound, "unknown_signature_backend")
+UnknownAction = error_class(BadRequest, "unknown_action")
 # The learner asking "have I signed?" waits this long for the provider's answer.
 REFRESH_BUDGET = timedelta(seconds=2)
 
@@ -154,17 +155,22 @@ def _dummy(provider: SignatureProvider) -> DummySignatureProvider:
     return provider
 
 
-async def dummy_procedure(*, provider: SignatureProvider, reference: str) -> DummyProcedure:
-    return await _dummy(provider).procedure(reference)
+async def dummy_procedure(
+    *, provider: SignatureProvider, reference: str, recipient: Recipient, key: str
+) -> DummyProcedure:
+    return await _dummy(provider).procedure(reference, recipient=recipient, key=key)
 
 
 async def dummy_act(
-    *, provider: SignatureProvider, reference: str, recipient: Recipient, action: str
+    *, provider: SignatureProvider, reference: str, recipient: Recipient, key: str, action: str
 ) -> str:
-    """Sign (or, with `refuse`, refuse) as `recipient`; what the page says."""
+    """Sign or refuse as the signer the link was issued to; what the page says."""
     dummy = _dummy(provider)
+    await dummy.procedure(reference, recipient=recipient, key=key)
     if action == "refuse":
         await dummy.refuse(reference=reference, recipient=recipient)
         return "Refused."
+    if action != "sign":
+        raise UnknownAction(f"Unknown action {action!r}: sign or refuse.")
     await dummy.sign(reference=reference, recipient=recipient)
     return "Signed, thank you."

@@ -166,10 +166,13 @@ async def signature_webhook(
 
 
 async def _page(
-    request: Request, reference: str, recipient: Recipient, message: str | None = None
+    request: Request, reference: str, recipient: Recipient, key: str, message: str | None = None
 ) -> HTMLResponse:
     procedure = await signatures.dummy_procedure(
-        provider=request.app.state.signature_provider, reference=reference
+        provider=request.app.state.signature_provider,
+        reference=reference,
+        recipient=recipient,
+        key=key,
     )
     signed = (
         procedure.student_signed
@@ -184,6 +187,7 @@ async def _page(
     html = _pages.get_template("dummy_signature.html").render(
         procedure=procedure,
         recipient=recipient.value,
+        key=key,
         signer_name=name,
         already_signed=signed,
         message=message,
@@ -193,9 +197,10 @@ async def _page(
 
 @dummy_router.get("/{reference}", summary="The dummy signature page", response_class=HTMLResponse)
 async def dummy_page(
-    reference: str, request: Request, signer: Recipient = Recipient.STUDENT
+    reference: str, request: Request, signer: Recipient = Recipient.STUDENT, key: str = ""
 ) -> HTMLResponse:
-    return await _page(request, reference, signer)
+    """For the signer its link was issued to (`key`); another is a 404."""
+    return await _page(request, reference, signer, key)
 
 
 @dummy_router.post(
@@ -207,10 +212,12 @@ async def dummy_sign(reference: str, request: Request) -> HTMLResponse:
     if signer not in {item.value for item in Recipient}:
         raise UnknownSigner(f"Unknown signer {signer!r}.")
     recipient = Recipient(signer)
+    key = form.get("key", [""])[0]
     message = await signatures.dummy_act(
         provider=request.app.state.signature_provider,
         reference=reference,
         recipient=recipient,
-        action=form.get("action", ["sign"])[0],
+        key=key,
+        action=form.get("action", [""])[0],
     )
-    return await _page(request, reference, recipient, message=message)
+    return await _page(request, reference, recipient, key, message=message)

@@ -43,6 +43,13 @@ ProcedureNotFound = error_class(NotFound, "procedure_not_found")
 ProcedureClosed = error_class(Unprocessable, "procedure_closed")
 
 
+def signer_key(*, secret: str, reference: str, recipient: Recipient) -> str:
+    """What an invitation link carries to say whom it was issued to: the
+    learner's link cannot be turned into the organization's."""
+    message = f"{reference}:{recipient.value}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
 class DummyProcedure(BaseModel):
     reference: str
     title: str
@@ -120,7 +127,8 @@ class DummySignatureProvider:
         recipient = (
             Recipient.STUDENT if signer.email == procedure.student.email else Recipient.ORGANIZATION
         )
-        return f"{self._public_url}{PAGE_PATH}/{reference}?signer={recipient.value}"
+        key = signer_key(secret=self._secret, reference=reference, recipient=recipient)
+        return f"{self._public_url}{PAGE_PATH}/{reference}?signer={recipient.value}&key={key}"
 
     async def signature_state(self, *, reference: str) -> SignatureState:
         procedure = await self._procedure(reference)
@@ -146,7 +154,12 @@ class DummySignatureProvider:
 
     # --- what the sign page does ----------------------------------------------------------
 
-    async def procedure(self, reference: str) -> DummyProcedure:
+    async def procedure(self, reference: str, *, recipient: Recipient, key: str) -> DummyProcedure:
+        """The procedure, for the signer its link was issued to; another key
+        reads as no procedure at all."""
+        expected = signer_key(secret=self._secret, reference=reference, recipient=recipient)
+        if not hmac.compare_digest(key.encode(), expected.encode()):
+            raise ProcedureNotFound(f"No signature procedure {reference}.")
         return await self._procedure(reference)
 
     async def sign(self, *, reference: str, recipient: Recipient) -> None:

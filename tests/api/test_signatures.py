@@ -17,9 +17,18 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from domain.signatures import Notification, NotificationEvent, Recipient
-from integrations.signature.dummy import SIGNATURE_HEADER, sign_body
+from integrations.signature.dummy import SIGNATURE_HEADER, sign_body, signer_key
 from models.inbound_events import InboundEvent
-from tests.api.tunnel import ADDRESS, CARD, contract_of, contract_order, sign, state_is, submit
+from tests.api.tunnel import (
+    ADDRESS,
+    CARD,
+    DUMMY_SECRET,
+    contract_of,
+    contract_order,
+    sign,
+    state_is,
+    submit,
+)
 from tests.conftest import token_for
 from tests.factories import Factory
 from tests.fakes import serve
@@ -279,10 +288,16 @@ async def test_refund_closes_the_contracts_signature(
     handle = temporal_client.get_workflow_handle(signature.workflow_id(contract_id))
     assert await asyncio.wait_for(handle.result(), 20) == "canceled"
     organization_page = link.split("?")[0]
+    key = signer_key(
+        secret=DUMMY_SECRET,
+        reference=organization_page.rsplit("/", 1)[1],
+        recipient=Recipient.ORGANIZATION,
+    )
+    asked = {"signer": "organization", "key": key}
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(organization_page, params={"signer": "organization"})
+        page = await browser.get(organization_page, params=asked)
         assert "This procedure is closed." in page.text
-        await browser.post(organization_page, data={"signer": "organization", "action": "sign"})
+        await browser.post(organization_page, data=asked | {"action": "sign"})
     assert (await contract_of(learner, order["id"]))["organization_signed_on"] is None
     refund_handle = temporal_client.get_workflow_handle(refund.workflow_id(order["id"]))
     save_history("refund_closes_signature", await refund_handle.fetch_history())
@@ -313,3 +328,26 @@ async def test_contract_reads_and_errors(
     refused = await learner.post(f"/api/v1/orders/{free['id']}/submit-for-signature")
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "order_not_signable"
+
+
+async def test_the_dummy_page_signs_only_for_the_signer_its_link_names(
+    learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    """The learner's link cannot sign for the organization, and only `sign`
+    signs (any other action used to)."""
+    order = await contract_order(learner, factory, price="0.00")
+    link = await submit(learner, order["id"])
+    page, query = link.split("?")
+    mine = dict(item.split("=") for item in query.split("&"))
+    assert mine["signer"] == "student"
+    async with httpx.AsyncClient() as browser:
+        as_organization = mine | {"signer": "organization"}
+        assert (await browser.get(page, params=as_organization)).status_code == 404
+        posted = await browser.post(page, data=as_organization | {"action": "sign"})
+        assert posted.status_code == 404
+        odd = await browser.post(page, data=mine | {"action": "approve"})
+        assert odd.status_code == 400
+        assert odd.json()["error"]["code"] == "unknown_action"
+    contract = await contract_of(learner, order["id"])
+    assert contract["student_signed_on"] is None
+    assert contract["organization_signed_on"] is None

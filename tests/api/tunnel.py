@@ -4,14 +4,17 @@ a contract product, submits it, signs on the provider's page."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from domain.signatures import Recipient
+from integrations.signature.dummy import signer_key
+from settings import Settings
+from tests.conftest import TEST_JWT_SECRET
 from tests.factories import Factory
 
 ADDRESS = {
@@ -68,14 +71,26 @@ async def submit(learner: httpx.AsyncClient, order_id: str) -> str:
     return response.json()["invitation_link"]
 
 
-async def sign(link: str, recipient: Recipient, action: str = "sign") -> None:
-    """A signer opens the invitation and clicks the button."""
-    url = re.sub(r"\?signer=\w+", "", link)
+# The dummy provider's secret under the tests' settings (derived from the JWT secret).
+DUMMY_SECRET = Settings(jwt_secret=SecretStr(TEST_JWT_SECRET)).dummy_signature_secret_value
+
+
+async def sign(
+    link: str, recipient: Recipient, action: str = "sign", *, secret: str = DUMMY_SECRET
+) -> None:
+    """A signer opens their invitation and clicks the button. The learner's
+    link is `link`; the organization's (which the provider would email it)
+    is made from it with the provider's secret."""
+    url = link.split("?")[0]
+    reference = url.rsplit("/", 1)[1]
+    key = signer_key(secret=secret, reference=reference, recipient=recipient)
     async with httpx.AsyncClient(timeout=30) as browser:
-        page = await browser.get(url, params={"signer": recipient.value})
-        assert page.status_code == 200
+        page = await browser.get(url, params={"signer": recipient.value, "key": key})
+        assert page.status_code == 200, page.text
         assert "<form" in page.text
-        done = await browser.post(url, data={"signer": recipient.value, "action": action})
+        done = await browser.post(
+            url, data={"signer": recipient.value, "key": key, "action": action}
+        )
         assert done.status_code == 200, done.text
 
 
