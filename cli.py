@@ -57,6 +57,14 @@ def _jwt_secret(settings: Settings) -> str:
         fail(str(error))
 
 
+def _serving(settings: Settings) -> None:
+    """What the API and the worker check before serving anyone."""
+    try:
+        settings.check_providers()
+    except SettingsError as error:
+        fail(str(error))
+
+
 # --- one-shot commands ---------------------------------------------------------
 
 
@@ -179,6 +187,7 @@ def cmd_api(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     _jwt_secret(settings)
+    _serving(settings)
     _configure_logging(settings)
     uvicorn.run(
         "api.app:app_from_environment",
@@ -198,6 +207,7 @@ def cmd_worker(_args: argparse.Namespace) -> None:
     import worker
 
     settings = load_settings()
+    _serving(settings)
     _configure_logging(settings)
     asyncio.run(worker.run(settings))
     # The worker has shut down cleanly (activities drained, engine disposed).

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
 
     # Development conveniences (mail previews); `guichet dev` turns it on.
     dev_mode: bool = False
+    # The dummy payment and signature backends outside dev mode: only on
+    # purpose (a demo, the test suite); never for real learners.
+    allow_dummy_providers: bool = False
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
@@ -280,6 +283,24 @@ class Settings(BaseSettings):
     @property
     def mail_dir(self) -> Path:
         return self.data_dir / "mail"
+
+    def check_providers(self) -> None:
+        """The API and the worker refuse to serve with a dummy backend (anyone
+        holding an invitation link could sign; cards are not charged) unless
+        in dev mode or allowed on purpose."""
+        dummies = [
+            name
+            for name, backend in (
+                ("GUICHET_PAYMENT_BACKEND", self.payment_backend),
+                ("GUICHET_SIGNATURE_BACKEND", self.signature_backend),
+            )
+            if backend == "dummy"
+        ]
+        if dummies and not (self.dev_mode or self.allow_dummy_providers):
+            raise SettingsError(
+                f"{' and '.join(dummies)} is dummy, which is for development: configure "
+                "stripe / lex_persona, or set GUICHET_ALLOW_DUMMY_PROVIDERS=true on purpose"
+            )
 
     def require_jwt_secret(self) -> str:
         """The signing key; only processes that sign or verify tokens need it."""

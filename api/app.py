@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
+    settings.check_providers()
     app.state.settings = settings
     app.state.engine = create_engine(
         settings.effective_database_url,

@@ -44,6 +44,8 @@ def api_env(database_url: str, **settings: str) -> dict[str, str]:
             "GUICHET_DATABASE_URL": database_url,
             "GUICHET_JWT_SECRET": JWT_SECRET,
             "GUICHET_DATA_DIR": str(ROOT / ".guichet" / "bench"),
+            # The dummy payment and signature backends, on purpose.
+            "GUICHET_ALLOW_DUMMY_PROVIDERS": "true",
         }
         | {f"GUICHET_{name.upper()}": value for name, value in settings.items()}
     )

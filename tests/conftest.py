@@ -180,6 +180,8 @@ def settings(database_url: str, tmp_path: Path, task_queue: str) -> Settings:
         # Tests write behind the API's back (factories, the worker) and read
         # at once; the cache has tests of its own that turn it on.
         read_cache_seconds=0,
+        # The dummy payment and signature backends, on purpose.
+        allow_dummy_providers=True,
     )
 
 
@@ -257,6 +259,7 @@ def process_env(settings: Settings) -> dict[str, str]:
         "GUICHET_TASK_QUEUE": settings.task_queue,
         "GUICHET_DATA_DIR": str(settings.data_dir),
         "GUICHET_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "GUICHET_ALLOW_DUMMY_PROVIDERS": str(settings.allow_dummy_providers).lower(),
     }
 
 

@@ -145,3 +145,37 @@ def test_durations_take_plain_seconds_or_iso_8601(
 ) -> None:
     monkeypatch.setenv("GUICHET_SIGNATURE_POLL_INTERVAL", value)
     assert Settings().signature_poll_interval.total_seconds() == seconds
+
+
+def test_the_api_refuses_dummy_providers_outside_dev_mode(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "GUICHET_DATA_DIR": str(tmp_path),
+        "GUICHET_JWT_SECRET": "s" * 40,
+    }
+    for command in ("api", "worker"):
+        result = _guichet(command, env=env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (
+            "guichet: GUICHET_PAYMENT_BACKEND and GUICHET_SIGNATURE_BACKEND is dummy, which is "
+            "for development: configure stripe / lex_persona, or set "
+            "GUICHET_ALLOW_DUMMY_PROVIDERS=true on purpose"
+        )
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"dev_mode": True}, {"allow_dummy_providers": True}],
+)
+def test_dummy_providers_in_dev_mode_or_on_purpose(update: dict) -> None:
+    Settings(**update).check_providers()  # no error
+
+
+def test_real_backends_need_no_permission() -> None:
+    Settings(
+        payment_backend="stripe",
+        stripe_api_key=SecretStr("sk_test_x"),
+        signature_backend="lex_persona",
+        lexpersona_base_url="https://sign.example",
+        lexpersona_token=SecretStr("t"),
+    ).check_providers()
