@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     # Activation attempts: per member, and per client IP (a campus shares one).
     promo_activation_rate_limit_user: str = "10/minute"
     promo_activation_rate_limit_ip: str = "300/minute"
+    # Lookups of a voucher code in the public payment plan, per client IP:
+    # without it the route tells anyone which codes exist.
+    voucher_lookup_rate_limit: str = "30/minute"
 
     # Where rate-limit counters live: memory:// (one process) or redis://host:port.
     ratelimit_storage_url: str = "memory://"
@@ -226,7 +229,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "academy_rate_limit", "promo_activation_rate_limit_user", "promo_activation_rate_limit_ip"
+        "academy_rate_limit",
+        "promo_activation_rate_limit_user",
+        "promo_activation_rate_limit_ip",
+        "voucher_lookup_rate_limit",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -20,7 +20,7 @@ from api.deps import (
     TemporalDep,
     require_roles,
 )
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, RATE_LIMITED_RESPONSE
 from api.pagination import Page, PageDep, build_page
 from api.schemas.common import QueryText
 from api.schemas.orders import (
@@ -352,14 +352,24 @@ async def admin_send_voucher(
     "/{offering_id}/payment-plan",
     summary="Price, discount and projected payment schedule of an offering",
     description="The schedule as it would be for an order placed now. 400 `invalid_voucher` "
-    "or `voucher_not_valid_for_offering` for a bad `voucher_code`.",
+    "or `voucher_not_valid_for_offering` for a bad `voucher_code`. With a `voucher_code`, "
+    "throttled per client IP (GUICHET_VOUCHER_LOOKUP_RATE_LIMIT): 429 `rate_limited` over it.",
+    responses=RATE_LIMITED_RESPONSE,
 )
 async def payment_plan(
     offering_id: uuid.UUID,
+    request: Request,
     session: ReadSessionDep,
     settings: SettingsDep,
     voucher_code: QueryText | None = None,
 ) -> PaymentPlan:
+    if voucher_code is not None:
+        # Each lookup is a guess at a code: counted, so codes cannot be enumerated.
+        await request.app.state.rate_limiter.check(
+            limit=settings.voucher_lookup_rate_limit,
+            scope="voucher-lookup",
+            key=request.client.host if request.client else "unknown",
+        )
     plan = await orders.payment_plan(
         session=session, settings=settings, offering_id=offering_id, voucher_code=voucher_code
     )

@@ -397,6 +397,26 @@ async def test_canceling_a_full_voucher_order_retires_the_voucher(
     assert retry.json()["error"]["code"] == "invalid_voucher"
 
 
+async def test_voucher_guesses_on_the_payment_plan_are_throttled(
+    settings, sessionmaker, factory: Factory
+) -> None:
+    """Per client IP, GUICHET_VOUCHER_LOOKUP_RATE_LIMIT: the public plan can no
+    longer test hundreds of codes a second; plans without a code are not counted."""
+    offering = await _offering(factory, price="450.00")
+    limited = create_app(settings.model_copy(update={"voucher_lookup_rate_limit": "3/minute"}))
+    url = f"/api/v1/offerings/{offering.id}/payment-plan"
+    async with (
+        limited.router.lifespan_context(limited),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=limited), base_url="http://t") as ip,
+    ):
+        guesses = [
+            (await ip.get(url, params={"voucher_code": f"GUESS{n}"})).status_code for n in range(4)
+        ]
+        plain = await ip.get(url)
+    assert guesses == [400, 400, 400, 429]
+    assert plain.status_code == 200
+
+
 async def test_payment_plan(anonymous: httpx.AsyncClient, factory: Factory) -> None:
     offering = await _offering(factory, price="450.00")
     plan = (await anonymous.get(f"/api/v1/offerings/{offering.id}/payment-plan")).json()
