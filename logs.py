@@ -34,14 +34,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+# Control characters as visible escapes: a path with %0A must not write a
+# second, forged line (a traceback keeps its own line breaks).
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+
+
+def one_line(value: object) -> str:
+    return str(value).translate(_ESCAPES)
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = " ".join(f"{key}={value}" for key, value in _fields(record).items())
-        return f"{line} {extras}" if extras else line
+        extras = " ".join(f"{key}={one_line(value)}" for key, value in _fields(record).items())
+        if not extras:
+            return line
+        head, newline, traceback = line.partition("\n")
+        return f"{head} {extras}{newline}{traceback}"
 
 
 def configure_logging(*, level: str, log_format: LogFormat) -> None:

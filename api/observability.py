@@ -7,6 +7,7 @@ never by the raw path, so label cardinality stays bounded."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -72,15 +73,16 @@ class ObservabilityMiddleware:
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.latency.labels(method, route).observe(elapsed)
         # The path only: query strings may carry codes or tokens.
+        path = _logged_path(scope, route)
         logger.info(
             "%s %s %s",
             method,
-            scope["path"],
+            path,
             status,
             extra={
                 "fields": {
                     "method": method,
-                    "path": scope["path"],
+                    "path": path,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
@@ -90,8 +92,21 @@ class ObservabilityMiddleware:
         )
 
 
+# A request id from the client is kept only if it is one: letters, digits,
+# `.`, `_`, `-` (it is logged and sent back as a header).
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+# Paths that are capabilities (whoever has the URL may act): logged as their
+# route template, never as the URL itself.
+CAPABILITY_PATHS = ("/api/v1/dummy-signature/",)
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
-        if name == b"x-request-id" and 0 < len(value) <= 128 and value.isascii():
+        if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return value.decode()
     return uuid.uuid4().hex
+
+
+def _logged_path(scope: Scope, route: str) -> str:
+    path: str = scope["path"]
+    return route if path.startswith(CAPABILITY_PATHS) else path

@@ -237,6 +237,29 @@ async def test_one_structured_log_line_per_request(
     assert "secret-voucher" not in caplog.text
 
 
+async def test_request_logs_cannot_be_forged(
+    anonymous: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A %0A in the path writes no second line; a request id that is not one
+    is replaced; a capability URL (the dummy signature page) is logged as its
+    route, not as the URL that lets one sign."""
+    from logs import TextFormatter
+
+    with caplog.at_level(logging.INFO, logger="guichet.request"):
+        await anonymous.get(
+            "/api/v1/nothing%0A2026-12-02 INFO guichet.request: GET /admin 200",
+            headers={"X-Request-ID": "abc\tdef"},
+        )
+        await anonymous.get("/api/v1/dummy-signature/dummy-0123456789abcdef?signer=student")
+    forged, capability = [r for r in caplog.records if r.name == "guichet.request"]
+    line = TextFormatter().format(forged)
+    assert "\n" not in line and "\\x0a" in line
+    assert forged.fields["request_id"] != "abc\tdef"
+    assert len(forged.fields["request_id"]) == 32
+    assert capability.fields["path"] == "/api/v1/dummy-signature/{reference}"
+    assert "dummy-0123456789abcdef" not in caplog.text
+
+
 async def test_every_operation_is_tagged_and_described(anonymous: httpx.AsyncClient) -> None:
     spec = (await anonymous.get("/openapi.json")).json()
     for path, operations in spec["paths"].items():
