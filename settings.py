@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -24,7 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.payment_schedule import (
     DEFAULT_LIMITS,
@@ -100,6 +101,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     public_url: AnyHttpUrl | None = None
+
+    # Origins of the front ends allowed to call the API from a browser
+    # (CORS); none by default. JSON list or comma-separated.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Request bodies larger than this are refused (413) before being read.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -212,6 +217,16 @@ class Settings(BaseSettings):
             withdrawal_days=self.withdrawal_period_days,
             reminder_days=self.installment_reminder_days,
         )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip().rstrip("/") for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("log_level")
     @classmethod

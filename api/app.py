@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from api.body_limit import BodyLimitMiddleware
@@ -111,6 +112,17 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     access.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Browsers of these origins only; a preflight from another gets no
+        # CORS headers (and its page cannot read the answer).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     # Outside the body limit: a refused body is logged and counted too.
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     # Matching walks routers in this order: the hot public reads come first.

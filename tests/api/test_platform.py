@@ -316,3 +316,35 @@ async def test_a_body_over_the_cap_is_refused_before_it_is_read(
     # Under the cap the body reaches the route, which judges it.
     under = await anonymous.post("/api/v1/webhooks/signature/dummy", content=b"x" * 1024)
     assert under.status_code in {400, 401}
+
+
+async def test_cors_lets_configured_front_ends_in_only(settings, sessionmaker) -> None:
+    """GUICHET_CORS_ORIGINS: a preflight from an allowed origin passes, with
+    Idempotency-Key allowed; another origin gets no CORS headers."""
+    front = "https://learn.example"
+    configured = create_app(settings.model_copy(update={"cors_origins": [front]}))
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+    }
+    async with (
+        configured.router.lifespan_context(configured),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=configured), base_url="http://t"
+        ) as client,
+    ):
+        allowed = await client.options("/api/v1/orders", headers=preflight | {"Origin": front})
+        other = await client.options(
+            "/api/v1/orders", headers=preflight | {"Origin": "https://evil.example"}
+        )
+        read = await client.get("/healthz", headers={"Origin": front})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == front
+    assert "idempotency-key" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in other.headers
+    assert read.headers["access-control-allow-origin"] == front
+
+
+async def test_no_cors_headers_by_default(anonymous: httpx.AsyncClient) -> None:
+    answer = await anonymous.get("/healthz", headers={"Origin": "https://learn.example"})
+    assert "access-control-allow-origin" not in answer.headers
