@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import httpx
+from pydantic import SecretStr
 
 from settings import Settings, SettingsError, get_settings
 
@@ -109,6 +110,10 @@ def make_token(
 
 def cmd_token(args: argparse.Namespace) -> None:
     settings = load_settings()
+    saved = settings.data_dir / "jwt-secret"
+    if not settings.jwt_secret.get_secret_value() and saved.exists():
+        # The key `guichet dev` keeps in the data dir: its stack accepts the token.
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(saved.read_text().strip())})
     print(
         make_token(
             settings,
@@ -260,8 +265,9 @@ def _dev_secret(data_dir: Path) -> str:
     """A per-checkout signing key kept in the data dir, so tokens survive restarts."""
     path = data_dir / "jwt-secret"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Created 0600: never readable by others, not even for a moment.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -493,9 +499,32 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _unreachable(error: BaseException) -> str | None:
+    """One line for the failures an operator fixes outside Guichet (a
+    database or Temporal not reachable); None for anything else."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        return f"the database is unreachable or refused the command: {reason}"
+    if isinstance(error, RuntimeError) and str(error).startswith("Failed client connect"):
+        return "Temporal is unreachable (GUICHET_TEMPORAL_ADDRESS)"
+    if isinstance(error, ConnectionError | TimeoutError):
+        return f"a service is unreachable: {error}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except SettingsError as error:
+        fail(str(error))
+    except Exception as error:
+        reason = _unreachable(error)
+        if reason is None:
+            raise
+        fail(f"{args.command}: {reason}")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,30 @@ def test_real_backends_need_no_permission() -> None:
         lexpersona_base_url="https://sign.example",
         lexpersona_token=SecretStr("t"),
     ).check_providers()
+
+
+def test_token_in_dev_signs_with_the_data_dirs_key(tmp_path: Path) -> None:
+    """`guichet dev` keeps its key in the data dir: `guichet token` there
+    needs no GUICHET_JWT_SECRET exported."""
+    from api.auth import decode_token
+
+    (tmp_path / "jwt-secret").write_text("k" * 48)
+    env = {"PATH": os.environ["PATH"], "GUICHET_DATA_DIR": str(tmp_path)}
+    result = _guichet("token", "--sub", "ada", env=env)
+    assert result.returncode == 0, result.stderr
+    claims = decode_token(
+        token=result.stdout.strip(), settings=Settings(jwt_secret=SecretStr("k" * 48))
+    )
+    assert claims.sub == "ada"
+
+
+def test_a_cli_command_without_its_database_fails_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "GUICHET_DATA_DIR": str(tmp_path),
+        "GUICHET_DATABASE_URL": "postgresql+psycopg://guichet@127.0.0.1:1/guichet",
+    }
+    result = _guichet("promo", "export", "some-campaign", env=env)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("guichet: promo: the database is unreachable"), line
