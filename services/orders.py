@@ -374,13 +374,21 @@ async def _claim(
     await orders.refuse_second_active_order(
         session=session, new=new.model_copy(update={"order_id": seat.id})
     )
-    await _update(
-        temporal=temporal,
-        settings=settings,
-        order_id=seat.id,
-        update=OrderWorkflow.claim,
-        argument=new.owner_id,
-    )
+    try:
+        await _update(
+            temporal=temporal,
+            settings=settings,
+            order_id=seat.id,
+            update=OrderWorkflow.claim,
+            argument=new.owner_id,
+        )
+    except workflows.WorkflowClosed:
+        # Another learner claimed the seat meanwhile and its workflow ended:
+        # for this one, the voucher is used, as if it had been used before.
+        claimed = await _fresh(session, seat.id)
+        if claimed.owner_id == new.owner_id:
+            return claimed
+        raise UnusableVoucher("This voucher has already been used.") from None
     return await _fresh(session, seat.id)
 
 

@@ -19,7 +19,10 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from domain.catalog import ProductType
+from domain.orders import NewOrder
+from domain.vouchers import UnusableVoucher
 from models.orders import Order, OrderEvent
+from services import orders as order_services
 from tests.api.tunnel import ADDRESS
 from tests.conftest import ClientFor
 from tests.factories import Factory
@@ -602,6 +605,40 @@ async def test_concurrent_claims_of_one_seat(
         *(_create(client, offering, voucher_code=seat["voucher"]["code"]) for client in clients)
     )
     assert sorted(response.status_code for response in responses) == [200, 400, 400, 400]
+
+
+async def test_a_claim_that_loses_the_race_says_the_voucher_is_used(
+    app, admin: httpx.AsyncClient, client_for: ClientFor, factory: Factory, sessionmaker
+) -> None:
+    """The race of concurrent claims, made deterministic: the loser read the
+    seat free, the winner's claim then completed it and its workflow ended.
+    The loser gets 400 unusable_voucher (it was 409 workflow_closed)."""
+    offering = await _offering(factory)
+    (seat,) = await _seats(admin, offering)
+    async with sessionmaker() as session:
+        stale = await session.get(Order, uuid.UUID(seat["id"]))
+        assert stale is not None and stale.owner_id is None
+        session.expunge(stale)  # as the loser read it, before the winner wrote
+    async with sessionmaker() as session:
+        winner = await client_for(sub="winner")
+        won = await _create(winner, offering, voucher_code=seat["voucher"]["code"])
+        assert won.status_code == 200, won.text
+        handle = app.state.temporal.get_workflow_handle(workflow_id(seat["id"]))
+        assert await handle.result() == "completed"
+        loser = NewOrder(
+            order_id=uuid.uuid4(),
+            owner_id="loser",
+            offering_id=offering.id,
+            voucher_code=seat["voucher"]["code"],
+        )
+        with pytest.raises(UnusableVoucher):
+            await order_services._claim(
+                session=session,
+                temporal=app.state.temporal,
+                settings=app.state.settings,
+                seat=stale,
+                new=loser,
+            )
 
 
 async def test_admin_orders_csv(
