@@ -22,11 +22,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.academies import check_override
 from domain.payment_schedule import (
     DEFAULT_LIMITS,
     DEFAULT_WITHDRAWAL_PERIOD_DAYS,
@@ -226,6 +228,26 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [item.strip().rstrip("/") for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("academy_overrides", "academy_catalog_query_ids")
+    @classmethod
+    def _academy_rules(cls, value: str, info: ValidationInfo) -> str:
+        """Checked at start: one bad entry used to fail every sync."""
+        if not value.strip():
+            return value
+        try:
+            text = value if value.lstrip().startswith("{") else Path(value).read_text("utf-8")
+            table = json.loads(text)
+        except (OSError, ValueError):
+            raise ValueError("must be a JSON object, or the path of a file holding one") from None
+        if not isinstance(table, dict):
+            raise ValueError("must be a JSON object keyed by academy uuid or name")
+        for name, entry in table.items():
+            if info.field_name == "academy_overrides":
+                check_override(name, entry)
+            elif isinstance(entry, bool) or not isinstance(entry, int):
+                raise ValueError(f"the catalog query id of {name!r} must be a number")
         return value
 
     @field_validator("log_level")

@@ -20,6 +20,7 @@ from domain.academies import (
     IntentPaid,
     IntentState,
     SyncResult,
+    UnreadableAcademy,
     apply_rules,
     normalise,
 )
@@ -36,6 +37,8 @@ from settings import Settings
 class CatalogPayload(BaseModel):
     academies: list[CatalogAcademy]
     skipped: int
+    # Entries the catalogue sent unreadable, each skipped with its reason.
+    errors: list[str] = []
 
 
 class SyncRecord(BaseModel):
@@ -76,14 +79,18 @@ class AcademyActivities:
             default_query_id = await self._catalog.default_catalog_query_id()
         except SourceUnavailable as outage:
             raise ApplicationError(str(outage), type="source_unavailable") from None
-        kept, skipped = apply_rules(
-            [normalise(item) for item in raw], sync_rules(self._settings, default_query_id)
-        )
-        return CatalogPayload(academies=kept, skipped=skipped)
+        readable, errors = [], []
+        for item in raw:
+            try:
+                readable.append(normalise(item))
+            except UnreadableAcademy as unreadable:
+                errors.append(str(unreadable))
+        kept, skipped = apply_rules(readable, sync_rules(self._settings, default_query_id))
+        return CatalogPayload(academies=kept, skipped=skipped + len(errors), errors=errors)
 
     @activity.defn(name="academies.upsert")
     async def upsert(self, payload: CatalogPayload) -> SyncResult:
-        result = SyncResult(skipped=payload.skipped)
+        result = SyncResult(skipped=payload.skipped, errors=list(payload.errors))
         async with self._sessionmaker.begin() as session:
             await academies.upsert_academies(
                 session=session, academies=payload.academies, result=result

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from domain.errors import BadRequest, Conflict, NotFound, error_class
 
@@ -47,6 +47,9 @@ class CatalogAcademy(BaseModel):
     catalog_query_id: int | None = None
     product_key: str | None = None
     display_order: int = 0
+    # The catalogue's own slug (or an override's); made from the product key
+    # or the name when there is none.
+    slug: str | None = None
 
 
 class CatalogPrice(BaseModel):
@@ -94,9 +97,50 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "academy"
 
 
+class UnreadableAcademy(ValueError):
+    """A catalogue entry with a value Guichet cannot read: the entry is
+    skipped (named in the run's result), the rest of the run goes on."""
+
+
+def first_catalog_query_id(values: list[Any]) -> int | None:
+    """The first numeric catalog query id of the enterprise catalogs; entries
+    that are not numbers are skipped, as the peer does (one `"invalid"` used
+    to fail every sync)."""
+    for value in values:
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            continue
+    return None
+
+
+def check_override(name: str, override: Any) -> None:
+    """An override from the settings, checked at start: every field an
+    academy has, with a value of its type."""
+    if not isinstance(override, dict):
+        raise ValueError(f"the override of {name!r} must be an object")
+    unknown = set(override) - set(CatalogAcademy.model_fields)
+    if unknown:
+        raise ValueError(f"the override of {name!r} sets unknown fields {sorted(unknown)}")
+    try:
+        CatalogAcademy.model_validate({"name": "check"} | override)
+    except ValidationError as error:
+        field = ".".join(str(part) for part in error.errors()[0]["loc"])
+        raise ValueError(f"the override of {name!r} has a bad {field}") from None
+
+
 def normalise(raw: dict[str, Any]) -> CatalogAcademy:
     """A catalogue-service academy (uuid, title, short/long description,
-    image, tags[{title}]) in our terms."""
+    image, tags[{title}]) in our terms; UnreadableAcademy if a value is not
+    what it should be."""
+    try:
+        return _normalised(raw)
+    except (ValueError, TypeError, AttributeError) as error:
+        title = str(raw.get("title") or raw.get("uuid") or "?") if isinstance(raw, dict) else "?"
+        raise UnreadableAcademy(f"academy {title!r} skipped: {type(error).__name__}") from None
+
+
+def _normalised(raw: dict[str, Any]) -> CatalogAcademy:
     image = raw.get("image")
     if isinstance(image, dict):
         image = image.get("url") or image.get("src") or ""
@@ -112,6 +156,7 @@ def normalise(raw: dict[str, Any]) -> CatalogAcademy:
         stripe_price_lookup_key=raw.get("stripe_price_lookup_key") or None,
         product_key=raw.get("product_key") or None,
         display_order=int(raw.get("display_order") or 0),
+        slug=str(raw.get("slug") or "").strip() or None,
     )
 
 
@@ -142,6 +187,7 @@ def apply_rules(
             query_id = academy.catalog_query_id or rules.default_catalog_query_id
         changed = academy.model_copy(update={"catalog_query_id": query_id})
         overrides = _lookup(rules.overrides, academy) or {}
+        # Overrides were checked at start (settings): they validate.
         kept.append(changed.model_validate(changed.model_dump() | overrides))
     return kept, len(academies) - len(kept)
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import httpx
 import stripe
 
-from domain.academies import CatalogPrice, SyncRules, keep_price
+from domain.academies import CatalogPrice, SyncRules, first_catalog_query_id, keep_price
 from settings import PaymentBackend, Settings
 
 DEMO_PAYLOAD = Path(__file__).with_name("academies_demo.json")
@@ -69,8 +69,7 @@ class CatalogService:
         if not self._customer:
             return None
         catalogs = await self._pages("/api/v2/enterprise-catalogs/")
-        ids = [item.get("catalog_query_id") for item in catalogs if item.get("catalog_query_id")]
-        return int(ids[0]) if ids else None
+        return first_catalog_query_id([item.get("catalog_query_id") for item in catalogs])
 
 
 class StripePrices:

@@ -219,7 +219,7 @@ async def upsert_academies(
     for academy in academies:
         row = await _existing(session, academy)
         if row is None:
-            slug = slugify(academy.product_key or academy.name)
+            slug = academy.slug or slugify(academy.product_key or academy.name)
             row = Academy(
                 id=new_id(),
                 external_uuid=academy.external_uuid,
@@ -230,11 +230,16 @@ async def upsert_academies(
             )
             session.add(row)
             result.created += 1
-        elif all(getattr(row, f) == v for f, v in _values(academy).items()) and row.is_active:
+        elif (
+            all(getattr(row, f) == v for f, v in _values(academy).items())
+            and row.is_active
+            and (academy.slug is None or academy.slug == row.slug)
+        ):
             result.unchanged += 1
         else:
             for field, value in _values(academy).items():
                 setattr(row, field, value)
+            row.slug = academy.slug or row.slug
             row.external_uuid = row.external_uuid or academy.external_uuid
             row.is_active = True
             row.updated_at = utcnow()

@@ -206,3 +206,22 @@ def test_a_cli_command_without_its_database_fails_in_one_line(tmp_path: Path) ->
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("guichet: promo: the database is unreachable"), line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GUICHET_ACADEMY_OVERRIDES", '{"AI Academy": {"display_order": "invalid"}}'),
+        ("GUICHET_ACADEMY_OVERRIDES", '{"AI Academy": {"colour": "red"}}'),
+        ("GUICHET_ACADEMY_CATALOG_QUERY_IDS", '{"AI Academy": "invalid"}'),
+        ("GUICHET_ACADEMY_CATALOG_QUERY_IDS", "not json"),
+    ],
+)
+def test_academy_rules_are_checked_at_start(
+    clean_environment: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A bad override used to fail every sync; now the process does not start."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        get_settings.cache_clear()
+        get_settings()

@@ -226,6 +226,29 @@ async def test_allowlist_skips_the_others(settings, sessionmaker, temporal_clien
     assert (result.created, result.skipped) == (1, 2)
 
 
+async def test_bad_catalogue_entries_are_skipped_and_the_rest_lands(
+    settings, sessionmaker, temporal_client, catalogue, anonymous: httpx.AsyncClient
+) -> None:
+    """The peer's own cases: enterprise catalogs ["invalid", "777"] (the first
+    used to fail every run), an academy whose display_order is not a number
+    (skipped, named in the result), and the catalogue's own slug (used)."""
+    catalogue.catalog_query_ids = ["invalid", "777"]
+    catalogue.academies = [
+        academy(1, slug="ai-academy"),
+        academy(2, display_order="invalid"),
+        academy(4),
+    ]
+    async with build_test_worker(temporal_client, settings, sessionmaker) as queue:
+        result = await _sync(temporal_client, queue)
+    assert result.created == 2
+    assert len(result.errors) == 1 and "Academy 2" in result.errors[0]
+    found = await anonymous.get("/api/v1/academy-products/ai-academy")
+    assert found.status_code == 200, found.text
+    assert found.json()["name"] == "Academy 1"
+    fourth = await anonymous.get("/api/v1/academy-products/00000000-0000-4000-8000-000000000004")
+    assert fourth.json()["catalog_query_id"] == 777  # the first numeric catalog
+
+
 async def test_the_demo_payload_when_no_catalogue_is_set(
     settings, sessionmaker, temporal_client, anonymous: httpx.AsyncClient
 ) -> None:

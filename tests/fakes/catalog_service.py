@@ -17,6 +17,9 @@ PAGE_SIZE = 2
 class FakeCatalogService:
     academies: list[dict[str, Any]] = field(default_factory=list)
     catalog_query_id: int | None = None
+    # Several enterprise catalogs (their catalog_query_id as the service
+    # sends them, a bad one included); else the one above.
+    catalog_query_ids: list[Any] = field(default_factory=list)
     down: bool = False
     requests: int = 0
 
@@ -29,8 +32,11 @@ class FakeCatalogService:
 
         @app.get("/api/v2/enterprise-catalogs/")
         async def catalogs(request: Request, page: int = 1) -> Response:
-            rows = [{"uuid": "c1", "catalog_query_id": self.catalog_query_id}]
-            return self._page(request, rows if self.catalog_query_id else [], page)
+            ids = self.catalog_query_ids or (
+                [self.catalog_query_id] if self.catalog_query_id else []
+            )
+            rows = [{"uuid": f"c{n}", "catalog_query_id": value} for n, value in enumerate(ids)]
+            return self._page(request, rows, page)
 
         return app
 
