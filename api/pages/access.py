@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Claims, Role, Unauthenticated, decode_token
 from api.deps import ensure_user
@@ -181,6 +182,45 @@ def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+# --- response headers -----------------------------------------------------------------------
+
+# Scripts, styles and images from the back office itself only; never framed
+# (clickjacking a refund button); no referrer leaving with an order id; and
+# nothing kept in a shared cache once staff log out.
+SECURITY_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        b"form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class BackOfficeHeaders:
+    """Adds SECURITY_HEADERS to every back-office response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(f"{PREFIX}/"):
+            await self._app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in SECURITY_HEADERS}
+                kept = [item for item in message.get("headers", []) if item[0] not in names]
+                message["headers"] = [*kept, *SECURITY_HEADERS]
+            await send(message)
+
+        await self._app(scope, receive, with_headers)
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -245,6 +285,7 @@ async def logout() -> Response:
 def install(app: FastAPI) -> None:
     """The pages' static files and the answers of their access errors."""
     app.mount(f"{PREFIX}/static", StaticFiles(directory=TEMPLATES / "static"), name="backoffice")
+    app.add_middleware(BackOfficeHeaders)
 
     async def to_login(request: Request, _exc: Exception) -> Response:
         return see_other(f"{PREFIX}/login?next={quote(request.url.path)}")

@@ -385,3 +385,20 @@ async def test_a_huge_page_number_is_the_last_possible_page_not_a_500(browser) -
         for path in ("/backoffice/orders", "/backoffice/offerings"):
             page = await client.get(path, params={"page": "1000000000000000000"})
             assert page.status_code == 200, (path, page.status_code)
+
+
+async def test_pages_are_never_framed_cached_or_referred(browser) -> None:
+    """CSP with frame-ancestors 'none', no referrer, no-store: on the login
+    form and on a page behind it (not on the JSON API)."""
+    async with browser() as client:
+        login = await client.get("/backoffice/login")
+        await log_in(client, "admin")
+        page = await client.get("/backoffice/orders")
+        api = await client.get("/healthz")
+    for answer in (login, page):
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" not in api.headers
