@@ -30,6 +30,7 @@ from api.routers import (
     contracts,
     deep_links,
     dev,
+    docs,
     enrollments,
     health,
     invoices,
@@ -90,6 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # Served by api/routers/docs.py from local assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     settings.check_providers()
     app.state.settings = settings
@@ -158,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
         academy_pages.router,
     ):
         app.include_router(router)
+    docs.install(app)
     return app
 
 

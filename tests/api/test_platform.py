@@ -348,3 +348,18 @@ async def test_cors_lets_configured_front_ends_in_only(settings, sessionmaker) -
 async def test_no_cors_headers_by_default(anonymous: httpx.AsyncClient) -> None:
     answer = await anonymous.get("/healthz", headers={"Origin": "https://learn.example"})
     assert "access-control-allow-origin" not in answer.headers
+
+
+async def test_docs_work_offline_and_the_root_says_where_they_are(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    """Swagger UI's assets come from the package, not a CDN; `/` is an index."""
+    docs = await anonymous.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn." not in docs.text and "/docs/assets/swagger-ui-bundle.js" in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        served = await anonymous.get(f"/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000
+    index = (await anonymous.get("/")).json()
+    assert index["name"] == "Guichet" and index["docs"] == "/docs"
+    assert (await anonymous.get(index["openapi"])).status_code == 200
