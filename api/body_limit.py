@@ -1,10 +1,18 @@
-"""A cap on request bodies (GUICHET_MAX_BODY_BYTES), applied before any
-route reads them: a webhook or a form is read whole before its signature or
-CSRF token can be checked, so an unauthenticated 300 MB POST once took the
-API from 190 MB to 800 MB. Over the cap: 413 `payload_too_large`, and what
-was sent past the cap is never buffered."""
+"""What every request must respect before any route sees it.
+
+A cap on request bodies (GUICHET_MAX_BODY_BYTES): a webhook or a form is
+read whole before its signature or CSRF token can be checked, so an
+unauthenticated 300 MB POST once took the API from 190 MB to 800 MB. Over
+the cap: 413 `payload_too_large`, and what was sent past the cap is never
+buffered.
+
+No NUL character in the path or the query: PostgreSQL text cannot hold one,
+so a `%00` in a path parameter or a filter reached the database as a 500.
+It is a 422 `validation_error` naming where it was, as for a body."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +27,10 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
+            return
+        where = _nul_in(scope)
+        if where is not None:
+            await _refuse_nul(where, scope, receive, send)
             return
         if self._declared(scope) > self._max:
             await self._refuse(scope, receive, send)
@@ -67,3 +79,22 @@ def _replaying(first: Message, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
+
+
+def _nul_in(scope: Scope) -> list[str] | None:
+    """Where a NUL character is (["path"] or ["query", name]), if anywhere."""
+    if "\x00" in scope["path"]:  # the server has decoded the path already
+        return ["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return ["query", name.replace("\x00", "")]
+    return None
+
+
+async def _refuse_nul(where: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+    details = [
+        {"loc": where, "msg": "Text must not contain NUL characters.", "type": "value_error"}
+    ]
+    response = error_response(422, "validation_error", "The request is not valid.", details)
+    await response(scope, receive, send)

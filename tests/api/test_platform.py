@@ -283,6 +283,17 @@ async def test_nul_characters_are_bad_input_not_a_500(
         json={"code": "B", "title": "B", "signatories": [{"name": "n\x00", "email": "a@b.org"}]},
     )
     assert nested.status_code == 422
+    # In a path or a filter the routes type as plain text: never the database's 500.
+    for path, params, where in (
+        ("/api/v1/dummy-signature/a%00b", {}, ["path"]),
+        ("/api/v1/academy-products/a%00b", {}, ["path"]),
+        ("/api/v1/academy-products", {"product_key": "a\x00"}, ["query", "product_key"]),
+        ("/api/v1/admin/academy-sync/a%00b", {}, ["path"]),
+        ("/backoffice/orders", {"query": "a\x00"}, ["query", "query"]),
+    ):
+        answer = await admin.get(path, params=params)
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert answer.json()["error"]["details"][0]["loc"] == where
 
 
 async def test_order_while_temporal_is_down_is_a_503(learner: httpx.AsyncClient, factory) -> None:
