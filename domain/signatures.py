@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from domain.errors import Unprocessable, error_class
 
@@ -39,10 +39,22 @@ class SignatureState(BaseModel):
 class Notification(BaseModel):
     """A verified webhook: a hint that the procedure moved."""
 
-    event_id: str
-    reference: str
+    # Stored as keys (inbound events, procedures): bounded, one line.
+    event_id: str = Field(min_length=1, max_length=255)
+    reference: str = Field(min_length=1, max_length=255)
     event: NotificationEvent
     recipient: Recipient | None = None
+
+    @field_validator("event_id", "reference")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return cls.check_event_id(value)
+
+    @staticmethod
+    def check_event_id(value: str) -> str:
+        if len(value) > 255 or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise ValueError("an id of at most 255 printable characters")
+        return value
 
 
 class Signer(BaseModel):

@@ -5,7 +5,6 @@ the signal, nothing is kept and the provider's redelivery gets another chance.""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,6 +15,7 @@ from temporalio.client import Client
 from domain.academies import IntentPaid, intent_workflow_id
 from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
+from integrations.payloads import strict_json
 from integrations.payments import stripe as stripe_payments
 from integrations.payments.base import PaymentEvent
 from models import inbound_events
@@ -44,7 +44,7 @@ async def receive_stripe(
         settings=settings,
         source="stripe",
         event=event,
-        payload=json.loads(body),
+        payload=strict_json(body),
     )
 
 

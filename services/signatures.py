@@ -3,7 +3,6 @@ provider through the signature workflow), and provider notifications."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from temporalio.client import Client
 
 from domain.errors import BadRequest, DomainError, NotFound, error_class
 from domain.signatures import Notification, Recipient
+from integrations.payloads import strict_json
 from integrations.signature.base import SignatureProvider
 from integrations.signature.dummy import DummyProcedure, DummySignatureProvider
 from models import inbound_events
@@ -142,7 +142,7 @@ async def receive_webhook(
         temporal=temporal,
         source=f"signature:{backend}",
         notification=notification,
-        payload=json.loads(body),
+        payload=strict_json(body),
     )
 
 

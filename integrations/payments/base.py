@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Annotated, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.errors import BadRequest, error_class
 from domain.orders import SavedPaymentMethod
@@ -76,17 +76,22 @@ class ChargeResult(BaseModel):
     reference: str
 
 
+Id = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class PaymentEvent(BaseModel):
     """A verified provider notification about one of our charges."""
 
-    event_id: str
-    type: str
+    # Every id is stored or looked up as a key: bounded (a 300-character id
+    # was a 500 on PostgreSQL).
+    event_id: Id
+    type: Id
     # The charge as create_charge named it (a PaymentIntent at Stripe); None
     # for an event about nothing we track (stored, then ignored).
-    charge_reference: str | None = None
+    charge_reference: Id | None = None
     # Set when the provider reports the charge fully refunded.
-    refund_reference: str | None = None
+    refund_reference: Id | None = None
     # An academy checkout (checkout.session.completed, invoice.paid).
-    checkout_intent_id: str | None = None
-    checkout_session_id: str | None = None
-    customer_id: str | None = None
+    checkout_intent_id: Id | None = None
+    checkout_session_id: Id | None = None
+    customer_id: Id | None = None

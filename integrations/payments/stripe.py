@@ -7,14 +7,16 @@ PaymentMethod to the learner's Customer for later off-session charges.
 from __future__ import annotations
 
 import contextlib
-import json
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import stripe
 
 from domain.errors import MalformedNotification, Unverifiable
+from integrations.payloads import strict_json
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
@@ -134,13 +136,30 @@ def parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
     """The event Stripe signed. A forged, altered or stale (over 5 minutes:
     a replay) event is refused."""
     try:
-        event = stripe.Webhook.construct_event(body, signature, secret)
+        stripe.Webhook.construct_event(body, signature, secret)
     except stripe.SignatureVerificationError:
         raise Unverifiable("The Stripe-Signature header does not match.") from None
     except ValueError:
         raise MalformedNotification("The body is not a Stripe event.") from None
-    # Plain JSON from here: StripeObjects are not dicts.
-    thing = json.loads(body)["data"]["object"]
+    # Plain JSON from here (StripeObjects are not dicts), read as strictly as
+    # it is stored: signed is not the same as well formed.
+    try:
+        return _event_of(strict_json(body))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        raise MalformedNotification("The body is not a Stripe event Guichet can read.") from None
+
+
+# Stripe's ids: letters, digits and underscores; Guichet stores them as keys.
+_EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+
+
+def _event_of(payload: dict[str, Any]) -> PaymentEvent:
+    event_id, event_type, thing = payload["id"], payload["type"], payload["data"]["object"]
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise ValueError("event id")
+    if not isinstance(event_type, str) or not isinstance(thing, dict):
+        raise ValueError("event type or data.object")
+    event = SimpleNamespace(id=event_id, type=event_type)
     if event.type in CHARGE_EVENTS:
         return PaymentEvent(event_id=event.id, type=event.type, charge_reference=thing["id"])
     if event.type == REFUND_EVENT and thing.get("payment_intent") and thing.get("refunded"):

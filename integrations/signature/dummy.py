@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import uuid
@@ -31,6 +30,7 @@ from domain.signatures import (
     SignatureState,
     Signer,
 )
+from integrations.payloads import strict_json
 from integrations.signature.base import MalformedNotification, Unverifiable
 
 logger = logging.getLogger("guichet.signature.dummy")
@@ -148,7 +148,7 @@ class DummySignatureProvider:
         if not hmac.compare_digest(given, sign_body(self._secret, body)):
             raise Unverifiable("The notification signature does not match.")
         try:
-            return Notification.model_validate(json.loads(body))
+            return Notification.model_validate(strict_json(body))
         except (ValueError, ValidationError):
             raise MalformedNotification("The notification cannot be read.") from None
 

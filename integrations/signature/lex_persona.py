@@ -7,7 +7,6 @@ is trusted only once fetched back from the service with our token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 import httpx
@@ -20,6 +19,7 @@ from domain.signatures import (
     SignatureState,
     Signer,
 )
+from integrations.payloads import strict_json
 from integrations.signature.base import MalformedNotification, Unverifiable
 
 EVENTS = {
@@ -140,7 +140,8 @@ class LexPersonaSignatureProvider:
 
     async def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> Notification:
         try:
-            event_id = str(json.loads(body)["id"])
+            event_id = str(strict_json(body)["id"])
+            Notification.check_event_id(event_id)
         except (ValueError, KeyError, TypeError):
             raise MalformedNotification("The notification cannot be read.") from None
         try:

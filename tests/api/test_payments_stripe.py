@@ -264,6 +264,42 @@ async def test_forged_stale_and_unreadable_events_change_nothing(
     assert await _stored(sessionmaker, event) == 0
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "no data",
+        "object without id",
+        "list for object",
+        "id of 300 characters",
+        "id with NUL",
+        "NaN",
+    ],
+)
+async def test_signed_but_malformed_events_are_a_400(
+    live: str, webhook_secret: str, sessionmaker, shape: str
+) -> None:
+    """Signed is not well formed: each of these was a 500 on PostgreSQL."""
+    event = _event()
+    if shape == "no data":
+        del event["data"]
+    elif shape == "object without id":
+        del event["data"]["object"]["id"]
+    elif shape == "list for object":
+        event["data"]["object"] = [event["data"]["object"]]
+    elif shape == "id of 300 characters":
+        event["id"] = "evt_" + "x" * 296
+    elif shape == "id with NUL":
+        event["id"] = "evt_a\x00b"
+    else:
+        event["data"]["object"]["amount"] = float("nan")
+    body, signature = _signed(event, webhook_secret)
+    answer = await _post(live, body, signature)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "malformed_notification"
+    if not shape.startswith("id "):  # an id PostgreSQL cannot even be asked about
+        assert await _stored(sessionmaker, event) == 0
+
+
 async def test_each_event_is_stored_once_whatever_its_type(
     live: str, webhook_secret: str, sessionmaker
 ) -> None:

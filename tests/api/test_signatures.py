@@ -218,6 +218,30 @@ async def test_forged_or_unreadable_webhooks_are_refused(live: str) -> None:
         assert other_backend.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event_id": "' + b"x" * 300 + b'", "reference": "r", "event": "recipient_finished"}',
+        b'{"event_id": "a\\u0000b", "reference": "r", "event": "recipient_finished"}',
+        b'{"event_id": "x", "reference": "r", "event": "recipient_finished", "n": NaN}',
+        b'{"event_id": "x", "reference": ["r"], "event": "recipient_finished"}',
+    ],
+    ids=["id-300", "id-nul", "nan", "list-reference"],
+)
+async def test_signed_but_malformed_notifications_are_a_400(
+    live: str, settings, body: bytes
+) -> None:
+    """Signed is not well formed: each was a 500 on PostgreSQL."""
+    async with httpx.AsyncClient(base_url=live) as provider:
+        answer = await provider.post(
+            "/api/v1/webhooks/signature/dummy",
+            content=body,
+            headers={SIGNATURE_HEADER: sign_body(settings.dummy_signature_secret_value, body)},
+        )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "malformed_notification"
+
+
 async def test_refusal_resets_thecontract_of(learner: httpx.AsyncClient, factory: Factory) -> None:
     order = await contract_order(learner, factory)
     first = await submit(learner, order["id"])
