@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from api.body_limit import BodyLimitMiddleware
 from api.cache import ReadCache
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
@@ -22,6 +21,7 @@ from api.pages import deep_links as deep_link_pages
 from api.pages import orders as order_pages
 from api.pages import promo_codes as promo_code_pages
 from api.ratelimit import RateLimiter
+from api.request_limits import RequestLimits
 from api.routers import (
     academies,
     accounting,
@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.read_cache = ReadCache(settings.read_cache_seconds)
     install_error_handlers(app)
     access.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Browsers of these origins only; a preflight from another gets no
         # CORS headers (and its page cannot read the answer).

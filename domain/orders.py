@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import Conflict, Unprocessable, error_class
 from domain.payment_schedule import SchedulePolicy
+from domain.signatures import OrderNotSignable
 
 
 class OrderState(StrEnum):
@@ -67,6 +68,12 @@ WAITING_FOR_LEARNER = frozenset(
 SIGNABLE_STATES = frozenset(
     {OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD, OrderState.TO_SIGN, OrderState.SIGNING}
 )
+
+
+def check_signable(state: OrderState, *, has_contract: bool) -> None:
+    """Only an order waiting for its contract's signature submits it."""
+    if state not in SIGNABLE_STATES or not has_contract:
+        raise OrderNotSignable(f"An order in state {state} has no contract to sign.")
 
 
 class OrderFacts(BaseModel):

@@ -27,7 +27,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from domain.emails import MailRecipient
 from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
-    SIGNABLE_STATES,
     CancelRequest,
     InstallmentState,
     NewOrder,
@@ -42,10 +41,10 @@ from domain.orders import (
     check_payment_method_accepted,
     check_refundable,
     check_same_request,
+    check_signable,
     check_voucher_sendable,
 )
 from domain.payment_schedule import ScheduledPayment
-from domain.signatures import OrderNotSignable
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
 from models import catalog, orders
 from models.base import utcnow
@@ -423,8 +422,7 @@ async def submit_for_signature(
 ) -> str:
     """The learner's invitation link to sign the order's contract."""
     order = await orders.get_order(session=session, id=order_id, owner_id=owner_id)
-    if OrderState(order.state) not in SIGNABLE_STATES or not order.contract_required:
-        raise OrderNotSignable(f"An order in state {order.state} has no contract to sign.")
+    check_signable(OrderState(order.state), has_contract=order.contract_required)
     return await _update(
         temporal=temporal,
         settings=settings,

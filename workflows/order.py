@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.orders import (
         COLLECTING_STATES,
-        SIGNABLE_STATES,
         WAITING_FOR_LEARNER,
         CancelRequest,
         OrderProcess,
@@ -48,9 +47,10 @@ with workflow.unsafe.imports_passed_through():
         check_cancel,
         check_payment_method_accepted,
         check_refundable,
+        check_signable,
         check_voucher_sendable,
     )
-    from domain.signatures import OrderNotSignable, SignatureWorkflowInput, Submission
+    from domain.signatures import SignatureWorkflowInput, Submission
     from domain.vouchers import UnusableVoucher
     from workflows import signature
     from workflows.installments import InstallmentCollector
@@ -71,23 +71,14 @@ def workflow_id(order_id: object) -> str:
     return f"{WORKFLOW_ID_PREFIX}{order_id}"
 
 
-def _not_signable(state: OrderState) -> None:
-    raise OrderNotSignable(f"An order in state {state} has no contract to sign.")
-
-
-def check_signable(state: OrderState) -> None:
-    if state not in SIGNABLE_STATES:
-        _not_signable(state)
-
-
 def _already_claimed() -> None:
     raise UnusableVoucher("This voucher has already been used.")
 
 
-def _refuse(check, *args) -> None:
+def _refuse(check, *args, **kwargs) -> None:
     """Run a domain check; its refusal fails the update with the error code."""
     try:
-        check(*args)
+        check(*args, **kwargs)
     except DomainError as error:
         raise as_application_error(error) from None
 
@@ -280,8 +271,8 @@ class OrderWorkflow:
         here (the link is the answer), then a signature workflow watches it;
         while one does, the same link is answered again."""
         process = await self._when_ready()
-        if process.state not in SIGNABLE_STATES or process.snapshot.contract_id is None:
-            _refuse(_not_signable, process.state)
+        has_contract = process.snapshot.contract_id is not None
+        _refuse(check_signable, process.state, has_contract=has_contract)
         watcher = self._signature
         if watcher is not None:
             # A reset (refused, expired) clears the link; its watcher ends.
@@ -293,7 +284,8 @@ class OrderWorkflow:
         async with self.lock:
             if self.process.invitation_link is not None:
                 return self.process.invitation_link  # submitted meanwhile
-            _refuse(check_signable, self.process.state)
+            # Canceled, say, while it waited for the lock.
+            _refuse(check_signable, self.process.state, has_contract=has_contract)
             try:
                 submission = await call(
                     SignatureActivities.submit, self.process.snapshot.contract_id

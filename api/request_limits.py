@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_response
 
 
-class BodyLimitMiddleware:
+class RequestLimits:
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self._app = app
         self._max = max_bytes
