@@ -59,6 +59,12 @@ def decode_token(*, token: str, settings: Settings) -> Claims:
     """Claims of a valid token; any expired, forged, malformed or too
     long-lived token (or one for another issuer or audience, when those are
     set) is a 401."""
+    return verify_token(token=token, settings=settings)[0]
+
+
+def verify_token(*, token: str, settings: Settings) -> tuple[Claims, datetime]:
+    """As decode_token, with the moment the token expires (a back-office
+    session lasts no longer)."""
     required = ["exp", "sub"]
     required += ["iss"] if settings.jwt_issuer else []
     required += ["aud"] if settings.jwt_audience else []
@@ -79,4 +85,4 @@ def decode_token(*, token: str, settings: Settings) -> Claims:
     latest = datetime.now(UTC) + settings.jwt_max_lifetime + CLOCK_LEEWAY
     if payload["exp"] > latest.timestamp():
         raise InvalidToken("The token lives longer than GUICHET_JWT_MAX_LIFETIME allows.")
-    return claims
+    return claims, datetime.fromtimestamp(payload["exp"], UTC)

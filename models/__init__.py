@@ -3,6 +3,7 @@
 
 from models import (
     academies,
+    access,
     accounting,
     carts,
     catalog,
@@ -24,6 +25,7 @@ from models.base import Base
 __all__ = [
     "Base",
     "academies",
+    "access",
     "accounting",
     "carts",
     "catalog",

@@ -1,10 +1,11 @@
-"""Back-office access: staff log in by pasting a JWT, kept in an HttpOnly,
-SameSite=Strict cookie; pages check roles as the API does; every form
-carries a CSRF token.
+"""Back-office access: staff log in by pasting a JWT; the server opens a
+session (services/access.py) whose random secret the browser keeps in an
+HttpOnly, SameSite=Strict cookie, and logging out ends it for good; pages
+check roles as the API does; every form carries a CSRF token.
 
-The CSRF token is an HMAC of a random per-browser cookie under the JWT
-secret: a form posted from elsewhere cannot know it, and a cookie planted by
-another site cannot forge it."""
+The CSRF token is an HMAC, under the JWT secret, of the session's secret
+once logged in (a token from any other session, the attacker's own
+included, is refused), and of a random per-browser seed on the login form."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Claims, Role, Unauthenticated, decode_token
+from api.auth import Claims, Role, Unauthenticated, verify_token
 from api.deps import ensure_user
+from services import access
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "backoffice"
 SESSION_COOKIE = "guichet_staff"
@@ -63,18 +65,15 @@ def _may(staff: Claims, roles: tuple[Role, ...]) -> bool:
     return staff.has_any_role(Role.ADMIN, *roles)
 
 
-def _staff(request: Request) -> Claims:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+async def _staff(request: Request) -> Claims:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
         raise LoginRequired
-    settings = request.app.state.settings
-    try:
-        claims = decode_token(token=token, settings=settings)
-    except Unauthenticated:
-        raise LoginRequired from None
-    if not claims.has_any_role(*STAFF_ROLES):
+    async with request.app.state.read_sessionmaker() as session:
+        claims = await access.session_claims(session=session, secret=secret)
+    if claims is None:
         raise LoginRequired
-    return claims
+    return Claims.model_validate(claims)
 
 
 def staff_with(*roles: Role):
@@ -82,7 +81,7 @@ def staff_with(*roles: Role):
     (admin always), written to the users table like an API caller."""
 
     async def check(request: Request) -> Claims:
-        staff = _staff(request)
+        staff = await _staff(request)
         if not _may(staff, roles):
             raise PageForbidden
         await ensure_user(request, staff)
@@ -92,6 +91,12 @@ def staff_with(*roles: Role):
 
 
 # --- CSRF ------------------------------------------------------------------------------------
+
+
+def _csrf_binding(request: Request) -> str:
+    """What this browser's CSRF token is bound to: its session once logged
+    in, its random seed before."""
+    return request.cookies.get(SESSION_COOKIE) or _browser_secret(request)
 
 
 def _browser_secret(request: Request) -> str:
@@ -105,16 +110,16 @@ def _browser_secret(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     key = request.app.state.settings.require_jwt_secret().encode()
-    seed = _browser_secret(request).encode()
-    return hmac.new(key, b"backoffice-csrf:" + seed, hashlib.sha256).hexdigest()
+    binding = _csrf_binding(request).encode()
+    return hmac.new(key, b"backoffice-csrf:" + binding, hashlib.sha256).hexdigest()
 
 
 async def csrf_checked(
     request: Request, csrf_token_field: Annotated[str, Form(alias="csrf_token")] = ""
 ) -> None:
     """Every back-office POST: 403 without the form's CSRF token."""
-    seed = request.cookies.get(CSRF_COOKIE)
-    if not seed or not hmac.compare_digest(csrf_token_field, csrf_token(request)):
+    known = request.cookies.get(SESSION_COOKIE) or request.cookies.get(CSRF_COOKIE)
+    if not known or not hmac.compare_digest(csrf_token_field, csrf_token(request)):
         raise PageForbidden
 
 
@@ -229,7 +234,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 @router.get("/")
 async def home(request: Request) -> Response:
     try:
-        staff = _staff(request)
+        staff = await _staff(request)
     except LoginRequired:
         return see_other(f"{PREFIX}/login")
     first = next((entry for entry in MENU if _may(staff, entry.roles)), None)
@@ -247,15 +252,23 @@ async def login(
 ) -> Response:
     settings = request.app.state.settings
     try:
-        claims = decode_token(token=token.strip(), settings=settings)
+        claims, expires_at = verify_token(token=token.strip(), settings=settings)
     except Unauthenticated as error:
         return _login_refused(request, next, error.message)
     if not claims.has_any_role(*STAFF_ROLES):
         return _login_refused(request, next, "This token gives no access to the back office.")
+    async with request.app.state.sessionmaker.begin() as session:
+        secret = await access.open_session(
+            session=session,
+            replacing=request.cookies.get(SESSION_COOKIE),
+            user_id=claims.sub,
+            claims=claims.model_dump(),
+            expires_at=expires_at,
+        )
     response = see_other(_local(next) or f"{PREFIX}/")
     response.set_cookie(
         SESSION_COOKIE,
-        token.strip(),
+        secret,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
@@ -276,7 +289,11 @@ def _local(path: str) -> str:
 
 
 @router.post("/logout", dependencies=[Depends(csrf_checked)])
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        async with request.app.state.sessionmaker.begin() as session:
+            await access.close_session(session=session, secret=secret)
     response = see_other(f"{PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
@@ -293,7 +310,7 @@ def install(app: FastAPI) -> None:
     async def forbidden(request: Request, _exc: Exception) -> Response:
         staff = None
         with contextlib.suppress(LoginRequired):
-            staff = _staff(request)
+            staff = await _staff(request)
         return render(request, "forbidden.html", staff=staff, status_code=403)
 
     app.add_exception_handler(LoginRequired, to_login)

@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from api.pages.access import SESSION_COOKIE
+from api.pages.access import CSRF_COOKIE, SESSION_COOKIE
 from domain.catalog import ProductType
 from tests.api.test_orders import _create, _offering
 from tests.api.test_promo_codes import (  # noqa: F401 - app and settings: with a worker
@@ -96,8 +96,9 @@ async def test_login_sets_an_httponly_strict_cookie_and_logout_clears_it(browser
 
 async def test_next_never_leaves_the_back_office(browser) -> None:
     client = browser()
-    form = await client.get("/backoffice/login")
     for elsewhere in ["https://evil.example", "//evil.example/x", "/api/v1/admin/orders"]:
+        # Each time a new form: once logged in, its token is bound to the session.
+        form = await client.get("/backoffice/login")
         answer = await client.post(
             "/backoffice/login",
             data={
@@ -402,3 +403,42 @@ async def test_pages_are_never_framed_cached_or_referred(browser) -> None:
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["x-frame-options"] == "DENY"
     assert "content-security-policy" not in api.headers
+
+
+async def test_a_session_ends_at_logout_whatever_copy_of_its_cookie_is_left(browser) -> None:
+    """The cookie holds a random session secret, never the pasted token;
+    after logout a saved copy of it opens nothing."""
+    async with browser() as client:
+        token = token_for(sub="staff-1", roles=["admin"])
+        await log_in(client, "admin")
+        saved = client.cookies.get(SESSION_COOKIE, path="/backoffice")
+        assert saved and token not in saved
+        page = await client.get("/backoffice/orders")
+        assert page.status_code == 200
+        await client.post("/backoffice/logout", data={"csrf_token": _csrf(page)})
+    async with browser() as replay:
+        replay.cookies.set(SESSION_COOKIE, saved, path="/backoffice")
+        answer = await replay.get("/backoffice/orders")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/backoffice/login")
+
+
+async def test_a_csrf_token_is_good_only_for_the_session_it_was_given_in(
+    browser, factory: Factory
+) -> None:
+    """An attacker with a back-office account of their own plants their CSRF
+    seed in the victim's browser and posts their own token: refused, because
+    once logged in the token is bound to the victim's session."""
+    offering = await factory.offering()
+    path = f"/backoffice/offerings/{offering.id}/deep-links/activation"
+    async with browser() as attacker, browser() as victim:
+        await log_in(attacker, "admin", sub="attacker")
+        attacker_token = _csrf(await attacker.get("/backoffice/orders"))
+        attacker_seed = attacker.cookies.get(CSRF_COOKIE, path="/backoffice")
+        await log_in(victim, "admin", sub="victim")
+        victim.cookies.set(CSRF_COOKIE, attacker_seed, path="/backoffice")
+        forged = await victim.post(path, data={"is_active": "true", "csrf_token": attacker_token})
+        assert forged.status_code == 403
+        # The victim's own page carries a token that works.
+        own = _csrf(await victim.get(f"/backoffice/offerings/{offering.id}"))
+        done = await victim.post(path, data={"is_active": "true", "csrf_token": own})
+        assert done.status_code == 303
