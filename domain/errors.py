@@ -29,12 +29,19 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """The target's current state does not allow the request (an order
+    already canceled, a link still active, a code already used), or another
+    record already holds what it asks for. The same refusal is 409 whatever
+    the action (README, "Refusals")."""
+
     status = 409
     code = "conflict"
 
 
 class Unprocessable(DomainError):
-    """Well-formed, but the object's state does not allow it."""
+    """Well-formed, but what it asks breaks a business rule of its own
+    content (an address missing, a run closed for enrollment, dates out of
+    order)."""
 
     status = 422
     code = "unprocessable"

@@ -68,12 +68,20 @@ WAITING_FOR_LEARNER = frozenset(
 SIGNABLE_STATES = frozenset(
     {OrderState.TO_SIGN_AND_TO_SAVE_PAYMENT_METHOD, OrderState.TO_SIGN, OrderState.SIGNING}
 )
+# Still being set up: the contract is not yet to sign.
+_BEFORE_CONTRACT = frozenset({OrderState.DRAFT, OrderState.ASSIGNED, OrderState.TO_OWN})
 
 
 def check_signable(state: OrderState, *, has_contract: bool) -> None:
-    """Only an order waiting for its contract's signature submits it."""
-    if state not in SIGNABLE_STATES or not has_contract:
-        raise OrderNotSignable(f"An order in state {state} has no contract to sign.")
+    """Only an order waiting for its contract's signature submits it; the
+    refusal says why (no contract, signed already, over)."""
+    if not has_contract:
+        raise OrderNotSignable("This order has no contract to sign.")
+    if state in SIGNABLE_STATES:
+        return
+    if is_active(state) and state not in _BEFORE_CONTRACT:
+        raise OrderNotSignable("This order's contract is signed already.")
+    raise OrderNotSignable(f"An order in state {state} can no longer be signed.")
 
 
 class OrderFacts(BaseModel):
@@ -183,7 +191,7 @@ REFUNDABLE_STATES = frozenset(
 )
 
 InvalidTransition = error_class(Conflict, "invalid_order_transition")
-OrderCompleted = error_class(Unprocessable, "order_completed")
+OrderCompleted = error_class(Conflict, "order_completed")
 OrderNotCancelable = error_class(Conflict, "order_not_cancelable")
 
 
@@ -381,7 +389,7 @@ PAYMENT_METHOD_STATES = frozenset(
         OrderState.FAILED_PAYMENT,
     }
 )
-PaymentMethodNotAccepted = error_class(Unprocessable, "payment_method_not_accepted")
+PaymentMethodNotAccepted = error_class(Conflict, "payment_method_not_accepted")
 OrderExists = error_class(Conflict, "order_exists")
 BillingAddressRequired = error_class(Unprocessable, "billing_address_required")
 

@@ -9,9 +9,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from domain.errors import Unprocessable, error_class
+from domain.errors import Conflict, error_class
 
-OrderNotSignable = error_class(Unprocessable, "order_not_signable")
+OrderNotSignable = error_class(Conflict, "order_not_signable")
 
 
 class Recipient(StrEnum):

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -238,6 +238,35 @@ async def _update(
     )
 
 
+async def _checked_update(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order: Order,
+    check: Callable[[Order], None],
+    update: Any,
+    argument: Any = None,
+) -> Any:
+    """`update` on the order's workflow once `check` passes on the order.
+
+    When the workflow ends between the two (canceled or completed meanwhile),
+    the check runs again on the order as it is now: the answer is that
+    state's own refusal, as a moment later, not 409 `workflow_closed`."""
+    check(order)
+    try:
+        return await _update(
+            temporal=temporal,
+            settings=settings,
+            order_id=order.id,
+            update=update,
+            argument=argument,
+        )
+    except workflows.WorkflowClosed:
+        check(await _fresh(session, order.id))
+        raise
+
+
 async def _update_with_start(
     *,
     temporal: Client,
@@ -400,16 +429,32 @@ async def save_payment_method(
     order_id: uuid.UUID,
     token: str,
 ) -> Order:
-    order = await get(session=session, order_id=order_id, owner_id=owner_id)
-    check_payment_method_accepted(OrderState(order.state), orders.facts_of(order))
-    await _update(
+    await _checked_update(
+        session=session,
         temporal=temporal,
         settings=settings,
-        order_id=order_id,
+        order=await get(session=session, order_id=order_id, owner_id=owner_id),
+        check=_takes_a_card,
         update=OrderWorkflow.save_payment_method,
         argument=token,
     )
     return await _fresh(session, order_id)
+
+
+def _takes_a_card(order: Order) -> None:
+    check_payment_method_accepted(OrderState(order.state), orders.facts_of(order))
+
+
+def _signable(order: Order) -> None:
+    check_signable(OrderState(order.state), has_contract=order.contract_required)
+
+
+def _cancelable(order: Order) -> None:
+    check_cancel(OrderState(order.state))
+
+
+def _voucher_sendable(order: Order) -> None:
+    check_voucher_sendable(OrderState(order.state))
 
 
 async def submit_for_signature(
@@ -421,12 +466,12 @@ async def submit_for_signature(
     order_id: uuid.UUID,
 ) -> str:
     """The learner's invitation link to sign the order's contract."""
-    order = await orders.get_order(session=session, id=order_id, owner_id=owner_id)
-    check_signable(OrderState(order.state), has_contract=order.contract_required)
-    return await _update(
+    return await _checked_update(
+        session=session,
         temporal=temporal,
         settings=settings,
-        order_id=order_id,
+        order=await orders.get_order(session=session, id=order_id, owner_id=owner_id),
+        check=_signable,
         update=OrderWorkflow.submit_for_signature,
     )
 
@@ -441,16 +486,16 @@ async def cancel(
     owner_id: str | None = None,
 ) -> Order:
     """Cancel an order: the learner's own (`owner_id`), or any for an admin."""
-    order = await orders.get_order(session=session, id=order_id, owner_id=owner_id)
-    check_cancel(OrderState(order.state))
-    await _update(
+    await _checked_update(
+        session=session,
         temporal=temporal,
         settings=settings,
-        order_id=order.id,
+        order=await orders.get_order(session=session, id=order_id, owner_id=owner_id),
+        check=_cancelable,
         update=OrderWorkflow.cancel,
         argument=CancelRequest(reason="requested", actor=actor),
     )
-    return await _fresh(session, order.id)
+    return await _fresh(session, order_id)
 
 
 # --- the back office ----------------------------------------------------------------
@@ -498,12 +543,12 @@ async def send_voucher(
     recipient: MailRecipient,
 ) -> bool:
     """Email a prepaid seat's voucher; False if it had been sent before."""
-    order = await orders.get_order(session=session, id=order_id)
-    check_voucher_sendable(OrderState(order.state))
-    return await _update(
+    return await _checked_update(
+        session=session,
         temporal=temporal,
         settings=settings,
-        order_id=order.id,
+        order=await orders.get_order(session=session, id=order_id),
+        check=_voucher_sendable,
         update=OrderWorkflow.send_voucher,
         argument=recipient,
     )

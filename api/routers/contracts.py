@@ -60,7 +60,8 @@ def _owner(user) -> str | None:
     "/{order_id}/submit-for-signature",
     summary="Submit the order's contract for signature",
     description="Returns the learner's invitation link: submits the contract if it is not, "
-    "or not anymore (expired, refused), else asks the link again. 422 `order_not_signable`.",
+    "or not anymore (expired, refused), else asks the link again. 409 `order_not_signable` "
+    "(no contract, signed already, or the order is over).",
 )
 async def submit_for_signature(
     order_id: uuid.UUID,

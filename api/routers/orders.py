@@ -134,7 +134,8 @@ async def read_order(order_id: uuid.UUID, user: CurrentUser, session: ReadSessio
     "/{order_id}/payment-method",
     summary="Save the card paying the installments",
     description="`payment_method_id` is the token of the provider's front-end SDK. 400 "
-    "`invalid_payment_method` (nothing changes), 422 `payment_method_not_accepted`.",
+    "`invalid_payment_method` (nothing changes), 409 `payment_method_not_accepted` when the "
+    "order waits for no card (free, signing, ended).",
 )
 async def save_payment_method(
     order_id: uuid.UUID,
@@ -158,7 +159,7 @@ async def save_payment_method(
 @router.post(
     "/{order_id}/cancel",
     summary="Cancel one of my orders",
-    description="422 `order_completed` on a completed order; 409 `order_not_cancelable` once "
+    description="409 `order_completed` on a completed order; 409 `order_not_cancelable` once "
     "canceled or refunded.",
 )
 async def cancel_order(

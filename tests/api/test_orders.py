@@ -311,7 +311,7 @@ async def test_cancel(learner: httpx.AsyncClient, factory: Factory, sessionmaker
     assert again.json()["error"]["code"] == "order_not_cancelable"
     free = (await _create(learner, await _offering(factory, price="0.00"))).json()
     completed = await learner.post(f"/api/v1/orders/{free['id']}/cancel")
-    assert completed.status_code == 422
+    assert completed.status_code == 409
     assert completed.json()["error"]["code"] == "order_completed"
     assert ("canceled", "canceled") in await _events(sessionmaker, order["id"])
 

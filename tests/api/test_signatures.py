@@ -113,6 +113,13 @@ async def test_save_card_then_sign_reaches_pending(
     link = await submit(learner, order["id"])
     await sign(link, Recipient.STUDENT)
     await state_is(learner, order["id"], "pending")
+    again = await learner.post(f"/api/v1/orders/{order['id']}/submit-for-signature")
+    assert again.status_code == 409
+    assert again.json()["error"] == {
+        "code": "order_not_signable",
+        "message": "This order's contract is signed already.",
+        "details": None,
+    }
 
 
 async def test_free_contract_order_completes_when_signed(
@@ -350,8 +357,9 @@ async def test_contract_reads_and_errors(
     plain = await factory.offering(course=course, product=await factory.product(price="0.00"))
     free = (await learner.post("/api/v1/orders", json={"offering_id": str(plain.id)})).json()
     refused = await learner.post(f"/api/v1/orders/{free['id']}/submit-for-signature")
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "order_not_signable"
+    assert refused.json()["error"]["message"] == "This order has no contract to sign."
 
 
 async def test_the_dummy_page_signs_only_for_the_signer_its_link_names(

@@ -257,7 +257,7 @@ def test_cancel_from_every_state() -> None:
         if state is S.COMPLETED:
             with pytest.raises(OrderCompleted) as caught:
                 check_cancel(state)
-            assert caught.value.status == 422
+            assert caught.value.status == 409
         elif state in INACTIVE_STATES:
             with pytest.raises(OrderNotCancelable):
                 check_cancel(state)
