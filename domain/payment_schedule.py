@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel, ConfigDict
 
-from domain.catalog import CENT, ProductType
+from domain.catalog import CENT, RUN_YEARS, ProductType
 from domain.errors import Unprocessable, error_class
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -142,18 +142,29 @@ class RunDates(BaseModel):
     end: datetime | None
 
 
+# Runs stored before their dates were checked may end at the calendar's end
+# (an "open-ended" run): such an end is read as this one, which leaves the
+# schedule's arithmetic room (a month later, a day in Paris) before year 10000.
+LAST_SANE_END = datetime(RUN_YEARS[-1], 12, 31, 23, 0, tzinfo=UTC)
+
+
+def _sane(moment: datetime | None) -> bool:
+    return moment is not None and moment.year in RUN_YEARS
+
+
 def course_window(
     runs: Sequence[RunDates], *, at: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """From the first start to the last end of the runs that have not ended at
     `at`: a run already over must not move the due dates (it would make the
     learner pay at once, without a withdrawal period). (None, None) when a
-    remaining run has no dates, or none remains."""
+    remaining run has no dates or a start outside RUN_YEARS, or none remains;
+    an end past RUN_YEARS counts as LAST_SANE_END."""
     remaining = [run for run in runs if run.end is None or run.end > at]
-    if not remaining or any(run.start is None or run.end is None for run in remaining):
+    if not remaining or any(not _sane(run.start) or run.end is None for run in remaining):
         return None, None
     starts = [run.start for run in remaining if run.start is not None]
-    ends = [run.end for run in remaining if run.end is not None]
+    ends = [min(run.end, LAST_SANE_END) for run in remaining if run.end is not None]
     return min(starts), max(ends)
 
 
@@ -178,7 +189,9 @@ def compute_schedule(
     if product_type is ProductType.CERTIFICATE:
         return [ScheduledPayment(due_at=anchor, amount=total)]
     if course_start is None or course_end is None:
-        raise CourseDatesMissing("The course has no start or end date: no schedule can be set.")
+        raise CourseDatesMissing(
+            "The course has no start or end date (or one out of range): no schedule can be set."
+        )
     percentages = split_for(total, limits)
     moments = due_moments(
         anchor=anchor,
