@@ -55,6 +55,9 @@ class RefundWorkflow:
                 **MONEY_OPTIONS,
             )
         )
+        if workflow.patched("refund-answers-before-lms"):
+            # The money is back: the admin's answer waits for no LMS.
+            self._refunded = True
         await call(EnrollmentActivities.revoke, params.order_id)
         await self._close_signature(params)
         self._refunded = True

@@ -22,7 +22,9 @@ from tests.api.test_installments import _paid_order, _until, inbox, lms  # noqa:
 from tests.api.test_orders import app  # noqa: F401 - the API with a worker
 from tests.conftest import TEST_JWT_SECRET, ClientFor, SmtpInbox
 from tests.factories import Factory
+from tests.workflows.histories import save_history
 from workflows.order import workflow_id
+from workflows.refund import workflow_id as refund_workflow_id
 
 REFUSED = "gone@example.org"
 
@@ -145,6 +147,37 @@ async def test_an_lms_down_holds_up_nothing(
             break
         await asyncio.sleep(0.2)
     assert [item["is_active"] for item in lms.received] == [True]
+
+
+async def test_an_lms_down_holds_up_no_refund(
+    client_for: ClientFor,
+    factory: Factory,
+    lms,  # noqa: F811
+    temporal_client,
+) -> None:
+    """The admin's refund answers once the money is back, though the LMS
+    cannot hear of the revocation yet; it hears once it is back."""
+    learner = await client_for(sub="learner-refund-no-lms")
+    admin = await client_for(sub="admin-refund-no-lms", roles=["admin"])
+    order = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, order["id"], "pending_payment")
+    for _ in range(300):
+        if lms.received:
+            break
+        await asyncio.sleep(0.1)
+    lms.down = True
+    refunded = await admin.post(f"/api/v1/admin/orders/{order['id']}/refund")
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["state"] == "refunded"
+    lms.down = False
+    for _ in range(300):  # the revocation is retried with backoff (at most 30 s apart)
+        if len(lms.received) == 2:
+            break
+        await asyncio.sleep(0.2)
+    assert [item["is_active"] for item in lms.received] == [True, False]
+    run = temporal_client.get_workflow_handle(refund_workflow_id(order["id"]))
+    assert await asyncio.wait_for(run.result(), 60) == "refunded"
+    save_history("refund_answered_while_lms_down", await run.fetch_history())
 
 
 async def test_a_title_with_a_line_break_still_sends_one_line_subjects(
