@@ -10,24 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 import services
-from api.app import create_app
 from domain.errors import DomainError
+from tests.api.test_orders import app  # noqa: F401 - the API with a worker
 from tests.api.tunnel import ADDRESS, CARD
 from tests.factories import Factory
 from workflows.order import workflow_id
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-@pytest.fixture
-async def app(settings, temporal_env, worker, sessionmaker):
-    target = temporal_env.client.service_client.config.target_host
-    application = create_app(settings.model_copy(update={"temporal_address": target}))
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 async def _waiting_for_a_card(learner: httpx.AsyncClient, factory: Factory) -> dict:
