@@ -61,7 +61,9 @@ async def _courses(
             title=f"{title} — session 1",
             start=start,
             end=start + timedelta(days=90),
-            enrollment_start=start - timedelta(days=30),
+            # Opened well before today whatever the hour: `start` is rounded
+            # to 09:00, so start - 30 days was later today before 09:00 UTC.
+            enrollment_start=start - timedelta(days=60),
             enrollment_end=start - timedelta(days=2),
         )
         made[code] = (course, await catalog.save_course_run(session=session, course_run=run))
