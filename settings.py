@@ -58,6 +58,13 @@ class PaymentBackend(StrEnum):
     STRIPE = "stripe"
 
 
+class AcademyPriceSource(StrEnum):
+    """Where academy products' prices come from, whatever takes the payments."""
+
+    DEMO = "demo"
+    STRIPE = "stripe"
+
+
 class SignatureBackend(StrEnum):
     DUMMY = "dummy"
     LEX_PERSONA = "lex_persona"
@@ -132,6 +139,7 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr = SecretStr("")
     stripe_api_base: AnyHttpUrl | None = None
     stripe_webhook_secret: SecretStr = SecretStr("")
+    academy_price_source: AcademyPriceSource = AcademyPriceSource.DEMO
 
     signature_backend: SignatureBackend = SignatureBackend.DUMMY
     lexpersona_base_url: AnyHttpUrl | None = None
@@ -289,6 +297,8 @@ class Settings(BaseSettings):
     def _backend_credentials(self) -> Self:
         if self.payment_backend == PaymentBackend.STRIPE and not self.stripe_api_key:
             raise ValueError("GUICHET_STRIPE_API_KEY is required when PAYMENT_BACKEND=stripe")
+        if self.academy_price_source == AcademyPriceSource.STRIPE and not self.stripe_api_key:
+            raise ValueError("GUICHET_STRIPE_API_KEY is required when ACADEMY_PRICE_SOURCE=stripe")
         if self.signature_backend == SignatureBackend.LEX_PERSONA and not (
             self.lexpersona_base_url and self.lexpersona_token.get_secret_value()
         ):
@@ -317,11 +327,18 @@ class Settings(BaseSettings):
     @property
     def dummy_signature_secret_value(self) -> str:
         given = self.dummy_signature_secret.get_secret_value()
-        if given:
-            return given
-        return hashlib.sha256(
-            b"dummy-signature\n" + self.jwt_secret.get_secret_value().encode()
-        ).hexdigest()
+        return given or self._derived_secret("dummy-signature")
+
+    @property
+    def dummy_payment_secret_value(self) -> str:
+        """What the dummy payment backend signs its webhooks with."""
+        return self._derived_secret("dummy-payment")
+
+    def _derived_secret(self, purpose: str) -> str:
+        """A key for `purpose` derived from the JWT secret: one secret to set
+        in dev, a different key for each use."""
+        seed = f"{purpose}\n{self.jwt_secret.get_secret_value()}"
+        return hashlib.sha256(seed.encode()).hexdigest()
 
     @property
     def mail_dir(self) -> Path:

@@ -39,8 +39,11 @@ from api.routers import (
     promo_codes,
 )
 from integrations import temporal
+from integrations.payments import payment_provider
+from integrations.payments.dummy import DummyCharge
 from integrations.signature import signature_provider
 from integrations.signature.dummy import DummyProcedure
+from models.payments import SqlChargeStore
 from models.session import autocommit, create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
 from settings import Settings
@@ -108,6 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.read_sessionmaker = create_sessionmaker(app.state.read_engine)
     app.state.signature_provider = signature_provider(
         settings, store=SqlProcedureStore(app.state.sessionmaker, record=DummyProcedure)
+    )
+    app.state.payment_provider = payment_provider(
+        settings, store=SqlChargeStore(app.state.sessionmaker, record=DummyCharge)
     )
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)

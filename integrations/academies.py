@@ -12,7 +12,7 @@ import httpx
 import stripe
 
 from domain.academies import CatalogPrice, SyncRules, first_catalog_query_id, keep_price
-from settings import PaymentBackend, Settings
+from settings import AcademyPriceSource, Settings
 
 DEMO_PAYLOAD = Path(__file__).with_name("academies_demo.json")
 TIMEOUT = httpx.Timeout(20.0)
@@ -142,8 +142,8 @@ def catalog_source(settings: Settings) -> CatalogSource:
 
 
 def price_source(settings: Settings) -> PriceSource:
-    """Stripe with the stripe backend; the demo's prices with the dummy one."""
-    if settings.payment_backend == PaymentBackend.DUMMY:
+    """GUICHET_ACADEMY_PRICE_SOURCE: Stripe's prices, or the demo's."""
+    if settings.academy_price_source == AcademyPriceSource.DEMO:
         return DemoCatalog()
     return StripePrices(
         api_key=settings.stripe_api_key.get_secret_value(),

@@ -5,8 +5,13 @@ database as a 500 once a signed event carried it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
+
+# How the dummy providers sign their webhooks (HMAC-SHA256 of the body).
+SIGNATURE_HEADER = "x-guichet-signature"
 
 
 class UnreadablePayload(ValueError):
@@ -36,3 +41,12 @@ def strict_json(body: bytes) -> Any:
     if _holds_nul(payload):
         raise UnreadablePayload("a NUL character")
     return payload
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def is_signed(*, body: bytes, signature: str, secret: str) -> bool:
+    """`signature` is the dummy providers' signature of `body` under `secret`."""
+    return hmac.compare_digest(signature, sign_body(secret, body))

@@ -6,6 +6,7 @@ the signal, nothing is kept and the provider's redelivery gets another chance.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -16,8 +17,7 @@ from domain.academies import IntentPaid, intent_workflow_id
 from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
 from integrations.payloads import strict_json
-from integrations.payments import stripe as stripe_payments
-from integrations.payments.base import PaymentEvent
+from integrations.payments.base import PaymentEvent, PaymentProvider
 from models import inbound_events
 from models.orders import Installment
 from services import orders, workflows
@@ -26,23 +26,29 @@ from workflows.academy import CheckoutIntentWorkflow
 
 logger = logging.getLogger(__name__)
 
-StripeWebhooksOff = error_class(NotFound, "stripe_webhooks_disabled")
+UnknownPaymentBackend = error_class(NotFound, "unknown_payment_backend")
 
 
-async def receive_stripe(
-    *, session: AsyncSession, temporal: Client, settings: Settings, body: bytes, signature: str
+async def receive_webhook(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    provider: PaymentProvider,
+    backend: str,
+    body: bytes,
+    headers: Mapping[str, str],
 ) -> str:
-    """A Stripe webhook as it came: verified with the endpoint's signing
-    secret, then received."""
-    secret = settings.stripe_webhook_secret.get_secret_value()
-    if not secret:
-        raise StripeWebhooksOff("Stripe webhooks are not configured here.")
-    event = stripe_payments.parse_webhook(body=body, signature=signature, secret=secret)
+    """A provider's webhook as it came: verified by the configured backend
+    (another backend's path is a 404), then received."""
+    if backend != provider.name:
+        raise UnknownPaymentBackend(f"No payment backend {backend!r} here.")
+    event = provider.parse_webhook(body=body, headers=headers)
     return await receive(
         session=session,
         temporal=temporal,
         settings=settings,
-        source="stripe",
+        source=provider.name,
         event=event,
         payload=strict_json(body),
     )

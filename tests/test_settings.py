@@ -58,8 +58,11 @@ def test_invalid_values_name_the_variable(
     assert "\n" not in message
 
 
-def test_backends_require_their_credentials(clean_environment: None, monkeypatch) -> None:
-    monkeypatch.setenv("GUICHET_PAYMENT_BACKEND", "stripe")
+@pytest.mark.parametrize("variable", ["GUICHET_PAYMENT_BACKEND", "GUICHET_ACADEMY_PRICE_SOURCE"])
+def test_backends_require_their_credentials(
+    clean_environment: None, monkeypatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "stripe")
     with pytest.raises(SettingsError, match="GUICHET_STRIPE_API_KEY"):
         get_settings()
 

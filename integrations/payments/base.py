@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Protocol
 
 from pydantic import BaseModel, Field
 
-from domain.errors import BadRequest, error_class
+from domain.errors import BadRequest, NotFound, error_class
 from domain.orders import SavedPaymentMethod
 
 InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
+WebhooksDisabled = error_class(NotFound, "payment_webhooks_disabled")
 
 
 class Customer(BaseModel):
@@ -58,6 +61,12 @@ class PaymentProvider(Protocol):
         idempotency key never refunds twice."""
         ...
 
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        """The event the provider signed, in Guichet's terms. Unverifiable if
+        it is not authentic (or stale), MalformedNotification if it cannot be
+        read, WebhooksDisabled when no webhook secret is configured."""
+        ...
+
 
 class ChargeDeclined(Exception):
     """The provider refused the charge (card declined, insufficient funds)."""
@@ -79,13 +88,28 @@ class ChargeResult(BaseModel):
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 
 
+class PaymentEventKind(StrEnum):
+    """What a provider's event means to Guichet, whatever the provider calls it."""
+
+    CHARGE_SUCCEEDED = "charge_succeeded"
+    CHARGE_FAILED = "charge_failed"
+    CHARGE_REFUNDED = "charge_refunded"
+    SETUP_SUCCEEDED = "setup_succeeded"
+    CHECKOUT_COMPLETED = "checkout_completed"
+    INVOICE_PAID = "invoice_paid"
+    # Stored, then ignored.
+    OTHER = "other"
+
+
 class PaymentEvent(BaseModel):
     """A verified provider notification about one of our charges."""
 
     # Every id is stored or looked up as a key: bounded (a 300-character id
     # was a 500 on PostgreSQL).
     event_id: Id
+    # The provider's own name for it, kept for the order's events and logs.
     type: Id
+    kind: PaymentEventKind = PaymentEventKind.OTHER
     # The charge as create_charge named it (a PaymentIntent at Stripe); None
     # for an event about nothing we track (stored, then ignored).
     charge_reference: Id | None = None

@@ -7,22 +7,31 @@ for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
 `pm_card_asyncConfirmation` answers "processing" once, then pays. Any other
 token is refused. Charges are kept (see models/payments.py) by idempotency
 key: the same key never prepares or debits twice.
+
+Its webhooks are Guichet's own PaymentEvent as JSON, signed like the dummy
+signature backend's (`x-guichet-signature`: HMAC-SHA256 of the body under
+GUICHET_JWT_SECRET's derived key): a test or a demo can deliver any event,
+late or out of order, to the embedded stack.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from domain.errors import MalformedNotification, Unverifiable
+from integrations.payloads import SIGNATURE_HEADER, is_signed, strict_json
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
     ChargeResult,
     Customer,
     InvalidPaymentMethod,
+    PaymentEvent,
     ProviderUnavailable,
     SavedPaymentMethod,
 )
@@ -68,8 +77,18 @@ EXPIRY = (12, 2034)
 class DummyPaymentProvider:
     name = "dummy"
 
-    def __init__(self, *, store: ChargeStore) -> None:
+    def __init__(self, *, store: ChargeStore, webhook_secret: str) -> None:
         self._store = store
+        self._webhook_secret = webhook_secret
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        signature = headers.get(SIGNATURE_HEADER, "")
+        if not is_signed(body=body, signature=signature, secret=self._webhook_secret):
+            raise Unverifiable("The event signature does not match.")
+        try:
+            return PaymentEvent.model_validate(strict_json(body))
+        except (ValueError, ValidationError):
+            raise MalformedNotification("The event cannot be read.") from None
 
     async def create_charge(
         self,

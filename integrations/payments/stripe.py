@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -24,15 +24,20 @@ from integrations.payments.base import (
     Customer,
     InvalidPaymentMethod,
     PaymentEvent,
+    PaymentEventKind,
     ProviderUnavailable,
     SavedPaymentMethod,
+    WebhooksDisabled,
 )
 
 
 class StripePaymentProvider:
     name = "stripe"
 
-    def __init__(self, *, api_key: str, api_base: str | None = None) -> None:
+    def __init__(
+        self, *, api_key: str, api_base: str | None = None, webhook_secret: str = ""
+    ) -> None:
+        self._webhook_secret = webhook_secret
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
@@ -125,16 +130,29 @@ class StripePaymentProvider:
             )
         return refund.id
 
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        """The event Stripe signed with the endpoint's secret. A forged,
+        altered or stale (over 5 minutes: a replay) event is refused."""
+        if not self._webhook_secret:
+            raise WebhooksDisabled("Stripe webhooks are not configured here.")
+        return _parse_webhook(
+            body=body, signature=headers.get("stripe-signature", ""), secret=self._webhook_secret
+        )
 
-# What the order workflow hears about; other event types are stored and ignored.
-CHARGE_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+
+# Stripe's event types, in Guichet's terms; others are stored and ignored.
+CHARGE_EVENTS = {
+    "payment_intent.succeeded": PaymentEventKind.CHARGE_SUCCEEDED,
+    "payment_intent.payment_failed": PaymentEventKind.CHARGE_FAILED,
+}
 REFUND_EVENT = "charge.refunded"
-CHECKOUT_EVENTS = frozenset({"checkout.session.completed", "invoice.paid"})
+CHECKOUT_EVENTS = {
+    "checkout.session.completed": PaymentEventKind.CHECKOUT_COMPLETED,
+    "invoice.paid": PaymentEventKind.INVOICE_PAID,
+}
 
 
-def parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
-    """The event Stripe signed. A forged, altered or stale (over 5 minutes:
-    a replay) event is refused."""
+def _parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
     try:
         stripe.Webhook.construct_event(body, signature, secret)
     except stripe.SignatureVerificationError:
@@ -161,12 +179,18 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
         raise ValueError("event type or data.object")
     event = SimpleNamespace(id=event_id, type=event_type)
     if event.type in CHARGE_EVENTS:
-        return PaymentEvent(event_id=event.id, type=event.type, charge_reference=thing["id"])
+        return PaymentEvent(
+            event_id=event.id,
+            type=event.type,
+            kind=CHARGE_EVENTS[event.type],
+            charge_reference=thing["id"],
+        )
     if event.type == REFUND_EVENT and thing.get("payment_intent") and thing.get("refunded"):
         refunds = (thing.get("refunds") or {}).get("data") or []
         return PaymentEvent(
             event_id=event.id,
             type=event.type,
+            kind=PaymentEventKind.CHARGE_REFUNDED,
             charge_reference=thing["payment_intent"],
             # Partial refunds made at Stripe are not mirrored; a full one is.
             refund_reference=refunds[0]["id"] if refunds else f"{thing['id']}:refund",
@@ -175,6 +199,7 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
         return PaymentEvent(
             event_id=event.id,
             type=event.type,
+            kind=CHECKOUT_EVENTS[event.type],
             checkout_intent_id=_checkout_intent_id(thing),
             checkout_session_id=thing["id"] if thing.get("object") == "checkout.session" else None,
             customer_id=thing.get("customer"),

@@ -30,12 +30,11 @@ from domain.signatures import (
     SignatureState,
     Signer,
 )
-from integrations.payloads import strict_json
+from integrations.payloads import SIGNATURE_HEADER, is_signed, sign_body, strict_json
 from integrations.signature.base import MalformedNotification, Unverifiable
 
 logger = logging.getLogger("guichet.signature.dummy")
 
-SIGNATURE_HEADER = "x-guichet-signature"
 WEBHOOK_PATH = "/api/v1/webhooks/signature/dummy"
 PAGE_PATH = "/api/v1/dummy-signature"
 
@@ -72,10 +71,6 @@ class ProcedureStore(Protocol):
     async def save(self, procedure: DummyProcedure) -> None: ...
 
     async def load(self, reference: str) -> DummyProcedure | None: ...
-
-
-def sign_body(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class DummySignatureProvider:
@@ -145,7 +140,7 @@ class DummySignatureProvider:
 
     async def parse_notification(self, *, headers: Mapping[str, str], body: bytes) -> Notification:
         given = headers.get(SIGNATURE_HEADER, "")
-        if not hmac.compare_digest(given, sign_body(self._secret, body)):
+        if not is_signed(body=body, signature=given, secret=self._secret):
             raise Unverifiable("The notification signature does not match.")
         try:
             return Notification.model_validate(strict_json(body))

@@ -20,7 +20,7 @@ from temporalio.client import WorkflowExecutionStatus
 from api.app import create_app
 from domain.academies import SCHEDULE_ID, IntentPaid, SyncInput, SyncResult
 from models.academies import AcademySubscription, CheckoutIntent
-from settings import PaymentBackend
+from settings import AcademyPriceSource, PaymentBackend
 from tests.api.test_payments_stripe import _post, _signed
 from tests.conftest import build_test_worker, token_for
 from tests.fakes import serve
@@ -82,6 +82,7 @@ def settings(settings, temporal_env, catalogue, stripe_prices):
             "catalog_api_url": catalogue.url,
             "catalog_enterprise_customer": "customer-1",
             "payment_backend": PaymentBackend.STRIPE,
+            "academy_price_source": AcademyPriceSource.STRIPE,
             "stripe_api_key": SecretStr("sk_test_guichet"),
             "stripe_api_base": stripe_prices.url,
             "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
@@ -252,9 +253,12 @@ async def test_bad_catalogue_entries_are_skipped_and_the_rest_lands(
 async def test_the_demo_payload_when_no_catalogue_is_set(
     settings, sessionmaker, temporal_client, anonymous: httpx.AsyncClient
 ) -> None:
+    """The demo's prices follow GUICHET_ACADEMY_PRICE_SOURCE alone: here with
+    Stripe taking the payments."""
     demo = settings.model_copy(
-        update={"catalog_api_url": None, "payment_backend": PaymentBackend.DUMMY}
+        update={"catalog_api_url": None, "academy_price_source": AcademyPriceSource.DEMO}
     )
+    assert demo.payment_backend == PaymentBackend.STRIPE
     async with build_test_worker(temporal_client, demo, sessionmaker) as queue:
         result = await _sync(temporal_client, queue)
     assert result.created >= 3 and result.prices >= 3

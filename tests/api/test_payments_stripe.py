@@ -322,8 +322,11 @@ async def test_stripe_webhooks_are_off_without_a_secret(settings, sessionmaker) 
         httpx.AsyncClient(transport=httpx.ASGITransport(app=off), base_url="http://test") as client,
     ):
         answer = await client.post("/api/v1/webhooks/stripe", content=b"{}")
+        other = await client.post("/api/v1/webhooks/payments/dummy", content=b"{}")
     assert answer.status_code == 404
-    assert answer.json()["error"]["code"] == "stripe_webhooks_disabled"
+    assert answer.json()["error"]["code"] == "payment_webhooks_disabled"
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "unknown_payment_backend"
 
 
 async def test_news_temporal_cannot_take_is_not_kept(
