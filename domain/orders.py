@@ -240,19 +240,23 @@ class NewOrder(BaseModel):
     has_waived_withdrawal_right: bool = False
     idempotency_key: str | None = None
     prepaid_voucher_code: str | None = None
+    # How many seats the admin's request made, this one among them.
+    batch_size: int | None = None
 
     def fingerprint(self) -> str:
-        """What the learner asked for, hashed: a retry with the same
-        Idempotency-Key must ask for the same order (Stripe's rule)."""
-        asked = self.model_dump_json(
-            include={
-                "offering_id",
-                "organization_id",
-                "voucher_code",
-                "billing_address",
-                "has_waived_withdrawal_right",
-            }
-        )
+        """What the learner (or the admin) asked for, hashed: a retry with the
+        same Idempotency-Key must ask for the same order (Stripe's rule)."""
+        fields = {
+            "offering_id",
+            "organization_id",
+            "voucher_code",
+            "billing_address",
+            "has_waived_withdrawal_right",
+        }
+        # Only for seats: learners' fingerprints stay what they were.
+        if self.batch_size is not None:
+            fields.add("batch_size")
+        asked = self.model_dump_json(include=fields)
         return hashlib.sha256(asked.encode()).hexdigest()
 
 

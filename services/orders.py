@@ -83,6 +83,14 @@ class Created:
 
 
 @dataclass(frozen=True)
+class Seats:
+    """Prepaid seats made, or found again for a retried request (`replayed`)."""
+
+    orders: list[Order]
+    replayed: bool
+
+
+@dataclass(frozen=True)
 class Plan:
     price: Decimal
     discount: Decimal
@@ -579,34 +587,57 @@ async def create_prepaid(
     course_code: str | None,
     organization_id: uuid.UUID | None,
     count: int,
-) -> list[Order]:
+    admin_id: str,
+    idempotency_key: str | None,
+) -> Seats:
     """`count` ownerless to_own orders, each with its own single-use 100 %
-    voucher a learner claims the seat with."""
+    voucher a learner claims the seat with.
+
+    With an Idempotency-Key, seat ids derive from (admin, key, position): a
+    retry, even while the first call still runs, meets the same seats and
+    starts only those not written yet; `replayed` when all already were."""
     offering = await _offering_of_product(session, product_id, course_code)
     await orders.choose_organization(session=session, offering=offering, wanted=organization_id)
     seats = [
         NewOrder(
-            order_id=uuid.uuid4(),
+            order_id=_seat_id(admin_id=admin_id, idempotency_key=idempotency_key, position=index),
             owner_id=None,
             offering_id=offering.id,
             organization_id=organization_id,
             prepaid_voucher_code=new_code(),
+            idempotency_key=idempotency_key,
+            batch_size=count if idempotency_key else None,
         )
-        for _ in range(count)
+        for index in range(count)
     ]
+    ids = [seat.order_id for seat in seats]
+    written = {order.id: order for order in await by_ids(session=session, ids=ids)}
+    for order in list(written.values())[:1]:
+        check_same_request(first=order.request_fingerprint, retry=seats[0].fingerprint())
     gate = asyncio.Semaphore(SEAT_CREATION_CONCURRENCY)
 
     async def start(seat: NewOrder) -> None:
+        # Already started and ended (a seat claimed meanwhile): it is written.
         async with gate:
-            await _start(
-                temporal=temporal,
-                settings=settings,
-                new=seat,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await _start(
+                    temporal=temporal,
+                    settings=settings,
+                    new=seat,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING
+                    if idempotency_key
+                    else WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                )
 
-    await asyncio.gather(*(start(seat) for seat in seats))
-    return await by_ids(session=session, ids=[seat.order_id for seat in seats])
+    await asyncio.gather(*(start(seat) for seat in seats if seat.order_id not in written))
+    return Seats(orders=await by_ids(session=session, ids=ids), replayed=len(written) == count)
+
+
+def _seat_id(*, admin_id: str, idempotency_key: str | None, position: int) -> uuid.UUID:
+    if idempotency_key is None:
+        return uuid.uuid4()
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{admin_id}\n{idempotency_key}\nseat {position}")
 
 
 # --- provider news ------------------------------------------------------------------

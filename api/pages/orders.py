@@ -125,7 +125,8 @@ async def _new_orders_page(
         products=products,
         courses=courses,
         organizations=organizations,
-        form=form or {"count": "1"},
+        # A new key each time the form is shown (a corrected form is a new request).
+        form=(form or {"count": "1"}) | {"idempotency_key": str(uuid.uuid4())},
         error=error,
         status_code=status_code,
     )
@@ -139,12 +140,14 @@ async def create_orders(
     course_code: Annotated[str, Form()] = "",
     organization_id: Annotated[str, Form()] = "",
     count: Annotated[str, Form()] = "1",
+    idempotency_key: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     form = {
         "product_id": product_id,
         "course_code": course_code,
         "organization_id": organization_id,
         "count": count,
+        "idempotency_key": idempotency_key,
     }
     try:
         body = PrepaidOrdersCreate(
@@ -171,12 +174,14 @@ async def create_orders(
                 course_code=body.course_code,
                 organization_id=body.organization_id,
                 count=body.count,
+                admin_id=staff.sub,
+                idempotency_key=idempotency_key or None,
             )
     except DomainError as error:
         return await _new_orders_page(
             request, staff, form=form, error=error.message, status_code=error.status
         )
-    ids = ",".join(str(order.id) for order in created)
+    ids = ",".join(str(order.id) for order in created.orders)
     return see_other(f"{PREFIX}/orders/created?ids={quote(ids)}")
 
 

@@ -185,13 +185,19 @@ async def cancel_order(
     status_code=201,
     summary="Create prepaid seats (standalone or bulk sale)",
     description="`count` (at most 1000) ownerless `to_own` orders, each with its own "
-    "single-use 100 % voucher; a learner claims one by ordering with its voucher.",
+    "single-use 100 % voucher; a learner claims one by ordering with its voucher. With an "
+    "`Idempotency-Key`, a retry by the same admin answers the same seats (200), never new "
+    "ones, also while the first call still runs; the same key with another body is 422 "
+    "`idempotency_key_reused`.",
 )
 async def create_prepaid_orders(
     body: PrepaidOrdersCreate,
+    response: Response,
+    admin: AdminUser,
     session: ReadSessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[AdminOrderOut]:
     created = await orders.create_prepaid(
         session=session,
@@ -201,8 +207,12 @@ async def create_prepaid_orders(
         course_code=body.course_code,
         organization_id=body.organization_id,
         count=body.count,
+        admin_id=admin.sub,
+        idempotency_key=idempotency_key,
     )
-    return [admin_order_out(order) for order in created]
+    if created.replayed:
+        response.status_code = 200
+    return [admin_order_out(order) for order in created.orders]
 
 
 @admin_router.get("", summary="List orders")

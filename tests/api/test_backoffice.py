@@ -320,16 +320,21 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     await log_in(client, "admin")
     form_page = await client.get("/backoffice/orders/new")
     assert '<label for="product_search">Product</label>' in form_page.text
+    key = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', form_page.text).group(1)
     form = {
         "csrf_token": _csrf(form_page),
         "product_id": str(offering.product_id),
         "course_code": offering.course.code,
         "count": "2",
+        "idempotency_key": key,
     }
     refused = await client.post("/backoffice/orders/new", data=form | {"count": "0"})
     assert refused.status_code == 422 and "from 1 to 1000" in refused.text
     created = await client.post("/backoffice/orders/new", data=form)
     assert created.status_code == 303
+    # The same form sent twice (a double click) makes the seats once.
+    twice = await client.post("/backoffice/orders/new", data=form)
+    assert twice.headers["location"] == created.headers["location"]
     result = await client.get(created.headers["location"])
     assert "2 orders created" in result.text
     codes = re.findall(r'data-copy="([0-9A-Z]+)"', result.text)

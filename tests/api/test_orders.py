@@ -487,6 +487,46 @@ async def _seats(admin: httpx.AsyncClient, offering, count: int = 1) -> list[dic
     return response.json()
 
 
+async def test_prepaid_seats_with_an_idempotency_key_are_made_once(
+    admin: httpx.AsyncClient, client_for: ClientFor, factory: Factory, sessionmaker
+) -> None:
+    """Retried, and retried while the first call still runs: the same seats,
+    never new ones; the same key for another body is refused."""
+    offering = await _offering(factory)
+    body = {"product_id": str(offering.product_id), "course_code": offering.course.code}
+    headers = {"Idempotency-Key": "bulk-2026-12"}
+
+    async def post(count: int, client: httpx.AsyncClient = admin) -> httpx.Response:
+        return await client.post(
+            "/api/v1/admin/orders", json=body | {"count": count}, headers=headers
+        )
+
+    first, concurrent = await asyncio.gather(post(3), post(3))
+    assert {first.status_code, concurrent.status_code} <= {200, 201}
+    made = [seat["id"] for seat in first.json()]
+    assert sorted(made) == sorted(seat["id"] for seat in concurrent.json())
+    again = await post(3)
+    assert again.status_code == 200
+    assert [seat["id"] for seat in again.json()] == made
+    assert [seat["voucher"]["code"] for seat in again.json()] == [
+        seat["voucher"]["code"] for seat in first.json()
+    ]
+    other_body = await post(4)
+    assert (other_body.status_code, other_body.json()["error"]["code"]) == (
+        422,
+        "idempotency_key_reused",
+    )
+    # Another admin's key is theirs alone.
+    colleague = await client_for(sub="admin-2", roles=["admin"])
+    theirs = await post(3, colleague)
+    assert theirs.status_code == 201 and not set(made) & {seat["id"] for seat in theirs.json()}
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.owner_id.is_(None))
+        )
+    assert count == 6
+
+
 async def test_a_seats_voucher_is_emailed_once_until_claimed(
     tunnel_with, smtp, factory: Factory, temporal_client
 ) -> None:
