@@ -43,14 +43,15 @@ from models.base import utcnow
 from models.catalog import Product
 from models.contracts import Contract
 from models.orders import Installment, Order, PaymentMethod
-from models.users import User
 
 NoPaymentMethod = error_class(Unprocessable, "no_payment_method")
 
 
 class SavePaymentMethod(BaseModel):
     order_id: uuid.UUID
-    token: str
+    # One of the two (domain.payments.CardSource).
+    token: str | None = None
+    setup_reference: str | None = None
 
 
 class CreateOrder(BaseModel):
@@ -228,18 +229,11 @@ class OrderActivities:
     async def save_payment_method(self, request: SavePaymentMethod) -> SavedPaymentMethod:
         async with self._sessionmaker() as session:
             order = await orders.get_order(session=session, id=request.order_id)
-            user = await session.get(User, order.owner_id)
-            known = await orders.customer_reference(
+            customer = await orders.customer(
                 session=session, owner_id=str(order.owner_id), provider=self._payments.name
             )
-        customer = Customer(
-            id=str(order.owner_id),
-            email=user.email if user else "",
-            name=user.name if user else "",
-            reference=known,
-        )
         # The provider call stays outside the transaction: it may be slow.
-        saved = await self._payments.save_payment_method(token=request.token, customer=customer)
+        saved = await self._provider_card(request, customer)
         async with self._sessionmaker.begin() as session:
             existing = await session.get(PaymentMethod, request.order_id)
             if existing is None:
@@ -254,6 +248,19 @@ class OrderActivities:
                 detail={"brand": saved.brand, "last4": saved.last4},
             )
         return saved
+
+    async def _provider_card(
+        self, request: SavePaymentMethod, customer: Customer
+    ) -> SavedPaymentMethod:
+        order_id = str(request.order_id)
+        if request.setup_reference is not None:
+            return await self._payments.saved_from_setup(
+                reference=request.setup_reference, customer=customer, order_id=order_id
+            )
+        assert request.token is not None
+        return await self._payments.save_payment_method(
+            token=request.token, customer=customer, order_id=order_id
+        )
 
     @activity.defn(name="orders.claim")
     @raises_domain_errors

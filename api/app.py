@@ -149,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         invoices.router,
         contracts.webhooks_router,
         payments.router,
+        payments.dummy_router,
         contracts.dummy_router,
         catalog.admin_router,
         deep_links.admin_router,

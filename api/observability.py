@@ -97,7 +97,7 @@ class ObservabilityMiddleware:
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 # Paths that are capabilities (whoever has the URL may act): logged as their
 # route template, never as the URL itself.
-CAPABILITY_PATHS = ("/api/v1/dummy-signature/",)
+CAPABILITY_PATHS = ("/api/v1/dummy-signature/", "/api/v1/dummy-payments/")
 
 
 def _request_id(scope: Scope) -> str:

@@ -302,6 +302,7 @@ class SavedPaymentMethod(BaseModel):
     last4: str
     exp_month: int
     exp_year: int
+    setup_reference: str | None = None
 
 
 class PaymentNews(BaseModel):
@@ -484,6 +485,8 @@ class OrderProcess(BaseModel):
     retry: uuid.UUID | None = None
     # Installments whose charge the provider has news about (webhooks).
     payment_news: frozenset[uuid.UUID] = frozenset()
+    # Card setups saved already: the provider's news of one is then nothing new.
+    card_setups: frozenset[str] = frozenset()
 
     @property
     def state(self) -> OrderState:
@@ -527,9 +530,13 @@ class OrderProcess(BaseModel):
             order_id=self.order_id, from_state=self.state, to_state=target, event=event, at=at
         )
 
-    def card_saved(self) -> OrderProcess:
+    def card_saved(self, *, setup_reference: str | None = None) -> OrderProcess:
         """A saved card; a refused installment is retried with it at once."""
         process = self.knowing(payment_method_saved=True)
+        if setup_reference is not None:
+            process = process.model_copy(
+                update={"card_setups": process.card_setups | {setup_reference}}
+            )
         refused = process.snapshot.next_installment()
         if refused is not None and refused.state is InstallmentState.REFUSED:
             return process.model_copy(update={"retry": refused.id})

@@ -47,6 +47,7 @@ from domain.orders import (
     check_transition,
 )
 from domain.payment_schedule import RunDates, ScheduledPayment, SchedulePolicy
+from domain.payments import Customer
 from domain.vouchers import (
     UnusableVoucher,
     VoucherNotValidForOffering,
@@ -57,6 +58,7 @@ from models import catalog, invoices, vouchers
 from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, utcnow
 from models.catalog import Offering, Organization, Product
 from models.contracts import Contract
+from models.users import User
 from models.vouchers import Voucher
 
 ORDER_STATES_SQL = ", ".join(f"'{item.value}'" for item in OrderState)
@@ -184,6 +186,9 @@ class PaymentMethod(TimestampMixin, Base):
     last4: Mapped[str] = mapped_column(String(4))
     exp_month: Mapped[int] = mapped_column(Integer)
     exp_year: Mapped[int] = mapped_column(Integer)
+    # The card setup it was saved from (None for a bare token): its webhook,
+    # arriving after the learner brought it back, saves nothing twice.
+    setup_reference: Mapped[str | None] = mapped_column(String(255))
 
 
 # --- repository -------------------------------------------------------------------
@@ -610,8 +615,19 @@ async def prepaid_order_of(*, session: AsyncSession, voucher_id: uuid.UUID) -> O
     ).one_or_none()
 
 
-async def customer_reference(*, session: AsyncSession, owner_id: str, provider: str) -> str | None:
-    """The learner's customer at this provider, from a card saved before."""
+async def customer(*, session: AsyncSession, owner_id: str, provider: str) -> Customer:
+    """The learner as a provider's customer: their name and email, and their
+    customer at this provider from a card saved before, if any."""
+    user = await session.get(User, owner_id)
+    return Customer(
+        id=owner_id,
+        email=user.email if user else "",
+        name=user.name if user else "",
+        reference=await _customer_reference(session=session, owner_id=owner_id, provider=provider),
+    )
+
+
+async def _customer_reference(*, session: AsyncSession, owner_id: str, provider: str) -> str | None:
     return await session.scalar(
         select(PaymentMethod.customer_reference)
         .join(Order, Order.id == PaymentMethod.order_id)

@@ -45,7 +45,9 @@ from domain.orders import (
     check_voucher_sendable,
 )
 from domain.payment_schedule import ScheduledPayment
+from domain.payments import CardSetup, CardSource, PaymentProviderUnavailable
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
+from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
 from models.base import utcnow
 from models.catalog import Course, Offering, list_page
@@ -433,10 +435,12 @@ async def save_payment_method(
     session: AsyncSession,
     temporal: Client,
     settings: Settings,
-    owner_id: str,
+    owner_id: str | None,
     order_id: uuid.UUID,
-    token: str,
+    card: CardSource,
 ) -> Order:
+    """Save the card from a token or a setup the learner confirmed; the
+    learner's own order (`owner_id`), or any for a provider's webhook."""
     await _checked_update(
         session=session,
         temporal=temporal,
@@ -444,9 +448,31 @@ async def save_payment_method(
         order=await get(session=session, order_id=order_id, owner_id=owner_id),
         check=_takes_a_card,
         update=OrderWorkflow.save_payment_method,
-        argument=token,
+        argument=card,
     )
     return await _fresh(session, order_id)
+
+
+async def create_card_setup(
+    *,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    owner_id: str,
+    order_id: uuid.UUID,
+    token: str | None,
+) -> CardSetup:
+    """A card setup at the provider for the learner's order, which must be
+    waiting for a card. Nothing is written here: the card is saved when the
+    learner (or the provider's webhook) brings the setup back."""
+    order = await get(session=session, order_id=order_id, owner_id=owner_id)
+    _takes_a_card(order)
+    customer = await orders.customer(session=session, owner_id=owner_id, provider=provider.name)
+    try:
+        return await provider.create_setup(customer=customer, order_id=str(order_id), token=token)
+    except ProviderUnavailable:
+        raise PaymentProviderUnavailable(
+            "The payment provider cannot be reached; try again in a moment."
+        ) from None
 
 
 def _takes_a_card(order: Order) -> None:
@@ -673,3 +699,18 @@ async def payment_news(
     )
     if not running:
         logger.info("payment news after the order's workflow ended")
+
+
+async def card_setup_succeeded(
+    *, temporal: Client, order_id: uuid.UUID, setup_reference: str
+) -> bool:
+    """The provider says a card setup for this order succeeded: the order's
+    workflow saves it unless it has already (False when the order's workflow
+    is over: nothing takes a card then)."""
+    return await workflows.signal(
+        temporal=temporal,
+        workflow_id=workflow_id(order_id),
+        signal=OrderWorkflow.card_setup_succeeded,
+        argument=setup_reference,
+        within=workflows.SIGNAL_BUDGET,
+    )

@@ -6,6 +6,7 @@ the signal, nothing is kept and the provider's redelivery gets another chance.""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from domain.academies import IntentPaid, intent_workflow_id
-from domain.errors import NotFound, error_class
+from domain.errors import BadRequest, NotFound, error_class
 from domain.orders import PaymentNews
 from integrations.payloads import strict_json
-from integrations.payments.base import PaymentEvent, PaymentProvider
+from integrations.payments.base import PaymentEvent, PaymentEventKind, PaymentProvider
+from integrations.payments.dummy import DummyCharge, DummyPaymentProvider
 from models import inbound_events
 from models.orders import Installment
 from services import orders, workflows
@@ -27,6 +29,7 @@ from workflows.academy import CheckoutIntentWorkflow
 logger = logging.getLogger(__name__)
 
 UnknownPaymentBackend = error_class(NotFound, "unknown_payment_backend")
+UnknownChallengeAnswer = error_class(BadRequest, "unknown_action")
 
 
 async def receive_webhook(
@@ -71,6 +74,8 @@ async def receive(
         return "duplicate"
     if event.checkout_intent_id is not None:
         return await _checkout_paid(temporal, event)
+    if event.kind is PaymentEventKind.SETUP_SUCCEEDED:
+        return await _card_setup_succeeded(temporal, event)
     paid_by = await _installment_paid_by(session, event.charge_reference)
     if paid_by is None:
         return "ignored"
@@ -81,6 +86,19 @@ async def receive(
         temporal=temporal, settings=settings, order_id=paid_by.order_id, news=news
     )
     return "accepted"
+
+
+async def _card_setup_succeeded(temporal: Client, event: PaymentEvent) -> str:
+    """A card setup made for an order succeeded: the order saves its card."""
+    try:
+        order_id = uuid.UUID(event.order_id or "")
+    except ValueError:
+        return "ignored"  # a setup Guichet did not make
+    assert event.setup_reference is not None
+    running = await orders.card_setup_succeeded(
+        temporal=temporal, order_id=order_id, setup_reference=event.setup_reference
+    )
+    return "accepted" if running else "ignored"
 
 
 async def _installment_paid_by(session: AsyncSession, charge_reference: str | None) -> Row | None:
@@ -112,3 +130,37 @@ async def _checkout_paid(temporal: Client, event: PaymentEvent) -> str:
         logger.info("stripe checkout webhook for no running checkout intent")
         return "ignored"
     return "accepted"
+
+
+# --- the dummy provider's bank challenge ------------------------------------------------
+
+
+def _dummy(provider: PaymentProvider) -> DummyPaymentProvider:
+    if not isinstance(provider, DummyPaymentProvider):
+        raise UnknownPaymentBackend("The dummy payment pages are off (another backend is in use).")
+    return provider
+
+
+async def dummy_setup(*, provider: PaymentProvider, reference: str, key: str) -> DummyCharge:
+    """The card setup the dummy bank's challenge page shows (404 for a wrong key)."""
+    return await _dummy(provider).challenged_setup(reference=reference, key=key)
+
+
+async def dummy_challenge(
+    *, provider: PaymentProvider, temporal: Client, reference: str, key: str, action: str
+) -> str:
+    """The learner passes or fails the bank's challenge; on success the order
+    saves the card as it would on Stripe's setup_intent.succeeded. What the
+    page says."""
+    if action not in ("authenticate", "fail"):
+        raise UnknownChallengeAnswer(f"Unknown action {action!r}: authenticate or fail.")
+    dummy = _dummy(provider)
+    order_id = await dummy.answer_challenge(
+        reference=reference, key=key, authenticated=action == "authenticate"
+    )
+    if action == "fail":
+        return "Authentication failed: the card is not saved."
+    await orders.card_setup_succeeded(
+        temporal=temporal, order_id=uuid.UUID(order_id), setup_reference=reference
+    )
+    return "Authenticated: the card is saved for your order."

@@ -15,7 +15,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailActivities, EmailRequest
@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         check_signable,
         check_voucher_sendable,
     )
+    from domain.payments import CardSource
     from domain.signatures import SignatureWorkflowInput, Submission
     from domain.vouchers import UnusableVoucher
     from workflows import signature
@@ -231,18 +232,48 @@ class OrderWorkflow:
             return self.process.snapshot
 
     @workflow.update(name="save_payment_method")
-    async def save_payment_method(self, token: str) -> SavedPaymentMethod:
+    async def save_payment_method(self, card: str | CardSource) -> SavedPaymentMethod:
+        """`card`: a token, or (since card setups) a CardSource; a plain
+        string is what updates sent before and histories replay."""
+        source = card if isinstance(card, CardSource) else CardSource(token=card)
         await self._when_ready()
+        saved = await self._save_card(source)
+        assert saved is not None
+        return saved
+
+    @workflow.signal(name="card_setup_succeeded")
+    async def card_setup_succeeded(self, setup_reference: str) -> None:
+        """The provider says a card setup made for this order succeeded (the
+        learner may have closed the tab after authenticating): saved as if
+        the learner had brought it back. A setup saved already, or an order
+        that takes no card now, changes nothing."""
+        await self._when_ready()
+        try:
+            await self._save_card(CardSource(setup_reference=setup_reference), news=True)
+        except (ApplicationError, ActivityError) as refusal:
+            # A signal has nobody to answer: the order's events keep the rest.
+            workflow.logger.info("card setup not saved: %s", refusal)
+
+    async def _save_card(
+        self, source: CardSource, *, news: bool = False
+    ) -> SavedPaymentMethod | None:
+        """Save the card; None for a provider's `news` of a setup saved already."""
         async with self.lock:
+            if news and source.setup_reference in self.process.card_setups:
+                return None
             _refuse(check_payment_method_accepted, self.process.state, self.process.facts)
             try:
                 saved = await call(
                     OrderActivities.save_payment_method,
-                    SavePaymentMethod(order_id=self.process.order_id, token=token),
+                    SavePaymentMethod(
+                        order_id=self.process.order_id,
+                        token=source.token,
+                        setup_reference=source.setup_reference,
+                    ),
                 )
             except ActivityError as error:
                 raise business_error(error) from None
-            self.process = self.process.card_saved()
+            self.process = self.process.card_saved(setup_reference=source.setup_reference)
             await self.advance("payment_method_saved")
             # Wakes a collector waiting for a new card, whatever the state.
             self.process = self.process.changed()

@@ -26,6 +26,8 @@ from api.schemas.common import QueryText
 from api.schemas.orders import (
     AdminOrderDetail,
     AdminOrderOut,
+    CardSetupIn,
+    CardSetupOut,
     OrderCreate,
     OrderOut,
     PaymentMethodIn,
@@ -40,6 +42,7 @@ from api.schemas.orders import (
 )
 from domain.emails import MailRecipient
 from domain.orders import BillingAddress, NewOrder, OrderState
+from domain.payments import CardSource
 from services import orders
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERROR_RESPONSES)
@@ -133,9 +136,12 @@ async def read_order(order_id: uuid.UUID, user: CurrentUser, session: ReadSessio
 @router.post(
     "/{order_id}/payment-method",
     summary="Save the card paying the installments",
-    description="`payment_method_id` is the token of the provider's front-end SDK. 400 "
-    "`invalid_payment_method` (nothing changes), 409 `payment_method_not_accepted` when the "
-    "order waits for no card (free, signing, ended).",
+    description="`payment_method_id` is the token of the provider's front-end SDK, or "
+    "`setup_reference` a card setup the learner confirmed (and authenticated). 400 "
+    "`invalid_payment_method` (refused, failed setup; nothing changes), 409 "
+    "`payment_method_requires_authentication` while the bank waits for the learner (details: "
+    "the setup to finish, with its `next_action_url` on the dummy backend), 409 "
+    "`payment_method_not_accepted` when the order waits for no card (free, signing, ended).",
 )
 async def save_payment_method(
     order_id: uuid.UUID,
@@ -151,9 +157,38 @@ async def save_payment_method(
         settings=settings,
         owner_id=user.sub,
         order_id=order_id,
-        token=body.payment_method_id,
+        card=CardSource(token=body.payment_method_id, setup_reference=body.setup_reference),
     )
     return order_out(order)
+
+
+@router.post(
+    "/{order_id}/payment-method/setup",
+    status_code=201,
+    summary="Start saving a card under strong customer authentication",
+    description="A card setup for off-session charges (Stripe: a SetupIntent the front end "
+    "confirms with Stripe.js and its `client_secret`, where 3-D Secure happens). The dummy "
+    "backend takes the card here as `payment_method_id` and, when the bank wants a "
+    "challenge (`pm_card_authenticationRequiredOnSetup`), gives the page that plays it in "
+    "`next_action_url`. Then `POST …/payment-method` with the `setup_reference`. 400 "
+    "`invalid_payment_method`, 409 `payment_method_not_accepted`, 503 "
+    "`payment_provider_unavailable`.",
+)
+async def create_card_setup(
+    order_id: uuid.UUID,
+    body: CardSetupIn,
+    request: Request,
+    user: CurrentUser,
+    session: ReadSessionDep,
+) -> CardSetupOut:
+    setup = await orders.create_card_setup(
+        session=session,
+        provider=request.app.state.payment_provider,
+        owner_id=user.sub,
+        order_id=order_id,
+        token=body.payment_method_id,
+    )
+    return CardSetupOut.model_validate(setup.model_dump())
 
 
 @router.post(

@@ -8,15 +8,28 @@ at the provider, and tell an academy checkout it is paid.
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import WEBHOOK_RESPONSES
+from api.errors import HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
 from services import payments
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
+dummy_router = APIRouter(
+    prefix="/api/v1/dummy-payments",
+    tags=["dummy payments"],
+    responses=HTML_ROUTE_ERROR_RESPONSES,
+)
+_pages = Environment(
+    loader=FileSystemLoader(FilePath(__file__).resolve().parents[2] / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 
 DESCRIPTION = (
     "Verified by the backend (Stripe: the endpoint's signing secret, stale events are replays "
@@ -76,3 +89,50 @@ async def stripe_webhook(
     return await _receive(
         request=request, backend="stripe", session=session, settings=settings, temporal=temporal
     )
+
+
+# --- the dummy bank's challenge (3-D Secure) -------------------------------------------
+
+
+async def _challenge_page(
+    request: Request, reference: str, key: str, message: str | None = None
+) -> HTMLResponse:
+    setup = await payments.dummy_setup(
+        provider=request.app.state.payment_provider, reference=reference, key=key
+    )
+    html = _pages.get_template("dummy_payment_challenge.html").render(
+        setup=setup, key=key, message=message
+    )
+    return HTMLResponse(html)
+
+
+@dummy_router.get(
+    "/setups/{reference}",
+    summary="The dummy bank's challenge for a card setup",
+    response_class=HTMLResponse,
+)
+async def dummy_challenge_page(
+    reference: Annotated[str, Path(max_length=255)], request: Request, key: str = ""
+) -> HTMLResponse:
+    """For whoever holds the setup's `next_action_url` (`key`); another is a 404."""
+    return await _challenge_page(request, reference, key)
+
+
+@dummy_router.post(
+    "/setups/{reference}",
+    summary="Authenticate or fail on the dummy bank's challenge",
+    response_class=HTMLResponse,
+)
+async def dummy_challenge_answer(
+    reference: Annotated[str, Path(max_length=255)], request: Request, temporal: TemporalDep
+) -> HTMLResponse:
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    key = form.get("key", [""])[0]
+    message = await payments.dummy_challenge(
+        provider=request.app.state.payment_provider,
+        temporal=temporal,
+        reference=reference,
+        key=key,
+        action=form.get("action", [""])[0],
+    )
+    return await _challenge_page(request, reference, key, message=message)

@@ -46,8 +46,35 @@ class OrderCreate(InputModel):
         return self
 
 
+Reference = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class PaymentMethodIn(InputModel):
-    payment_method_id: Annotated[str, Field(min_length=1, max_length=255)]
+    """Either the token of the provider's front-end SDK, or a card setup the
+    learner confirmed (`POST …/payment-method/setup`)."""
+
+    payment_method_id: Reference | None = None
+    setup_reference: Reference | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PaymentMethodIn:
+        if (self.payment_method_id is None) == (self.setup_reference is None):
+            raise ValueError("give either payment_method_id or setup_reference")
+        return self
+
+
+class CardSetupIn(InputModel):
+    """The dummy backend takes the card here (no Stripe.js confirms its
+    setup); with Stripe, leave it out and confirm with Stripe.js."""
+
+    payment_method_id: Reference | None = None
+
+
+class CardSetupOut(OutputModel):
+    provider: str
+    setup_reference: str
+    client_secret: str
+    next_action_url: str | None
 
 
 class ProductSummary(OutputModel):

@@ -15,7 +15,11 @@ from settings import PaymentBackend, Settings
 
 
 def _dummy(settings: Settings, store: ChargeStore) -> PaymentProvider:
-    return DummyPaymentProvider(store=store, webhook_secret=settings.dummy_payment_secret_value)
+    return DummyPaymentProvider(
+        store=store,
+        webhook_secret=settings.dummy_payment_secret_value,
+        public_url=settings.effective_public_url,
+    )
 
 
 def _stripe(settings: Settings, _store: ChargeStore) -> PaymentProvider:

@@ -11,26 +11,39 @@ from pydantic import BaseModel, Field
 
 from domain.errors import BadRequest, NotFound, error_class
 from domain.orders import SavedPaymentMethod
+from domain.payments import CardSetup, Customer
 
 InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
 WebhooksDisabled = error_class(NotFound, "payment_webhooks_disabled")
 
 
-class Customer(BaseModel):
-    """The learner, and their customer at the provider if they have one."""
-
-    id: str
-    email: str
-    name: str
-    reference: str | None = None
-
-
 class PaymentProvider(Protocol):
     name: str
 
-    async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
+    async def create_setup(
+        self, *, customer: Customer, order_id: str, token: str | None
+    ) -> CardSetup:
+        """A card setup for off-session charges of `order_id`'s installments,
+        confirmed with `token` when one is given (the dummy backend needs
+        one: no Stripe.js confirms it); InvalidPaymentMethod if refused."""
+        ...
+
+    async def saved_from_setup(
+        self, *, reference: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
+        """The card of a setup that succeeded. PaymentMethodRequiresAuthentication
+        while the learner has not authenticated; InvalidPaymentMethod if it
+        failed, is unknown or was made for another order."""
+        ...
+
+    async def save_payment_method(
+        self, *, token: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
         """Keep the method behind `token` (from the provider's front-end SDK)
-        for off-session charges; InvalidPaymentMethod if the provider refuses it."""
+        for off-session charges, through a setup where the provider has one
+        (so later charges carry the mandate). InvalidPaymentMethod if the
+        provider refuses it; PaymentMethodRequiresAuthentication (with the
+        setup to finish) if the bank wants the learner first."""
         ...
 
     async def create_charge(
@@ -115,6 +128,9 @@ class PaymentEvent(BaseModel):
     charge_reference: Id | None = None
     # Set when the provider reports the charge fully refunded.
     refund_reference: Id | None = None
+    # A card setup that succeeded, and the order it was made for.
+    setup_reference: Id | None = None
+    order_id: Id | None = None
     # An academy checkout (checkout.session.completed, invoice.paid).
     checkout_intent_id: Id | None = None
     checkout_session_id: Id | None = None

@@ -4,8 +4,11 @@
 `pm_card_insufficientFunds` save fine and are declined when charged, as with
 Stripe's test cards; `pm_card_providerOutage` makes the "provider" unavailable
 for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
-`pm_card_asyncConfirmation` answers "processing" once, then pays. Any other
-token is refused. Charges are kept (see models/payments.py) by idempotency
+`pm_card_asyncConfirmation` answers "processing" once, then pays;
+`pm_card_authenticationRequiredOnSetup` needs the bank's challenge before it
+is saved (the challenge is a page of ours, DUMMY_SETUP_PAGE, with
+Authenticate and Fail buttons), later charges pass. Any other token is
+refused. Charges are kept (see models/payments.py) by idempotency
 key: the same key never prepares or debits twice.
 
 Its webhooks are Guichet's own PaymentEvent as JSON, signed like the dummy
@@ -16,14 +19,19 @@ late or out of order, to the embedded stack.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from domain.errors import MalformedNotification, Unverifiable
+from domain.errors import MalformedNotification, NotFound, Unverifiable, error_class
+from domain.payments import CardSetup, requires_authentication
 from integrations.payloads import SIGNATURE_HEADER, is_signed, strict_json
 from integrations.payments.base import (
     ChargeDeclined,
@@ -44,7 +52,22 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_insufficientFunds": ("visa", "9995"),
     "pm_card_providerOutage": ("visa", "0019"),
     "pm_card_asyncConfirmation": ("visa", "0077"),
+    "pm_card_authenticationRequiredOnSetup": ("visa", "3155"),
 }
+# The bank challenges the learner when these are saved.
+CHALLENGED_ON_SETUP = frozenset({"pm_card_authenticationRequiredOnSetup"})
+DUMMY_SETUP_PAGE = "/api/v1/dummy-payments/setups"
+SETUP_PREFIX = "setup:"
+
+SetupNotFound = error_class(NotFound, "setup_not_found")
+
+
+class SetupStatus(StrEnum):
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 DECLINED = frozenset({"pm_card_chargeDeclined", "pm_card_insufficientFunds"})
 OUTAGE = "pm_card_providerOutage"
 OUTAGE_ATTEMPTS = 2
@@ -52,6 +75,10 @@ ASYNC_CONFIRMATION = "pm_card_asyncConfirmation"
 
 
 class DummyCharge(BaseModel):
+    """What the dummy provider made, under its idempotency key: a charge, a
+    refund (`refunded_charge`) or a card setup (key `setup:<reference>`,
+    `setup_status`)."""
+
     key: str
     reference: str | None = None
     payment_method: str | None = None
@@ -61,6 +88,10 @@ class DummyCharge(BaseModel):
     processing_answers: int = 0
     # Set on refunds: the charge they give back.
     refunded_charge: str | None = None
+    # Set on card setups.
+    setup_status: SetupStatus | None = None
+    order_id: str | None = None
+    client_secret: str | None = None
 
 
 class ChargeStore(Protocol):
@@ -77,9 +108,10 @@ EXPIRY = (12, 2034)
 class DummyPaymentProvider:
     name = "dummy"
 
-    def __init__(self, *, store: ChargeStore, webhook_secret: str) -> None:
+    def __init__(self, *, store: ChargeStore, webhook_secret: str, public_url: str) -> None:
         self._store = store
         self._webhook_secret = webhook_secret
+        self._public_url = public_url.rstrip("/")
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         signature = headers.get(SIGNATURE_HEADER, "")
@@ -136,15 +168,91 @@ class DummyPaymentProvider:
         assert made.reference is not None
         return made.reference
 
-    async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
-        card = TEST_CARDS.get(token)
-        if card is None:
+    # --- card setups ----------------------------------------------------------------
+
+    async def create_setup(
+        self, *, customer: Customer, order_id: str, token: str | None
+    ) -> CardSetup:
+        if token is None:
             raise InvalidPaymentMethod(
-                "Unknown payment method token; the dummy backend takes "
-                + ", ".join(sorted(TEST_CARDS))
-                + "."
+                "The dummy backend takes the card with its setup: give payment_method_id."
             )
-        brand, last4 = card
+        _card(token)
+        reference = f"dummy_seti_{uuid.uuid4().hex[:16]}"
+        setup = DummyCharge(
+            key=SETUP_PREFIX + reference,
+            reference=reference,
+            payment_method=token,
+            order_id=order_id,
+            client_secret=f"{reference}_secret_{secrets.token_hex(8)}",
+            setup_status=SetupStatus.REQUIRES_ACTION
+            if token in CHALLENGED_ON_SETUP
+            else SetupStatus.SUCCEEDED,
+        )
+        await self._store.save(setup)
+        return self._setup_of(setup)
+
+    async def saved_from_setup(
+        self, *, reference: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
+        setup = await self._store.load(SETUP_PREFIX + reference)
+        if setup is None or setup.order_id != order_id or setup.payment_method is None:
+            raise InvalidPaymentMethod("No such card setup for this order.")
+        if setup.setup_status is SetupStatus.REQUIRES_ACTION:
+            raise requires_authentication(self._setup_of(setup))
+        if setup.setup_status is SetupStatus.FAILED:
+            raise InvalidPaymentMethod("The bank refused this card: authentication failed.")
+        return self._saved(setup.payment_method, customer, setup_reference=reference)
+
+    async def save_payment_method(
+        self, *, token: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
+        _card(token)
+        if token in CHALLENGED_ON_SETUP:
+            setup = await self.create_setup(customer=customer, order_id=order_id, token=token)
+            raise requires_authentication(setup)
+        return self._saved(token, customer)
+
+    def setup_page_key(self, reference: str) -> str:
+        """What the challenge page's link carries: only whoever got the setup
+        (the learner's front end) can answer the bank's challenge."""
+        message = f"setup-challenge\n{reference}".encode()
+        return hmac.new(self._webhook_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+    async def challenged_setup(self, *, reference: str, key: str) -> DummyCharge:
+        """The setup the challenge page shows; SetupNotFound for a wrong key."""
+        setup = await self._store.load(SETUP_PREFIX + reference)
+        if setup is None or not hmac.compare_digest(key, self.setup_page_key(reference)):
+            raise SetupNotFound("No such card setup.")
+        return setup
+
+    async def answer_challenge(self, *, reference: str, key: str, authenticated: bool) -> str:
+        """The learner passed (or failed) the bank's challenge; returns the
+        order the setup is for. Answering twice changes nothing."""
+        setup = await self.challenged_setup(reference=reference, key=key)
+        if setup.setup_status is SetupStatus.REQUIRES_ACTION:
+            setup.setup_status = SetupStatus.SUCCEEDED if authenticated else SetupStatus.FAILED
+            await self._store.save(setup)
+        assert setup.order_id is not None
+        return setup.order_id
+
+    def _setup_of(self, setup: DummyCharge) -> CardSetup:
+        assert setup.reference is not None and setup.client_secret is not None
+        needs_challenge = setup.setup_status is SetupStatus.REQUIRES_ACTION
+        page = f"{self._public_url}{DUMMY_SETUP_PAGE}/{setup.reference}"
+        return CardSetup(
+            provider=self.name,
+            setup_reference=setup.reference,
+            client_secret=setup.client_secret,
+            next_action_url=f"{page}?key={self.setup_page_key(setup.reference)}"
+            if needs_challenge
+            else None,
+        )
+
+    def _saved(
+        self, token: str, customer: Customer, *, setup_reference: str | None = None
+    ) -> SavedPaymentMethod:
+        brand, last4 = _card(token)
         return SavedPaymentMethod(
             provider=self.name,
             reference=token,
@@ -153,4 +261,17 @@ class DummyPaymentProvider:
             last4=last4,
             exp_month=EXPIRY[0],
             exp_year=EXPIRY[1],
+            setup_reference=setup_reference,
         )
+
+
+def _card(token: str) -> tuple[str, str]:
+    """(brand, last4) of a test token; InvalidPaymentMethod for any other."""
+    card = TEST_CARDS.get(token)
+    if card is None:
+        raise InvalidPaymentMethod(
+            "Unknown payment method token; the dummy backend takes "
+            + ", ".join(sorted(TEST_CARDS))
+            + "."
+        )
+    return card

@@ -1,7 +1,10 @@
 """Stripe, through the official SDK (async methods over httpx).
 
-Cards are tokenised by Stripe's front-end SDK; we attach the resulting
-PaymentMethod to the learner's Customer for later off-session charges.
+Cards are saved only through a SetupIntent (usage off_session) on the
+learner's Customer, never a bare attach: the bank authenticates the learner
+once (3-D Secure, PSD2) and later off-session charges carry the mandate.
+The front end confirms the SetupIntent with Stripe.js; a card token given to
+us directly is confirmed on a SetupIntent here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import stripe
 
 from domain.errors import MalformedNotification, Unverifiable
+from domain.payments import CardSetup, requires_authentication
 from integrations.payloads import strict_json
 from integrations.payments.base import (
     ChargeDeclined,
@@ -59,27 +63,77 @@ class StripePaymentProvider:
         )
         return created.id
 
-    async def save_payment_method(self, *, token: str, customer: Customer) -> SavedPaymentMethod:
-        customer_reference = await self._customer(customer)
-        try:
-            method = await self._client.v1.payment_methods.attach_async(
-                token, params={"customer": customer_reference}
+    async def create_setup(
+        self, *, customer: Customer, order_id: str, token: str | None
+    ) -> CardSetup:
+        intent = await self._setup_intent(customer=customer, order_id=order_id, token=token)
+        return _setup_of(intent)
+
+    async def saved_from_setup(
+        self, *, reference: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
+        async with _card_refusals():
+            intent = await self._client.v1.setup_intents.retrieve_async(reference)
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
+        if metadata.get("order_id") != order_id:
+            raise InvalidPaymentMethod("No such card setup for this order.")
+        return await self._saved(intent)
+
+    async def save_payment_method(
+        self, *, token: str, customer: Customer, order_id: str
+    ) -> SavedPaymentMethod:
+        intent = await self._setup_intent(customer=customer, order_id=order_id, token=token)
+        return await self._saved(intent)
+
+    async def _setup_intent(
+        self, *, customer: Customer, order_id: str, token: str | None
+    ) -> stripe.SetupIntent:
+        """A SetupIntent for off-session use on the learner's Customer,
+        confirmed with `token` when one is given."""
+        async with _card_refusals():
+            customer_reference = await self._customer(customer)
+            intent = await self._client.v1.setup_intents.create_async(
+                params={
+                    "customer": customer_reference,
+                    "usage": "off_session",
+                    "payment_method_types": ["card"],
+                    "metadata": {"order_id": order_id},
+                }
             )
-        except (stripe.CardError, stripe.InvalidRequestError) as error:
-            raise InvalidPaymentMethod(
-                f"The card was refused: {error.user_message or 'invalid payment method'}."
-            ) from None
+            if token is not None:
+                intent = await self._client.v1.setup_intents.confirm_async(
+                    intent.id, params={"payment_method": token}
+                )
+        return intent
+
+    async def _saved(self, intent: stripe.SetupIntent) -> SavedPaymentMethod:
+        """The card of a succeeded SetupIntent, or why there is none yet."""
+        if intent.status in ("requires_action", "requires_confirmation"):
+            raise requires_authentication(_setup_of(intent))
+        if intent.status != "succeeded" or not intent.payment_method:
+            raise InvalidPaymentMethod("The card was refused: the setup did not succeed.")
+        reference = (
+            intent.payment_method
+            if isinstance(intent.payment_method, str)
+            else intent.payment_method.id
+        )
+        async with _card_refusals():
+            method = await self._client.v1.payment_methods.retrieve_async(reference)
         card = method.card
         if card is None:
             raise InvalidPaymentMethod("Only cards are accepted.")
+        customer_reference = intent.customer
         return SavedPaymentMethod(
             provider=self.name,
             reference=method.id,
-            customer_reference=customer_reference,
+            customer_reference=customer_reference
+            if isinstance(customer_reference, str) or customer_reference is None
+            else customer_reference.id,
             brand=card.brand,
             last4=card.last4,
             exp_month=card.exp_month,
             exp_year=card.exp_year,
+            setup_reference=intent.id,
         )
 
     async def create_charge(
@@ -150,6 +204,7 @@ CHECKOUT_EVENTS = {
     "checkout.session.completed": PaymentEventKind.CHECKOUT_COMPLETED,
     "invoice.paid": PaymentEventKind.INVOICE_PAID,
 }
+SETUP_EVENT = "setup_intent.succeeded"
 
 
 def _parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
@@ -195,6 +250,14 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
             # Partial refunds made at Stripe are not mirrored; a full one is.
             refund_reference=refunds[0]["id"] if refunds else f"{thing['id']}:refund",
         )
+    if event.type == SETUP_EVENT:
+        return PaymentEvent(
+            event_id=event.id,
+            type=event.type,
+            kind=PaymentEventKind.SETUP_SUCCEEDED,
+            setup_reference=thing["id"],
+            order_id=(thing.get("metadata") or {}).get("order_id"),
+        )
     if event.type in CHECKOUT_EVENTS:
         return PaymentEvent(
             event_id=event.id,
@@ -231,6 +294,30 @@ def _verdict(intent: stripe.PaymentIntent) -> ChargeResult:
     # attempt leaves requires_payment_method: both are refusals.
     error = intent.last_payment_error
     raise ChargeDeclined(error.message if error and error.message else f"payment {intent.status}")
+
+
+def _setup_of(intent: stripe.SetupIntent) -> CardSetup:
+    action = intent.next_action
+    redirect = getattr(action, "redirect_to_url", None) if action else None
+    return CardSetup(
+        provider="stripe",
+        setup_reference=intent.id,
+        client_secret=intent.client_secret or "",
+        next_action_url=getattr(redirect, "url", None),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _card_refusals() -> AsyncIterator[None]:
+    """A refused card or a bad token is the learner's 400; an outage is not."""
+    try:
+        yield
+    except (stripe.CardError, stripe.InvalidRequestError) as error:
+        raise InvalidPaymentMethod(
+            f"The card was refused: {error.user_message or 'invalid payment method'}."
+        ) from None
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        raise ProviderUnavailable(type(error).__name__) from None
 
 
 @contextlib.asynccontextmanager

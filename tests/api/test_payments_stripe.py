@@ -22,9 +22,12 @@ from models.inbound_events import InboundEvent
 from models.orders import OrderEvent
 from settings import PaymentBackend
 from tests.api.test_installments import _paid_order, _until
+from tests.api.test_orders import _offering
+from tests.api.tunnel import ADDRESS
 from tests.conftest import token_for
 from tests.factories import Factory
 from tests.fakes import serve
+from tests.integrations.test_stripe import THREE_D_SECURE, _card, _stripe_js_confirms
 from tests.workflows.histories import save_history
 from workflows import refund
 from workflows.order import workflow_id
@@ -358,3 +361,45 @@ async def test_news_temporal_cannot_take_is_not_kept(
     # kept and ignored.
     assert (await _post(live, body, signature)).json() == {"status": "ignored"}
     assert await _stored(sessionmaker, event) == 1
+
+
+async def test_a_card_set_up_with_3d_secure_is_saved_by_stripes_webhook(
+    learner: httpx.AsyncClient,
+    factory: Factory,
+    localstripe: str,
+    live: str,
+    webhook_secret: str,
+) -> None:
+    """A SetupIntent at Stripe, confirmed by Stripe.js with a card the bank
+    challenges: 409 until the learner authenticates; then the learner closes
+    the tab and setup_intent.succeeded saves the card. localstripe sends no
+    setup_intent events: the test delivers Stripe's, built from localstripe's
+    SetupIntent and signed like Stripe."""
+    offering = await _offering(factory)
+    body = {"offering_id": str(offering.id), "billing_address": ADDRESS}
+    order = (await learner.post("/api/v1/orders", json=body)).json()
+    setup = await learner.post(f"/api/v1/orders/{order['id']}/payment-method/setup", json={})
+    assert setup.status_code == 201, setup.text
+    reference = setup.json()["setup_reference"]
+    assert reference.startswith("seti_") and setup.json()["provider"] == "stripe"
+    method = await _card(localstripe, THREE_D_SECURE)
+    await _stripe_js_confirms(localstripe, reference, method)
+    early = await learner.post(
+        f"/api/v1/orders/{order['id']}/payment-method", json={"setup_reference": reference}
+    )
+    assert (early.status_code, early.json()["error"]["code"]) == (
+        409,
+        "payment_method_requires_authentication",
+    )
+    assert early.json()["error"]["details"]["client_secret"] == setup.json()["client_secret"]
+    succeeded = await _stripe_js_confirms(localstripe, reference, None)  # authenticated
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": "setup_intent.succeeded",
+        "data": {"object": succeeded},
+    }
+    delivered = await _post(live, *_signed(event, webhook_secret))
+    assert delivered.json() == {"status": "accepted"}, delivered.text
+    pending = await _until(learner, order["id"], "pending", seconds=20)
+    assert pending["payment_method"]["last4"] == THREE_D_SECURE[-4:]

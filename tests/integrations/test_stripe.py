@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from domain.payments import PaymentMethodRequiresAuthentication
 from integrations.payments.base import (
     ChargeDeclined,
     Customer,
@@ -19,6 +20,10 @@ from integrations.payments.stripe import StripePaymentProvider
 
 API_KEY = "sk_test_guichet"
 LEARNER = Customer(id="learner-1", email="ada@example.org", name="Ada Lovelace")
+ORDER = str(uuid.uuid4())
+# Stripe's test cards: the bank always asks for 3-D Secure; and none.
+THREE_D_SECURE = "4000002760003184"
+NO_CHALLENGE = "4242424242424242"
 
 
 @pytest.fixture
@@ -27,7 +32,9 @@ def provider(localstripe: str) -> StripePaymentProvider:
 
 
 async def test_a_card_is_saved_on_a_customer(provider: StripePaymentProvider) -> None:
-    saved = await provider.save_payment_method(token="pm_card_visa", customer=LEARNER)
+    saved = await provider.save_payment_method(
+        token="pm_card_visa", customer=LEARNER, order_id=ORDER
+    )
     assert saved.provider == "stripe"
     assert saved.reference.startswith("pm_")
     assert saved.customer_reference and saved.customer_reference.startswith("cus_")
@@ -35,6 +42,7 @@ async def test_a_card_is_saved_on_a_customer(provider: StripePaymentProvider) ->
     again = await provider.save_payment_method(
         token="pm_card_visa",
         customer=LEARNER.model_copy(update={"reference": saved.customer_reference}),
+        order_id=ORDER,
     )
     assert again.customer_reference == saved.customer_reference
 
@@ -42,7 +50,7 @@ async def test_a_card_is_saved_on_a_customer(provider: StripePaymentProvider) ->
 @pytest.mark.parametrize("token", ["pm_does_not_exist", "pm_card_visa_chargeDeclined"])
 async def test_refused_cards(provider: StripePaymentProvider, token: str) -> None:
     with pytest.raises(InvalidPaymentMethod) as caught:
-        await provider.save_payment_method(token=token, customer=LEARNER)
+        await provider.save_payment_method(token=token, customer=LEARNER, order_id=ORDER)
     assert caught.value.code == "invalid_payment_method"
 
 
@@ -55,7 +63,7 @@ async def _charges_of(localstripe: str, customer: str) -> list[dict]:
 
 
 async def _prepare(provider: StripePaymentProvider, token: str, key: str) -> tuple[str, str]:
-    saved = await provider.save_payment_method(token=token, customer=LEARNER)
+    saved = await provider.save_payment_method(token=token, customer=LEARNER, order_id=ORDER)
     assert saved.customer_reference is not None
     reference = await provider.create_charge(
         amount=Decimal("135.00"),
@@ -94,10 +102,13 @@ async def test_confirming_again_reads_the_verdict_and_never_debits_twice(
 async def test_a_declined_charge_stays_declined(
     provider: StripePaymentProvider, localstripe: str
 ) -> None:
-    saved = await provider.save_payment_method(token="pm_card_visa", customer=LEARNER)
+    saved = await provider.save_payment_method(
+        token="pm_card_visa", customer=LEARNER, order_id=ORDER
+    )
     failing = await provider.save_payment_method(
         token="pm_card_chargeCustomerFail",
         customer=LEARNER.model_copy(update={"reference": saved.customer_reference}),
+        order_id=ORDER,
     )
     assert failing.customer_reference is not None
     reference = await provider.create_charge(
@@ -121,3 +132,99 @@ async def test_an_unreachable_stripe_is_an_outage() -> None:
     provider = StripePaymentProvider(api_key=API_KEY, api_base=closed)
     with pytest.raises(ProviderUnavailable):
         await provider.confirm_charge(reference="pi_unknown", idempotency_key="k")
+
+
+# --- cards saved through a SetupIntent (3-D Secure) ------------------------------------
+
+
+async def _card(localstripe: str, number: str) -> str:
+    """A PaymentMethod as Stripe.js makes it from the card the learner typed."""
+    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
+        answer = await client.post(
+            "/v1/payment_methods",
+            data={
+                "type": "card",
+                "card[number]": number,
+                "card[exp_month]": "12",
+                "card[exp_year]": "2031",
+                "card[cvc]": "123",
+            },
+        )
+    answer.raise_for_status()
+    return answer.json()["id"]
+
+
+async def _stripe_js_confirms(localstripe: str, setup: str, method: str | None) -> dict:
+    """What Stripe.js does in the learner's browser with the client secret
+    (localstripe takes a second confirm as the passed challenge)."""
+    data = {"payment_method": method} if method else {}
+    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
+        answer = await client.post(f"/v1/setup_intents/{setup}/confirm", data=data)
+    answer.raise_for_status()
+    return answer.json()
+
+
+async def test_a_setup_confirmed_without_a_challenge_saves_the_card(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    setup = await provider.create_setup(customer=LEARNER, order_id=ORDER, token=None)
+    assert setup.provider == "stripe" and setup.setup_reference.startswith("seti_")
+    assert setup.client_secret.startswith(setup.setup_reference + "_secret_")
+    method = await _card(localstripe, NO_CHALLENGE)
+    confirmed = await _stripe_js_confirms(localstripe, setup.setup_reference, method)
+    assert confirmed["status"] == "succeeded"
+    saved = await provider.saved_from_setup(
+        reference=setup.setup_reference, customer=LEARNER, order_id=ORDER
+    )
+    assert (saved.reference, saved.last4, saved.setup_reference) == (
+        method,
+        "4242",
+        setup.setup_reference,
+    )
+    assert saved.customer_reference and saved.customer_reference.startswith("cus_")
+
+
+async def test_a_card_that_needs_3d_secure_is_saved_once_the_learner_authenticates(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    setup = await provider.create_setup(customer=LEARNER, order_id=ORDER, token=None)
+    method = await _card(localstripe, THREE_D_SECURE)
+    assert (await _stripe_js_confirms(localstripe, setup.setup_reference, method))[
+        "status"
+    ] == "requires_action"
+    with pytest.raises(PaymentMethodRequiresAuthentication) as waiting:
+        await provider.saved_from_setup(
+            reference=setup.setup_reference, customer=LEARNER, order_id=ORDER
+        )
+    assert waiting.value.status == 409
+    assert waiting.value.details["client_secret"] == setup.client_secret
+    await _stripe_js_confirms(localstripe, setup.setup_reference, None)  # challenge passed
+    saved = await provider.saved_from_setup(
+        reference=setup.setup_reference, customer=LEARNER, order_id=ORDER
+    )
+    assert saved.last4 == THREE_D_SECURE[-4:]
+
+
+async def test_a_setup_serves_only_the_order_it_was_made_for(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    setup = await provider.create_setup(customer=LEARNER, order_id=ORDER, token="pm_card_visa")
+    with pytest.raises(InvalidPaymentMethod):
+        await provider.saved_from_setup(
+            reference=setup.setup_reference, customer=LEARNER, order_id=str(uuid.uuid4())
+        )
+
+
+async def test_a_bare_token_goes_through_a_setup_and_may_need_the_learner(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    """Never a bare attach: a card the bank challenges gives the setup back
+    for the front end to finish."""
+    method = await _card(localstripe, THREE_D_SECURE)
+    with pytest.raises(PaymentMethodRequiresAuthentication) as waiting:
+        await provider.save_payment_method(token=method, customer=LEARNER, order_id=ORDER)
+    reference = waiting.value.details["setup_reference"]
+    assert reference.startswith("seti_")
+    await _stripe_js_confirms(localstripe, reference, None)
+    saved = await provider.saved_from_setup(reference=reference, customer=LEARNER, order_id=ORDER)
+    assert saved.reference == method
