@@ -35,6 +35,7 @@ from domain.payment_schedule import (
     SchedulePolicy,
     check_limits,
 )
+from domain.payments import DEFAULT_RETRY_DELAYS, DunningPolicy
 
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -215,10 +216,19 @@ class Settings(BaseSettings):
     # A charge the provider confirms later is asked again this often, in
     # case its webhook is lost.
     pending_charge_poll: Duration = timedelta(minutes=1)
+    # A soft refusal is charged again after each delay, counted from the
+    # first refusal (a JSON list of durations).
+    dunning_retry_delays: list[Duration] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_DELAYS), max_length=20
+    )
     # {max total: [percentages]}: the first limit at or above the total wins.
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}
     )
+
+    def dunning_policy(self) -> DunningPolicy:
+        """The dunning ladder new orders are collected with."""
+        return DunningPolicy(retry_delays=tuple(self.dunning_retry_delays))
 
     def schedule_policy(self) -> SchedulePolicy:
         """The policy new orders are planned, signed and debited with."""

@@ -9,7 +9,7 @@ EMAIL_ATTEMPTS times (the workflows' retry policy), then recorded alike."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +39,8 @@ class EmailRequest(BaseModel):
     installment_id: uuid.UUID | None = None
     # Instead of the owner (a prepaid seat has none yet).
     recipient: MailRecipient | None = None
+    # A refused installment the dunning ladder charges again then.
+    next_retry_at: datetime | None = None
 
 
 def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentFacts | None:
@@ -109,7 +111,9 @@ class EmailActivities:
             mail = render(
                 kind=request.kind,
                 language=order.language,
-                context=context_of(order, to, request.installment_id),
+                context=context_of(order, to, request.installment_id).model_copy(
+                    update={"next_retry_at": request.next_retry_at}
+                ),
                 to=to.email,
             )
             # Sent inside the transaction: if sending fails, the guard row is

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from temporalio import activity
@@ -20,6 +20,7 @@ from domain.errors import Unprocessable, error_class
 from domain.invoices import TransactionKind
 from domain.orders import (
     CancelRequest,
+    DebitOutcome,
     InstallmentInfo,
     InstallmentState,
     NewOrder,
@@ -39,7 +40,7 @@ from integrations.payments.base import (
     SavedPaymentMethod,
 )
 from models import catalog, invoices, orders
-from models.base import utcnow
+from models.base import UTCDateTime, utcnow
 from models.catalog import Product
 from models.contracts import Contract
 from models.orders import Installment, Order, PaymentMethod
@@ -123,7 +124,14 @@ class OrderActivities:
             facts=orders.facts_of(order, contract=contract),
             contract_id=contract.id if contract else None,
             schedule=tuple(
-                InstallmentInfo(id=item.id, due_at=item.due_at, state=InstallmentState(item.state))
+                InstallmentInfo(
+                    id=item.id,
+                    due_at=item.due_at,
+                    state=InstallmentState(item.state),
+                    refusals=item.attempt,
+                    first_refused_at=item.first_refused_at,
+                    decline_code=item.decline_code,
+                )
                 for item in order.installments
             ),
         )
@@ -400,15 +408,17 @@ class DebitActivities:
     @activity.defn(name="orders.debit")
     @raises_domain_errors
     @heartbeating
-    async def debit(self, request: DebitRequest) -> InstallmentState:
-        """PAID, REFUSED, or PENDING when the provider confirms later (its
-        webhook or the next poll will tell); raises while it is unavailable."""
+    async def debit(self, request: DebitRequest) -> InstallmentState | DebitOutcome:
+        """PAID, REFUSED (with the ladder's reckoning), or PENDING when the
+        provider confirms later (its webhook or the next poll will tell);
+        raises while it is unavailable. A plain InstallmentState is what runs
+        before the dunning ladder recorded (their histories replay it)."""
         async with self._sessionmaker() as session:
             installment = await session.get(Installment, request.installment_id)
             order = await orders.get_order(session=session, id=request.order_id, view=True)
         assert installment is not None
         if installment.state == InstallmentState.PAID.value:
-            return InstallmentState.PAID
+            return DebitOutcome(state=InstallmentState.PAID)
         card = order.payment_method
         if card is None:
             raise NoPaymentMethod("The order has no saved payment method.")
@@ -417,11 +427,14 @@ class DebitActivities:
             reference = await self._prepared_charge(order, installment, card, key)
             charged = await self._payments.confirm_charge(reference=reference, idempotency_key=key)
         except ChargeDeclined as refusal:
-            await self._record(installment, InstallmentState.REFUSED, key, {"reason": str(refusal)})
-            return InstallmentState.REFUSED
+            detail = {"reason": str(refusal), "decline_code": refusal.code}
+            await self._record(
+                installment, InstallmentState.REFUSED, key, detail, decline_code=refusal.code
+            )
+            return await self._refusal_of(installment.id)
         except ChargePending:
             await self._record(installment, InstallmentState.PENDING, key, {"reason": "processing"})
-            return InstallmentState.PENDING
+            return DebitOutcome(state=InstallmentState.PENDING)
         except ProviderUnavailable as outage:
             await self._record(installment, InstallmentState.ERROR, key, {"reason": str(outage)})
             # Retried by the activity's retry policy, with backoff.
@@ -429,7 +442,20 @@ class DebitActivities:
         await self._record(
             installment, InstallmentState.PAID, key, {"reference": charged.reference}
         )
-        return InstallmentState.PAID
+        return DebitOutcome(state=InstallmentState.PAID)
+
+    async def _refusal_of(self, installment_id: uuid.UUID) -> DebitOutcome:
+        """A refused installment as its row now says (refusals, first refusal,
+        decline code), or PAID if an earlier run had paid it."""
+        async with self._sessionmaker() as session:
+            row = await session.get(Installment, installment_id, populate_existing=True)
+        assert row is not None
+        return DebitOutcome(
+            state=InstallmentState(row.state),
+            refusals=row.attempt,
+            first_refused_at=row.first_refused_at,
+            decline_code=row.decline_code,
+        )
 
     async def _prepared_charge(
         self, order: Order, installment: Installment, card: PaymentMethod, key: str
@@ -459,12 +485,22 @@ class DebitActivities:
         return reference
 
     async def _record(
-        self, installment: Installment, state: InstallmentState, key: str, detail: dict
+        self,
+        installment: Installment,
+        state: InstallmentState,
+        key: str,
+        detail: dict,
+        *,
+        decline_code: str | None = None,
     ) -> None:
         async with self._sessionmaker.begin() as session:
             values: dict = {"state": state.value, "updated_at": utcnow()}
             if state is InstallmentState.REFUSED:
+                # The dunning ladder counts from the first refusal.
                 values["attempt"] = Installment.attempt + 1
+                now = literal(utcnow(), UTCDateTime())
+                values["first_refused_at"] = func.coalesce(Installment.first_refused_at, now)
+                values["decline_code"] = decline_code
             changed = await session.scalar(
                 update(Installment)
                 .where(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel
 
 from domain.errors import Unprocessable, error_class
+from domain.payment_schedule import paris_day
 
 # A mail the server refused for good, or that could not be sent after every
 # attempt: recorded on the order (`email_failed`), never retried further.
@@ -81,6 +82,14 @@ class EmailContext(BaseModel):
     card_last4: str | None = None
     installment: InstallmentFacts | None = None
     voucher_code: str | None = None
+    # A refused installment the dunning ladder charges again then (None: a
+    # new card is needed).
+    next_retry_at: datetime | None = None
+
+    @property
+    def next_retry_on(self) -> date | None:
+        """The French day of the next automatic retry."""
+        return paris_day(self.next_retry_at) if self.next_retry_at else None
 
 
 def sample_context() -> EmailContext:

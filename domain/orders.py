@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import Conflict, Unprocessable, error_class
 from domain.payment_schedule import SchedulePolicy
+from domain.payments import DunningPolicy
 from domain.signatures import OrderNotSignable
 
 
@@ -290,6 +291,7 @@ class OrderWorkflowInput(BaseModel):
     # settings at creation: the contract and the debits use the same.
     schedule_policy: SchedulePolicy = SchedulePolicy()
     pending_charge_poll: timedelta = timedelta(minutes=1)
+    dunning: DunningPolicy = DunningPolicy()
 
 
 class SavedPaymentMethod(BaseModel):
@@ -314,10 +316,25 @@ class PaymentNews(BaseModel):
     refund_reference: str | None = None
 
 
+class DebitOutcome(BaseModel):
+    """What one debit came to; after a refusal, the dunning ladder's reckoning
+    as the installment's row now holds it."""
+
+    state: InstallmentState
+    refusals: int = 0
+    first_refused_at: datetime | None = None
+    decline_code: str | None = None
+
+
 class InstallmentInfo(BaseModel):
     id: uuid.UUID
     due_at: datetime
     state: InstallmentState
+    # Its refusals so far, the first one's moment and the last decline code:
+    # what the dunning ladder is reckoned from.
+    refusals: int = 0
+    first_refused_at: datetime | None = None
+    decline_code: str | None = None
 
 
 class OrderSnapshot(BaseModel):
@@ -329,10 +346,15 @@ class OrderSnapshot(BaseModel):
     contract_id: uuid.UUID | None = None
     schedule: tuple[InstallmentInfo, ...] = ()
 
-    def with_installment(self, installment_id: uuid.UUID, state: InstallmentState) -> OrderSnapshot:
-        """The same order with one installment in a new state (and its facts)."""
+    def with_installment(
+        self, installment_id: uuid.UUID, state: InstallmentState, **reckoning: object
+    ) -> OrderSnapshot:
+        """The same order with one installment in a new state (and its facts);
+        `reckoning`: its refusals, first refusal and decline code, when a
+        refusal changed them."""
+        changes = {"state": state, **reckoning}
         schedule = tuple(
-            item.model_copy(update={"state": state}) if item.id == installment_id else item
+            item.model_copy(update=changes) if item.id == installment_id else item
             for item in self.schedule
         )
         facts = self.facts.model_copy(
@@ -458,6 +480,15 @@ def check_payment_method_accepted(state: OrderState, facts: OrderFacts) -> None:
 # --- the order workflow's state -----------------------------------------------------
 
 
+def retry_at(dunning: DunningPolicy, item: InstallmentInfo) -> datetime | None:
+    """When the dunning ladder charges this refused installment again, if it does."""
+    return dunning.next_retry_at(
+        first_refused_at=item.first_refused_at,
+        refusals=item.refusals,
+        decline_code=item.decline_code,
+    )
+
+
 class CollectionStep(StrEnum):
     """What collecting the schedule asks for next."""
 
@@ -468,6 +499,9 @@ class CollectionStep(StrEnum):
     DEBIT_WHEN_DUE = "debit_when_due"
     # A new card pays the refused installment now.
     DEBIT_NOW = "debit_now"
+    # A soft refusal: the saved card is charged again at the dunning ladder's
+    # next step (DunningPolicy.next_retry_at).
+    RETRY_LATER = "retry_later"
 
 
 class OrderProcess(BaseModel):
@@ -551,21 +585,34 @@ class OrderProcess(BaseModel):
             update={"retry": None, "payment_news": self.payment_news - {installment_id}}
         )
 
-    def debited(self, installment_id: uuid.UUID, result: InstallmentState) -> OrderProcess:
+    def debited(self, installment_id: uuid.UUID, result: DebitOutcome) -> OrderProcess:
         """A debit's verdict (not PENDING: that one the provider tells later)."""
-        return self.changed(snapshot=self.snapshot.with_installment(installment_id, result))
+        reckoning = (
+            result.model_dump(include={"refusals", "first_refused_at", "decline_code"})
+            if result.state is InstallmentState.REFUSED and result.refusals
+            else {}
+        )
+        return self.changed(
+            snapshot=self.snapshot.with_installment(installment_id, result.state, **reckoning)
+        )
 
     def told(self, installment_id: uuid.UUID) -> OrderProcess:
         """The provider has news about this installment's charge."""
         return self.model_copy(update={"payment_news": self.payment_news | {installment_id}})
 
-    def collection_step(self) -> tuple[CollectionStep, InstallmentInfo | None]:
+    def collection_step(
+        self, dunning: DunningPolicy | None = None
+    ) -> tuple[CollectionStep, InstallmentInfo | None]:
+        """What to do next; with no `dunning` (runs started before automatic
+        retries existed), a refused installment waits for a new card."""
         item = self.snapshot.next_installment()
         if item is None:
             return CollectionStep.WAIT, None
         if self.retry == item.id:
             return CollectionStep.DEBIT_NOW, item
         if item.state is InstallmentState.REFUSED:
+            if dunning is not None and retry_at(dunning, item) is not None:
+                return CollectionStep.RETRY_LATER, item
             return CollectionStep.WAIT, None
         return CollectionStep.DEBIT_WHEN_DUE, item
 

@@ -4,6 +4,7 @@ rules, no I/O."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
@@ -66,3 +67,62 @@ def requires_authentication(setup: CardSetup) -> DomainError:
         "The bank asks the learner to authenticate this card before it is saved.",
         details=setup.model_dump(),
     )
+
+
+# --- dunning: refused installments recover by themselves ----------------------------
+
+# Declines no retry can cure: the card is gone, wrong or refused for good.
+# Any other code, an unknown one included, is soft (Stripe's and Chargebee's
+# practice: insufficient funds, processing errors, velocity limits pass).
+HARD_DECLINES = frozenset(
+    {
+        "lost_card",
+        "stolen_card",
+        "expired_card",
+        "incorrect_number",
+        "invalid_number",
+        "incorrect_cvc",
+        "invalid_cvc",
+        "invalid_expiry_month",
+        "invalid_expiry_year",
+        "pickup_card",
+        "fraudulent",
+        "merchant_blacklist",
+        "restricted_card",
+        "card_not_supported",
+        "currency_not_supported",
+        "invalid_account",
+        "new_account_information_available",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "security_violation",
+        "stop_payment_order",
+        "transaction_not_allowed",
+    }
+)
+DEFAULT_RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+
+
+def is_hard_decline(code: str | None) -> bool:
+    return code in HARD_DECLINES
+
+
+class DunningPolicy(BaseModel):
+    """When a refused installment is charged again by itself, from the
+    settings at the order's creation (GUICHET_DUNNING_RETRY_DELAYS)."""
+
+    # Counted from the first refusal: one automatic retry per delay.
+    retry_delays: tuple[timedelta, ...] = DEFAULT_RETRY_DELAYS
+
+    def next_retry_at(
+        self, *, first_refused_at: datetime | None, refusals: int, decline_code: str | None
+    ) -> datetime | None:
+        """When to charge the saved card again after `refusals` refusals (the
+        first included), or None: a hard decline, or every retry spent; the
+        order then waits for the learner (a new card, or pay now)."""
+        if first_refused_at is None or refusals < 1 or is_hard_decline(decline_code):
+            return None
+        index = refusals - 1
+        if index >= len(self.retry_delays):
+            return None
+        return first_refused_at + self.retry_delays[index]

@@ -168,6 +168,10 @@ class Installment(TimestampMixin, Base):
     charge_key: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[Decimal] = mapped_column(Money())
     state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
+    # The dunning ladder's reckoning: the first refusal, and the last decline
+    # code (soft ones are retried by themselves, hard ones wait for the learner).
+    first_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decline_code: Mapped[str | None] = mapped_column(String(60))
 
 
 class PaymentMethod(TimestampMixin, Base):

@@ -227,6 +227,7 @@ def workflow_input(*, settings: Settings, new: NewOrder) -> OrderWorkflowInput:
         stuck_timeout=settings.order_stuck_timeout,
         schedule_policy=settings.schedule_policy(),
         pending_charge_poll=settings.pending_charge_poll,
+        dunning=settings.dunning_policy(),
         signature=SignatureTiming(
             poll_interval=settings.signature_poll_interval,
             poll_max_interval=settings.signature_poll_max_interval,

@@ -1,5 +1,7 @@
 """Collecting an order's schedule, a component of the order workflow:
-remind before each due time, debit at it, once; a new card pays a refused
+remind before each due time, debit at it, once; a soft refusal is charged
+again at each step of the dunning ladder (durable timers, counted from the
+first refusal), a hard one waits for the learner; a new card pays a refused
 installment at once; a charge the provider confirms later waits for its
 webhook or the poll timer."""
 
@@ -18,10 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders import (
         COLLECTING_STATES,
         CollectionStep,
+        DebitOutcome,
         InstallmentInfo,
         InstallmentState,
         OrderProcess,
+        retry_at,
     )
+    from domain.payments import DunningPolicy
     from workflows.options import MONEY_OPTIONS
 
 # The mail that follows each verdict of a debit.
@@ -39,26 +44,48 @@ class CollectingOrder(Protocol):
 
     async def advance(self, event: str) -> None: ...
 
-    def email(self, kind: EmailKind, installment_id: object | None = None) -> None: ...
+    def email(
+        self,
+        kind: EmailKind,
+        installment_id: object | None = None,
+        *,
+        next_retry_at: datetime | None = None,
+    ) -> None: ...
 
 
 class InstallmentCollector:
     def __init__(
-        self, order: CollectingOrder, *, reminder_before: timedelta, pending_charge_poll: timedelta
+        self,
+        order: CollectingOrder,
+        *,
+        reminder_before: timedelta,
+        pending_charge_poll: timedelta,
+        dunning: DunningPolicy,
     ) -> None:
         self._order = order
         self._reminder_before = reminder_before
         self._pending_charge_poll = pending_charge_poll
+        self._dunning = dunning
+
+    def _ladder(self) -> DunningPolicy | None:
+        """The dunning ladder, for runs that record it (older histories
+        replay their refusals waiting for a new card)."""
+        return self._dunning if workflow.patched("dunning-retries") else None
 
     async def collect_next(self) -> None:
         """One step: wait, or remind and debit the next installment. Returns
         early when something changed (a new card, a cancel, a refund)."""
         seen = self._order.process.changes
-        step, item = self._order.process.collection_step()
+        step, item = self._order.process.collection_step(self._ladder())
         if step is CollectionStep.WAIT:
             await workflow.wait_condition(lambda: self._order.process.changes != seen)
             return
         assert item is not None
+        if step is CollectionStep.RETRY_LATER:
+            moment = retry_at(self._dunning, item)
+            assert moment is not None
+            if await self._sleep_until(moment, seen):
+                return  # a new card, a cancel: the next step decides
         if step is CollectionStep.DEBIT_WHEN_DUE:
             if await self._sleep_until(item.due_at - self._reminder_before, seen):
                 return
@@ -92,13 +119,15 @@ class InstallmentCollector:
                 return  # canceled or refunded while we waited for the lock
             self._order.process = self._order.process.debiting(item.id)
             seen = self._order.process.changes
-            result = await workflow.execute_activity_method(
+            answer = await workflow.execute_activity_method(
                 DebitActivities.debit,
                 DebitRequest(order_id=self._order.process.order_id, installment_id=item.id),
                 **MONEY_OPTIONS,
             )
+            outcome = answer if isinstance(answer, DebitOutcome) else DebitOutcome(state=answer)
+            result = outcome.state
             if result is not InstallmentState.PENDING:
-                self._order.process = self._order.process.debited(item.id, result)
+                self._order.process = self._order.process.debited(item.id, outcome)
                 await self._order.advance(f"installment_{result.value}")
         if result is InstallmentState.PENDING:
             await self._await_verdict(item, seen)
@@ -106,7 +135,16 @@ class InstallmentCollector:
         kind = VERDICT_EMAILS[result]
         if result is InstallmentState.PAID and self._order.process.paid_in_full():
             kind = EmailKind.INSTALLMENTS_FULLY_PAID
-        self._order.email(kind, item.id)
+        self._order.email(kind, item.id, next_retry_at=self._next_retry(item.id))
+
+    def _next_retry(self, installment_id: object) -> datetime | None:
+        """When a refused installment is charged again by itself, if it is."""
+        refused = self._order.process.snapshot.next_installment()
+        if refused is None or refused.id != installment_id:
+            return None
+        if refused.state is not InstallmentState.REFUSED or self._ladder() is None:
+            return None
+        return retry_at(self._dunning, refused)
 
     async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:
         """The provider confirms this charge later: its webhook, a change or

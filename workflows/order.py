@@ -12,7 +12,7 @@ The API talks to it with updates, which answer once the change is written.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -126,6 +126,7 @@ class OrderWorkflow:
             self,
             reminder_before=params.schedule_policy.reminder_before,
             pending_charge_poll=params.pending_charge_poll,
+            dunning=params.dunning,
         )
         while True:
             # Decide on a settled order: no update is half-way through a change.
@@ -160,10 +161,21 @@ class OrderWorkflow:
             await db_step(OrderActivities.transition, transition)
             self.process = self.process.moved_to(transition.to_state)
 
-    def email(self, kind: EmailKind, installment_id: object | None = None) -> None:
+    def email(
+        self,
+        kind: EmailKind,
+        installment_id: object | None = None,
+        *,
+        next_retry_at: datetime | None = None,
+    ) -> None:
         """Sent apart: the order moves on whatever becomes of the mail."""
         self._apart.mail(
-            EmailRequest(order_id=self.process.order_id, kind=kind, installment_id=installment_id)
+            EmailRequest(
+                order_id=self.process.order_id,
+                kind=kind,
+                installment_id=installment_id,
+                next_retry_at=next_retry_at,
+            )
         )
 
     async def _confirm_once(self) -> None:

@@ -82,7 +82,12 @@ class PaymentProvider(Protocol):
 
 
 class ChargeDeclined(Exception):
-    """The provider refused the charge (card declined, insufficient funds)."""
+    """The provider refused the charge (card declined, insufficient funds),
+    with its decline code when it gives one (domain.payments.is_hard_decline)."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ChargePending(Exception):

@@ -1,8 +1,14 @@
 """The embedded default: no provider, Stripe-like test tokens.
 
-`pm_card_visa` and `pm_card_mastercard` pay; `pm_card_chargeDeclined` and
-`pm_card_insufficientFunds` save fine and are declined when charged, as with
-Stripe's test cards; `pm_card_providerOutage` makes the "provider" unavailable
+`pm_card_visa` and `pm_card_mastercard` pay; the declining tokens save fine
+and are declined when charged, with the decline code of Stripe's test card of
+the same name (DECLINES: `pm_card_chargeDeclined` generic_decline,
+`pm_card_insufficientFunds` and `pm_card_chargeDeclinedInsufficientFunds`
+insufficient_funds, `pm_card_chargeDeclinedProcessingError` processing_error:
+soft, retried by the dunning ladder; `pm_card_chargeDeclinedLostCard`
+lost_card, `pm_card_chargeDeclinedExpiredCard` expired_card: hard);
+`pm_card_insufficientFundsOnce` is refused (insufficient_funds) at each
+installment's first attempt and pays at the next, as an account topped up; `pm_card_providerOutage` makes the "provider" unavailable
 for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
 `pm_card_asyncConfirmation` answers "processing" once, then pays;
 `pm_card_authenticationRequiredOnSetup` needs the bank's challenge before it
@@ -53,7 +59,22 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_providerOutage": ("visa", "0019"),
     "pm_card_asyncConfirmation": ("visa", "0077"),
     "pm_card_authenticationRequiredOnSetup": ("visa", "3155"),
+    "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995"),
+    "pm_card_chargeDeclinedLostCard": ("visa", "9987"),
+    "pm_card_chargeDeclinedExpiredCard": ("visa", "0069"),
+    "pm_card_chargeDeclinedProcessingError": ("visa", "0119"),
+    "pm_card_insufficientFundsOnce": ("visa", "9996"),
 }
+# token -> the decline code its charges get.
+DECLINES: dict[str, str] = {
+    "pm_card_chargeDeclined": "generic_decline",
+    "pm_card_insufficientFunds": "insufficient_funds",
+    "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
+    "pm_card_chargeDeclinedLostCard": "lost_card",
+    "pm_card_chargeDeclinedExpiredCard": "expired_card",
+    "pm_card_chargeDeclinedProcessingError": "processing_error",
+}
+DECLINED_ONCE = "pm_card_insufficientFundsOnce"
 # The bank challenges the learner when these are saved.
 CHALLENGED_ON_SETUP = frozenset({"pm_card_authenticationRequiredOnSetup"})
 DUMMY_SETUP_PAGE = "/api/v1/dummy-payments/setups"
@@ -68,7 +89,6 @@ class SetupStatus(StrEnum):
     FAILED = "failed"
 
 
-DECLINED = frozenset({"pm_card_chargeDeclined", "pm_card_insufficientFunds"})
 OUTAGE = "pm_card_providerOutage"
 OUTAGE_ATTEMPTS = 2
 ASYNC_CONFIRMATION = "pm_card_asyncConfirmation"
@@ -84,6 +104,7 @@ class DummyCharge(BaseModel):
     payment_method: str | None = None
     confirmed: bool = False
     declined: bool = False
+    decline_code: str | None = None
     unavailable_attempts: int = 0
     processing_answers: int = 0
     # Set on refunds: the charge they give back.
@@ -148,10 +169,11 @@ class DummyPaymentProvider:
                 await self._store.save(charge)
                 raise ChargePending(reference)
             charge.confirmed = True
-            charge.declined = charge.payment_method in DECLINED
+            charge.decline_code = _decline_code(charge.payment_method, idempotency_key)
+            charge.declined = charge.decline_code is not None
             await self._store.save(charge)
         if charge.declined:
-            raise ChargeDeclined("Your card was declined.")
+            raise ChargeDeclined("Your card was declined.", code=charge.decline_code)
         return ChargeResult(reference=reference)
 
     async def refund(
@@ -275,3 +297,12 @@ def _card(token: str) -> tuple[str, str]:
             + "."
         )
     return card
+
+
+def _decline_code(token: str | None, idempotency_key: str) -> str | None:
+    """The decline code of this charge, None when it pays. An installment's
+    first attempt is keyed `installment:<id>`, later ones `…:<attempt>`."""
+    if token == DECLINED_ONCE:
+        first_attempt = idempotency_key.count(":") == 1
+        return "insufficient_funds" if first_attempt else None
+    return DECLINES.get(token or "")

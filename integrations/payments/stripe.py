@@ -293,7 +293,12 @@ def _verdict(intent: stripe.PaymentIntent) -> ChargeResult:
     # Off-session nobody can authenticate (requires_action) and a failed
     # attempt leaves requires_payment_method: both are refusals.
     error = intent.last_payment_error
-    raise ChargeDeclined(error.message if error and error.message else f"payment {intent.status}")
+    raise ChargeDeclined(
+        error.message if error and error.message else f"payment {intent.status}",
+        code=(getattr(error, "decline_code", None) or getattr(error, "code", None))
+        if error
+        else None,
+    )
 
 
 def _setup_of(intent: stripe.SetupIntent) -> CardSetup:
@@ -327,6 +332,15 @@ async def _provider_errors() -> AsyncIterator[None]:
     try:
         yield
     except stripe.CardError as error:
-        raise ChargeDeclined(error.user_message or "card declined") from None
+        raise ChargeDeclined(
+            error.user_message or "card declined", code=_decline_code_of(error)
+        ) from None
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
         raise ProviderUnavailable(type(error).__name__) from None
+
+
+def _decline_code_of(error: stripe.CardError) -> str | None:
+    """The issuer's decline code (insufficient_funds, lost_card…), else
+    Stripe's error code (card_declined, expired_card…)."""
+    details = getattr(error, "error", None)
+    return getattr(details, "decline_code", None) or error.code

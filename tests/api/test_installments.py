@@ -42,6 +42,10 @@ def inbox(smtp: tuple[SmtpInbox, int]) -> SmtpInbox:
 
 @pytest.fixture
 def settings(settings, lms: FakeLms, smtp: tuple[SmtpInbox, int]):
+    return with_mail_and_lms(settings, lms, smtp)
+
+
+def with_mail_and_lms(settings, lms: FakeLms, smtp: tuple[SmtpInbox, int]):
     """Mail goes to a real SMTP server; the LMS hears about every enrollment change."""
     return settings.model_copy(
         update={

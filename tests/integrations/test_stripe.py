@@ -120,8 +120,10 @@ async def test_a_declined_charge_stays_declined(
         description="Certificat 2/3",
     )
     for _ in range(2):
-        with pytest.raises(ChargeDeclined):
+        with pytest.raises(ChargeDeclined) as caught:
             await provider.confirm_charge(reference=reference, idempotency_key="k")
+        # The decline code the dunning ladder reads (soft: retried by itself).
+        assert caught.value.code == "card_declined"
     assert await _charges_of(localstripe, failing.customer_reference) == []
 
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from domain.orders import (
     CollectionStep,
+    DebitOutcome,
     InstallmentInfo,
     InstallmentState,
     OrderFacts,
     OrderProcess,
     OrderSnapshot,
     OrderState,
+    retry_at,
 )
+from domain.payments import DunningPolicy, is_hard_decline
 
 P = InstallmentState.PAID
 R = InstallmentState.REFUSED
@@ -64,7 +69,7 @@ def test_a_card_saved_with_nothing_refused_retries_nothing() -> None:
 def test_nothing_left_to_collect_once_all_is_paid() -> None:
     process = _process(OrderState.PENDING_PAYMENT, P, P, W)
     last = process.snapshot.schedule[2].id
-    paid = process.debited(last, P)
+    paid = process.debited(last, DebitOutcome(state=P))
     assert paid.paid_in_full()
     assert paid.collection_step() == (CollectionStep.WAIT, None)
     assert paid.changes == process.changes + 1
@@ -98,3 +103,56 @@ def test_confirmation_and_enrollment_are_asked_for_once() -> None:
     # A prepaid seat nobody owns yet has nobody to tell or enroll.
     seat = _process(OrderState.COMPLETED, has_owner=False)
     assert not seat.wants_confirmation() and not seat.wants_enrollment()
+
+
+# --- the dunning ladder --------------------------------------------------------------
+
+LADDER = DunningPolicy()  # the defaults: 1, 3 and 7 days after the first refusal
+
+
+def _refused(code: str | None, refusals: int = 1) -> tuple[OrderProcess, uuid.UUID]:
+    process = _process(OrderState.FAILED_PAYMENT, P, W, W)
+    item = process.snapshot.schedule[1].id
+    outcome = DebitOutcome(state=R, refusals=refusals, first_refused_at=NOW, decline_code=code)
+    return process.debited(item, outcome), item
+
+
+@pytest.mark.parametrize(
+    ("refusals", "after"), [(1, timedelta(days=1)), (2, timedelta(days=3)), (3, timedelta(days=7))]
+)
+def test_a_soft_refusal_is_retried_at_each_step_of_the_ladder(
+    refusals: int, after: timedelta
+) -> None:
+    process, item = _refused("insufficient_funds", refusals)
+    step, found = process.collection_step(LADDER)
+    assert (step, found.id if found else None) == (CollectionStep.RETRY_LATER, item)
+    assert retry_at(LADDER, found) == NOW + after
+
+
+@pytest.mark.parametrize("code", ["lost_card", "stolen_card", "expired_card", "fraudulent"])
+def test_a_hard_refusal_waits_for_the_learner(code: str) -> None:
+    process, _ = _refused(code)
+    assert process.collection_step(LADDER) == (CollectionStep.WAIT, None)
+
+
+def test_an_unknown_or_missing_code_is_soft() -> None:
+    for code in ("something_new", None):
+        process, _ = _refused(code)
+        assert process.collection_step(LADDER)[0] is CollectionStep.RETRY_LATER
+        assert not is_hard_decline(code)
+
+
+def test_once_every_retry_is_spent_the_order_waits_for_the_learner() -> None:
+    process, _ = _refused("insufficient_funds", refusals=4)
+    assert process.collection_step(LADDER) == (CollectionStep.WAIT, None)
+
+
+def test_runs_without_the_ladder_wait_for_a_new_card_as_before() -> None:
+    process, _ = _refused("insufficient_funds")
+    assert process.collection_step() == (CollectionStep.WAIT, None)
+
+
+def test_a_new_card_pays_now_whatever_the_ladder_says() -> None:
+    process, item = _refused("insufficient_funds")
+    step, found = process.card_saved().collection_step(LADDER)
+    assert (step, found.id if found else None) == (CollectionStep.DEBIT_NOW, item)
