@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import Conflict, Unprocessable, error_class
 from domain.payment_schedule import SchedulePolicy
-from domain.payments import DunningPolicy
+from domain.payments import CardSource, DunningPolicy
 from domain.signatures import OrderNotSignable
 
 
@@ -470,6 +470,38 @@ def check_voucher_sendable(state: OrderState) -> None:
 def check_refundable(state: OrderState) -> None:
     if state not in REFUNDABLE_STATES and state is not OrderState.REFUNDING:
         raise NotRefundable(f"An order in state {state} has nothing to refund.")
+
+
+InstallmentNotPayable = error_class(Conflict, "installment_not_payable")
+
+
+class PayNow(BaseModel):
+    """Charge a refused installment at once, with the card given (or the
+    saved one): the learner's "pay now", an admin's "retry now"."""
+
+    installment_id: uuid.UUID
+    card: CardSource | None = None
+
+
+def check_installment_payable(
+    *, order_state: OrderState, installment_state: InstallmentState | None
+) -> None:
+    """Only a refused installment of an order still collecting is paid now."""
+    if installment_state is None:
+        raise InstallmentNotPayable("This order has no such installment.")
+    if order_state not in COLLECTING_STATES or installment_state is not InstallmentState.REFUSED:
+        raise InstallmentNotPayable(
+            f"An installment {installment_state} of an order {order_state} is not to pay now."
+        )
+
+
+def check_payable(snapshot: OrderSnapshot, installment_id: uuid.UUID) -> InstallmentInfo:
+    item = next((item for item in snapshot.schedule if item.id == installment_id), None)
+    check_installment_payable(
+        order_state=snapshot.state, installment_state=item.state if item else None
+    )
+    assert item is not None
+    return item
 
 
 def check_payment_method_accepted(state: OrderState, facts: OrderFacts) -> None:

@@ -34,10 +34,12 @@ from domain.orders import (
     OrderState,
     OrderWorkflowInput,
     PaymentNews,
+    PayNow,
     RefundRequest,
     RefundWorkflowInput,
     SignatureTiming,
     check_cancel,
+    check_installment_payable,
     check_payment_method_accepted,
     check_refundable,
     check_same_request,
@@ -51,7 +53,7 @@ from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
 from models.base import utcnow
 from models.catalog import Course, Offering, list_page
-from models.orders import Order, OrderEvent
+from models.orders import Installment, Order, OrderEvent
 from models.vouchers import Voucher
 from services import workflows
 from settings import Settings
@@ -715,3 +717,37 @@ async def card_setup_succeeded(
         argument=setup_reference,
         within=workflows.SIGNAL_BUDGET,
     )
+
+
+async def pay_installment(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    installment_id: uuid.UUID,
+    card: CardSource | None,
+    owner_id: str | None = None,
+) -> Installment:
+    """Charge a refused installment now, with `card` or the saved one: the
+    learner's own order (`owner_id`), or any for an admin. The installment as
+    the charge left it (paid, refused with its decline code, pending)."""
+
+    def payable(order: Order) -> None:
+        found = next((item for item in order.installments if item.id == installment_id), None)
+        check_installment_payable(
+            order_state=OrderState(order.state),
+            installment_state=InstallmentState(found.state) if found else None,
+        )
+
+    await _checked_update(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        order=await get(session=session, order_id=order_id, owner_id=owner_id),
+        check=payable,
+        update=OrderWorkflow.pay_installment,
+        argument=PayNow(installment_id=installment_id, card=card),
+    )
+    fresh = await _fresh(session, order_id)
+    return next(item for item in fresh.installments if item.id == installment_id)

@@ -117,23 +117,34 @@ class InstallmentCollector:
         async with self._order.lock:
             if self._order.process.state not in COLLECTING_STATES:
                 return  # canceled or refunded while we waited for the lock
-            self._order.process = self._order.process.debiting(item.id)
+            outcome = await self.charge(item)
             seen = self._order.process.changes
-            answer = await workflow.execute_activity_method(
-                DebitActivities.debit,
-                DebitRequest(order_id=self._order.process.order_id, installment_id=item.id),
-                **MONEY_OPTIONS,
-            )
-            outcome = answer if isinstance(answer, DebitOutcome) else DebitOutcome(state=answer)
-            result = outcome.state
-            if result is not InstallmentState.PENDING:
-                self._order.process = self._order.process.debited(item.id, outcome)
-                await self._order.advance(f"installment_{result.value}")
-        if result is InstallmentState.PENDING:
+        if outcome.state is InstallmentState.PENDING:
             await self._await_verdict(item, seen)
             return
-        kind = VERDICT_EMAILS[result]
-        if result is InstallmentState.PAID and self._order.process.paid_in_full():
+        self.tell(item, outcome)
+
+    async def charge(self, item: InstallmentInfo) -> DebitOutcome:
+        """Debit `item` now and take in the verdict; the caller holds the
+        order's lock (the collector at a due time, or a learner paying now)."""
+        self._order.process = self._order.process.debiting(item.id)
+        answer = await workflow.execute_activity_method(
+            DebitActivities.debit,
+            DebitRequest(order_id=self._order.process.order_id, installment_id=item.id),
+            **MONEY_OPTIONS,
+        )
+        outcome = answer if isinstance(answer, DebitOutcome) else DebitOutcome(state=answer)
+        if outcome.state is not InstallmentState.PENDING:
+            self._order.process = self._order.process.debited(item.id, outcome)
+            await self._order.advance(f"installment_{outcome.state.value}")
+        return outcome
+
+    def tell(self, item: InstallmentInfo, outcome: DebitOutcome) -> None:
+        """The mail that follows a verdict (none while the provider thinks)."""
+        if outcome.state not in VERDICT_EMAILS:
+            return
+        kind = VERDICT_EMAILS[outcome.state]
+        if outcome.state is InstallmentState.PAID and self._order.process.paid_in_full():
             kind = EmailKind.INSTALLMENTS_FULLY_PAID
         self._order.email(kind, item.id, next_retry_at=self._next_retry(item.id))
 

@@ -37,14 +37,18 @@ with workflow.unsafe.imports_passed_through():
         COLLECTING_STATES,
         WAITING_FOR_LEARNER,
         CancelRequest,
+        DebitOutcome,
+        InstallmentInfo,
         OrderProcess,
         OrderSnapshot,
         OrderState,
         OrderWorkflowInput,
         PaymentNews,
+        PayNow,
         RefundRequest,
         SavedPaymentMethod,
         check_cancel,
+        check_payable,
         check_payment_method_accepted,
         check_refundable,
         check_signable,
@@ -84,11 +88,21 @@ def _refuse(check, *args, **kwargs) -> None:
         raise as_application_error(error) from None
 
 
+def _refused_installment(process: OrderProcess, installment_id: object) -> InstallmentInfo:
+    """The installment to pay now, or the update's refusal (409)."""
+    try:
+        return check_payable(process.snapshot, installment_id)  # type: ignore[arg-type]
+    except DomainError as error:
+        raise as_application_error(error) from None
+
+
 @workflow.defn(name="OrderWorkflow")
 class OrderWorkflow:
     def __init__(self) -> None:
         # None until the order is written (or its creation refused).
         self._process: OrderProcess | None = None
+        # Set once the order is written; a "pay now" update waits for it.
+        self._collector: InstallmentCollector | None = None
         self._creation = FirstStep()
         self._apart = SideEffects()
         # Changes of state go one at a time, whoever asks (updates, timers).
@@ -122,7 +136,7 @@ class OrderWorkflow:
         async with self.lock:
             self._process = OrderProcess(snapshot=snapshot)
             await self.advance("created")
-        collector = InstallmentCollector(
+        collector = self._collector = InstallmentCollector(
             self,
             reminder_before=params.schedule_policy.reminder_before,
             pending_charge_poll=params.pending_charge_poll,
@@ -253,6 +267,24 @@ class OrderWorkflow:
         assert saved is not None
         return saved
 
+    @workflow.update(name="pay_installment")
+    async def pay_installment(self, request: PayNow) -> DebitOutcome:
+        """Charge a refused installment now (with a new card, or the saved
+        one); answers the verdict. The dunning ladder, if it was waiting,
+        sees the change and goes on from the new state."""
+        await self._when_ready()
+        await workflow.wait_condition(lambda: self._collector is not None)
+        assert self._collector is not None
+        async with self.lock:
+            item = _refused_installment(self.process, request.installment_id)
+            if request.card is not None:
+                await self._save_card_locked(request.card)
+                self.process = self.process.card_saved(setup_reference=request.card.setup_reference)
+            outcome = await self._collector.charge(item)
+        self._collector.tell(item, outcome)
+        self.process = self.process.changed()  # wakes a ladder waiting on this one
+        return outcome
+
     @workflow.signal(name="card_setup_succeeded")
     async def card_setup_succeeded(self, setup_reference: str) -> None:
         """The provider says a card setup made for this order succeeded (the
@@ -274,22 +306,27 @@ class OrderWorkflow:
             if news and source.setup_reference in self.process.card_setups:
                 return None
             _refuse(check_payment_method_accepted, self.process.state, self.process.facts)
-            try:
-                saved = await call(
-                    OrderActivities.save_payment_method,
-                    SavePaymentMethod(
-                        order_id=self.process.order_id,
-                        token=source.token,
-                        setup_reference=source.setup_reference,
-                    ),
-                )
-            except ActivityError as error:
-                raise business_error(error) from None
+            saved = await self._save_card_locked(source)
             self.process = self.process.card_saved(setup_reference=source.setup_reference)
             await self.advance("payment_method_saved")
             # Wakes a collector waiting for a new card, whatever the state.
             self.process = self.process.changed()
             return saved
+
+    async def _save_card_locked(self, source: CardSource) -> SavedPaymentMethod:
+        """The provider keeps the card and the order's row says so; the
+        caller holds the lock and decides what the card does next."""
+        try:
+            return await call(
+                OrderActivities.save_payment_method,
+                SavePaymentMethod(
+                    order_id=self.process.order_id,
+                    token=source.token,
+                    setup_reference=source.setup_reference,
+                ),
+            )
+        except ActivityError as error:
+            raise business_error(error) from None
 
     @workflow.update(name="claim")
     async def claim(self, owner_id: str) -> OrderState:

@@ -28,10 +28,12 @@ from api.schemas.orders import (
     AdminOrderOut,
     CardSetupIn,
     CardSetupOut,
+    InstallmentOut,
     OrderCreate,
     OrderOut,
     PaymentMethodIn,
     PaymentPlan,
+    PayNowIn,
     PlannedPayment,
     PrepaidOrdersCreate,
     VoucherEmailIn,
@@ -189,6 +191,41 @@ async def create_card_setup(
         token=body.payment_method_id,
     )
     return CardSetupOut.model_validate(setup.model_dump())
+
+
+PAY_NOW_ERRORS = (
+    "409 `installment_not_payable` unless the installment is refused and the order still "
+    "collecting; with a card, the card errors of `…/payment-method`."
+)
+
+
+@router.post(
+    "/{order_id}/installments/{installment_id}/pay",
+    summary="Pay a refused installment now",
+    description="Charges the refused installment at once with the card given "
+    "(`payment_method_id` or a confirmed `setup_reference`, then saved for the next ones) or, "
+    "with an empty body, the saved card. Answers the installment: `paid`, `refused` with its "
+    "`decline_code`, or `pending` while the provider confirms. " + PAY_NOW_ERRORS,
+)
+async def pay_installment(
+    order_id: uuid.UUID,
+    installment_id: uuid.UUID,
+    body: PayNowIn,
+    user: CurrentUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> InstallmentOut:
+    installment = await orders.pay_installment(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        installment_id=installment_id,
+        card=body.card(),
+        owner_id=user.sub,
+    )
+    return InstallmentOut.model_validate(installment)
 
 
 @router.post(
@@ -349,6 +386,30 @@ async def admin_refund_order(
         session=session, temporal=temporal, settings=settings, order_id=order_id, actor=admin.sub
     )
     return order_out(order)
+
+
+@admin_router.post(
+    "/{order_id}/installments/{installment_id}/retry",
+    summary="Retry a refused installment now",
+    description='The back office\'s "retry now": the saved card is charged at once, as the '
+    "learner's pay now. " + PAY_NOW_ERRORS,
+)
+async def admin_retry_installment(
+    order_id: uuid.UUID,
+    installment_id: uuid.UUID,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> InstallmentOut:
+    installment = await orders.pay_installment(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        installment_id=installment_id,
+        card=None,
+    )
+    return InstallmentOut.model_validate(installment)
 
 
 @admin_router.post(

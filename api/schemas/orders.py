@@ -12,6 +12,7 @@ from api.schemas.catalog import CourseSummary, OrganizationSummary
 from api.schemas.common import InputModel, MoneyOut, OutputModel
 from domain.catalog import ProductType
 from domain.orders import InstallmentState, OrderState
+from domain.payments import CardSource
 
 Line = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -63,6 +64,25 @@ class PaymentMethodIn(InputModel):
         return self
 
 
+class PayNowIn(InputModel):
+    """The card to pay with: a token, a confirmed setup, or neither (the
+    saved card)."""
+
+    payment_method_id: Reference | None = None
+    setup_reference: Reference | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> PayNowIn:
+        if self.payment_method_id is not None and self.setup_reference is not None:
+            raise ValueError("give payment_method_id or setup_reference, not both")
+        return self
+
+    def card(self) -> CardSource | None:
+        if self.payment_method_id is None and self.setup_reference is None:
+            return None
+        return CardSource(token=self.payment_method_id, setup_reference=self.setup_reference)
+
+
 class CardSetupIn(InputModel):
     """The dummy backend takes the card here (no Stripe.js confirms its
     setup); with Stripe, leave it out and confirm with Stripe.js."""
@@ -94,6 +114,8 @@ class InstallmentOut(OutputModel):
     due_date: date
     amount: MoneyOut
     state: InstallmentState
+    # Why the provider refused its last charge (insufficient_funds, lost_card…).
+    decline_code: str | None = None
 
 
 class ContractSummary(OutputModel):

@@ -177,3 +177,54 @@ async def test_the_default_ladder_waits_days_on_durable_timers(
         await asyncio.sleep(0.1)
     day = DEFAULT_RETRY_DELAYS[0]
     assert day - timedelta(minutes=1) < max(timers[-1]) <= day
+
+
+def _pay_path(order: dict, index: int = 0) -> str:
+    installment = order["payment_schedule"][index]["id"]
+    return f"/api/v1/orders/{order['id']}/installments/{installment}/pay"
+
+
+async def test_a_learner_pays_a_refused_installment_now_with_a_new_card(
+    learner: httpx.AsyncClient, factory: Factory, sessionmaker, temporal_client
+) -> None:
+    """A lost card (hard: nothing retries it): the learner pays from the
+    dashboard with another card, which then pays the next installments."""
+    order = await _paid_order(learner, factory, "pm_card_chargeDeclinedLostCard")
+    refused = await _until(learner, order["id"], "no_payment", seconds=20)
+    assert refused["payment_schedule"][0]["decline_code"] == "lost_card"
+    paid = await learner.post(_pay_path(refused), json={"payment_method_id": "pm_card_visa"})
+    assert paid.status_code == 200, paid.text
+    assert (paid.json()["state"], paid.json()["decline_code"]) == ("paid", "lost_card")
+    after = (await learner.get(f"/api/v1/orders/{order['id']}")).json()
+    assert after["state"] == "pending_payment" and after["payment_method"]["last4"] == "4242"
+    again = await learner.post(_pay_path(refused), json={})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "installment_not_payable")
+    await _until(learner, order["id"], "completed", seconds=40)
+    handle = temporal_client.get_workflow_handle(workflow_id(order["id"]))
+    assert await handle.result() == "completed"
+    save_history("order_paid_now", await handle.fetch_history())
+
+
+async def test_pay_now_and_retry_now_with_a_card_still_refused(
+    learner: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    client_for,
+    factory: Factory,
+    sessionmaker,
+) -> None:
+    order = await _paid_order(learner, factory, "pm_card_chargeDeclinedInsufficientFunds")
+    refused = await _until(learner, order["id"], "no_payment", seconds=20)
+    now = await learner.post(_pay_path(refused), json={})
+    assert now.status_code == 200, now.text
+    assert (now.json()["state"], now.json()["decline_code"]) == ("refused", "insufficient_funds")
+    installment = refused["payment_schedule"][0]["id"]
+    retry = f"/api/v1/admin/orders/{order['id']}/installments/{installment}/retry"
+    retried = await admin.post(retry)
+    assert retried.status_code == 200 and retried.json()["state"] == "refused"
+    # Not someone else's order, not an installment that was not refused.
+    stranger = await client_for(sub="stranger")
+    assert (await stranger.post(_pay_path(refused), json={})).status_code == 404
+    later = await learner.post(_pay_path(refused, 1), json={})
+    assert (later.status_code, later.json()["error"]["code"]) == (409, "installment_not_payable")
+    events = await _events(sessionmaker, order["id"])
+    assert events.count("debit_refused") >= 3
