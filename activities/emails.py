@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from temporalio.common import RetryPolicy
 
 from activities.failures import raises_domain_errors
 from domain.emails import EmailContext, EmailKind, EmailNotSent, InstallmentFacts, MailRecipient
+from domain.orders import InstallmentState
 from integrations.mail import Mailer, MailRefused, MailUnavailable, render
 from models import emails, orders
 from models.orders import Installment, Order
@@ -41,6 +43,9 @@ class EmailRequest(BaseModel):
     recipient: MailRecipient | None = None
     # A refused installment the dunning ladder charges again then.
     next_retry_at: datetime | None = None
+
+
+REFUNDED = InstallmentState.REFUNDED.value
 
 
 def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentFacts | None:
@@ -69,6 +74,10 @@ def context_of(order: Order, to: MailRecipient, installment_id: uuid.UUID | None
         card_last4=order.payment_method.last4 if order.payment_method else None,
         installment=_installment(order, installment_id),
         voucher_code=order.voucher.code if order.voucher else None,
+        refunded=sum(
+            (item.amount for item in order.installments if item.state == REFUNDED),
+            Decimal("0.00"),
+        ),
     )
 
 

@@ -39,6 +39,24 @@ def language_of(requested: str | None) -> str:
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def preferred_language(accept_language: str | None) -> str:
+    """The language of our mails an Accept-Language header prefers most
+    (`en-GB,en;q=0.9,fr;q=0.8` → en), French when it names none of them."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "")[:500].split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        language = tag.strip().lower().split("-")[0]
+        if language in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, language))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
 def format_money(amount: Decimal, currency: str, language: str) -> str:
     """135,00 € in French, €135.00 in English."""
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
@@ -85,6 +103,8 @@ class EmailContext(BaseModel):
     # A refused installment the dunning ladder charges again then (None: a
     # new card is needed).
     next_retry_at: datetime | None = None
+    # What went back to the learner (the refund mail says how much).
+    refunded: Decimal | None = None
 
     @property
     def next_retry_on(self) -> date | None:
@@ -107,4 +127,5 @@ def sample_context() -> EmailContext:
             position=2, count=3, amount=Decimal("157.50"), due_date=date(2027, 4, 6)
         ),
         voucher_code="7KQ2M9XH4TRB1WZC0N3D",
+        refunded=Decimal("292.50"),
     )

@@ -243,6 +243,8 @@ class NewOrder(BaseModel):
     prepaid_voucher_code: str | None = None
     # How many seats the admin's request made, this one among them.
     batch_size: int | None = None
+    # The learner's language: every mail of the order is written in it.
+    language: str = "fr"
 
     def fingerprint(self) -> str:
         """What the learner (or the admin) asked for, hashed: a retry with the

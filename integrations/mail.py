@@ -13,7 +13,7 @@ import smtplib
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -91,6 +91,8 @@ def to_message(mail: Mail, *, sender: str) -> EmailMessage:
         raise MailRefused("the recipient's address cannot be written in a header") from None
     message["Subject"] = _one_line(mail.subject)
     message["Message-ID"] = make_msgid(domain="guichet.localhost")
+    # Mail clients sort and show by it; a message without one looks forged.
+    message["Date"] = formatdate(usegmt=True)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     return message

@@ -495,6 +495,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder, policy: Schedule
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.fingerprint() if new.idempotency_key else None,
         is_prepaid=new.prepaid_voucher_code is not None,
+        language=new.language,
     )
     session.add(order)
     try:

@@ -42,7 +42,7 @@ from api.schemas.orders import (
     admin_order_out,
     order_out,
 )
-from domain.emails import MailRecipient
+from domain.emails import MailRecipient, preferred_language
 from domain.orders import BillingAddress, NewOrder, OrderState
 from domain.payments import CardSource
 from services import orders
@@ -80,6 +80,7 @@ IdempotencyKey = Annotated[
 )
 async def create_order(
     body: OrderCreate,
+    request: Request,
     response: Response,
     user: CurrentUser,
     session: ReadSessionDep,
@@ -103,6 +104,7 @@ async def create_order(
         else None,
         has_waived_withdrawal_right=body.has_waived_withdrawal_right,
         idempotency_key=idempotency_key,
+        language=body.language or preferred_language(request.headers.get("accept-language")),
     )
     created = await orders.create(session=session, temporal=temporal, settings=settings, new=new)
     if created.claimed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
@@ -36,6 +36,9 @@ class OrderCreate(InputModel):
     voucher_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     billing_address: BillingAddressIn | None = None
     has_waived_withdrawal_right: bool = False
+    # The order's mails are written in it; by default the Accept-Language
+    # header's preference among fr and en, else fr.
+    language: Literal["fr", "en"] | None = None
 
     @model_validator(mode="after")
     def _one_way_to_name_the_offering(self) -> OrderCreate:
@@ -135,6 +138,8 @@ class PaymentMethodOut(OutputModel):
 class OrderOut(OutputModel):
     id: uuid.UUID
     state: OrderState
+    # The language of the order's mails.
+    language: str
     offering: OfferingSummary
     organization: OrganizationSummary | None
     price: MoneyOut

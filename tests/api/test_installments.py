@@ -314,6 +314,9 @@ async def test_refund_of_a_completed_order(
     assert events[-1] == "refunded"
     # The mail follows the refund: the admin's answer does not wait for it.
     assert await _mail_arrives(inbox, "Votre commande", containing="remboursée")
+    (mail,) = [m for m in inbox.messages if "remboursée" in str(m["Subject"])]
+    # The whole 450.00 went back (French format: 450,00 €).
+    assert "450,00" in mail.get_body(preferencelist=("plain",)).get_content()
     refund_run = temporal_client.get_workflow_handle(refund.workflow_id(order["id"]))
     assert await refund_run.result() == "refunded"
     save_history("refund_of_completed_order", await refund_run.fetch_history())
@@ -395,3 +398,34 @@ async def test_enrollment_follows_payment_and_refund(
     assert revoked["is_active"] is False
     assert [item["is_active"] for item in lms.received] == [True, False]
     assert lms.received[0]["course_runs"] == [granted["course_run_id"]]
+
+
+async def test_mails_speak_the_learners_language(
+    client_for, factory: Factory, inbox: SmtpInbox
+) -> None:
+    """From the order's `language`, else the browser's Accept-Language; the
+    order keeps it for every mail that follows."""
+    learner = await client_for(sub="english-learner")
+    offering = await _offering(factory)
+    headers = {"Accept-Language": "en-GB,en;q=0.9,fr;q=0.8"}
+    created = await learner.post(
+        "/api/v1/orders",
+        json={"offering_id": str(offering.id), "billing_address": ADDRESS},
+        headers=headers,
+    )
+    assert created.json()["language"] == "en"
+    await learner.post(
+        f"/api/v1/orders/{created.json()['id']}/payment-method",
+        json={"payment_method_id": "pm_card_visa"},
+    )
+    assert await _mail_arrives(inbox, "Your order", containing="is confirmed")
+    chosen = await learner.post(
+        "/api/v1/orders",
+        json={
+            "offering_id": str((await _offering(factory)).id),
+            "billing_address": ADDRESS,
+            "language": "fr",
+        },
+        headers=headers,
+    )
+    assert chosen.json()["language"] == "fr"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,6 +73,8 @@ async def test_file_backend_writes_eml(tmp_path: Path) -> None:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["To"] == "ada@example.org"
     assert message["Subject"] == mail.subject
+    sent = email.utils.parsedate_to_datetime(message["Date"])
+    assert sent.tzinfo is not None and abs(datetime.now(UTC) - sent) < timedelta(minutes=5)
     assert message.get_body(("plain",)).get_content().startswith("Bonjour")
     assert "<h1" in message.get_body(("html",)).get_content()
 
@@ -87,4 +91,6 @@ async def test_smtp_backend_delivers(smtp: tuple[SmtpInbox, int]) -> None:
     (message,) = inbox.messages
     assert message["To"] == "ada@example.org"
     assert message["Subject"] == mail.subject
+    sent = email.utils.parsedate_to_datetime(message["Date"])
+    assert sent.tzinfo is not None and abs(datetime.now(UTC) - sent) < timedelta(minutes=5)
     assert "€157.50" in message.get_body(("plain",)).get_content()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from domain.emails import preferred_language
 from domain.orders import (
     ALLOWED_TRANSITIONS,
     INACTIVE_STATES,
@@ -273,3 +274,23 @@ def test_refund_only_after_money_was_taken() -> None:
             check_transition(state, S.REFUNDING)
     check_transition(S.REFUNDING, S.REFUNDED)
     assert ALLOWED_TRANSITIONS[S.REFUNDED] == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("en-GB,en;q=0.9,fr;q=0.8", "en"),
+        ("fr-FR,fr;q=0.9,en;q=0.8", "fr"),
+        ("de-DE,de;q=0.9,en;q=0.5", "en"),
+        ("en;q=0.2,fr;q=0.7", "fr"),
+        ("es", "fr"),
+        ("", "fr"),
+        (None, "fr"),
+        ("en;q=abc,fr", "fr"),
+        ("en;q=0", "fr"),
+    ],
+)
+def test_the_mail_language_an_accept_language_header_prefers(
+    header: str | None, language: str
+) -> None:
+    assert preferred_language(header) == language
