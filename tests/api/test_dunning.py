@@ -88,7 +88,8 @@ async def test_a_soft_refusal_is_charged_again_and_recovers(
 ) -> None:
     """insufficient_funds at each installment's first attempt, paid at the
     next: the order completes with nobody doing anything, one mail per
-    refused installment, each retry a new idempotency key."""
+    refused installment. Each retry's new idempotency key is what pays: the
+    same key would read the stored refusal again."""
     order = await _paid_order(learner, factory, "pm_card_insufficientFundsOnce")
     completed = await _until(learner, order["id"], "completed", seconds=60)
     assert [item["state"] for item in completed["payment_schedule"]] == ["paid"] * 3
