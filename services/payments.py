@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from domain.academies import IntentPaid, intent_workflow_id
-from domain.errors import BadRequest, NotFound, error_class
+from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
 from integrations.payloads import strict_json
 from integrations.payments.base import PaymentEvent, PaymentEventKind, PaymentProvider
@@ -23,13 +23,13 @@ from integrations.payments.dummy import DummyCharge, DummyPaymentProvider
 from models import inbound_events
 from models.orders import Installment
 from services import orders, workflows
+from services.signatures import UnknownAction
 from settings import Settings
 from workflows.academy import CheckoutIntentWorkflow
 
 logger = logging.getLogger(__name__)
 
 UnknownPaymentBackend = error_class(NotFound, "unknown_payment_backend")
-UnknownChallengeAnswer = error_class(BadRequest, "unknown_action")
 
 
 async def receive_webhook(
@@ -153,7 +153,7 @@ async def dummy_challenge(
     saves the card as it would on Stripe's setup_intent.succeeded. What the
     page says."""
     if action not in ("authenticate", "fail"):
-        raise UnknownChallengeAnswer(f"Unknown action {action!r}: authenticate or fail.")
+        raise UnknownAction(f"Unknown action {action!r}: authenticate or fail.")
     dummy = _dummy(provider)
     order_id = await dummy.answer_challenge(
         reference=reference, key=key, authenticated=action == "authenticate"

@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         WAITING_FOR_LEARNER,
         CancelRequest,
         DebitOutcome,
-        InstallmentInfo,
         OrderProcess,
         OrderSnapshot,
         OrderState,
@@ -80,18 +79,11 @@ def _already_claimed() -> None:
     raise UnusableVoucher("This voucher has already been used.")
 
 
-def _refuse(check, *args, **kwargs) -> None:
-    """Run a domain check; its refusal fails the update with the error code."""
+def _refuse(check, *args, **kwargs):
+    """Run a domain check (and answer what it answers); its refusal fails the
+    update with the error code."""
     try:
-        check(*args, **kwargs)
-    except DomainError as error:
-        raise as_application_error(error) from None
-
-
-def _refused_installment(process: OrderProcess, installment_id: object) -> InstallmentInfo:
-    """The installment to pay now, or the update's refusal (409)."""
-    try:
-        return check_payable(process.snapshot, installment_id)  # type: ignore[arg-type]
+        return check(*args, **kwargs)
     except DomainError as error:
         raise as_application_error(error) from None
 
@@ -276,7 +268,7 @@ class OrderWorkflow:
         await workflow.wait_condition(lambda: self._collector is not None)
         assert self._collector is not None
         async with self.lock:
-            item = _refused_installment(self.process, request.installment_id)
+            item = _refuse(check_payable, self.process.snapshot, request.installment_id)
             if request.card is not None:
                 await self._save_card_locked(request.card)
                 self.process = self.process.card_saved(setup_reference=request.card.setup_reference)
