@@ -110,8 +110,11 @@ async def test_soft_retries_spent_the_order_waits_for_the_learner(
     # After each refused debit, a timer to the ladder's next step (counted
     # from the first refusal), then none: the order waits for the learner.
     first, second, third = (await _timers_after_debits(temporal_client, order["id"]))[:3]
-    assert LADDER[0] - timedelta(seconds=1) < max(first) <= LADDER[0]
-    assert LADDER[1] - LADDER[0] - timedelta(seconds=1) < max(second) <= LADDER[1]
+    # Timers run to a moment, so they are what remains of the delay (less on
+    # a busy machine); the second is at most 2 s: reckoned from the first
+    # refusal, not 4 s after the second.
+    assert timedelta(0) < max(first) <= LADDER[0]
+    assert timedelta(0) < max(second) <= LADDER[1] - LADDER[0]
     assert third == []
     waiting = (await learner.get(f"/api/v1/orders/{order['id']}")).json()
     assert waiting["state"] in {"no_payment", "failed_payment"}
