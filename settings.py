@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.academies import check_override
+from domain.emails import FrontendLinks, check_link_template
 from domain.payment_schedule import (
     DEFAULT_LIMITS,
     DEFAULT_WITHDRAWAL_PERIOD_DAYS,
@@ -81,6 +82,13 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+# What each link template of our mails is given.
+LINK_PLACEHOLDERS = {
+    "frontend_order_page": ("frontend_url", "order_id"),
+    "frontend_pay_page": ("frontend_url", "order_id", "installment_id"),
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="ignore", frozen=True)
 
@@ -111,6 +119,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     public_url: AnyHttpUrl | None = None
+
+    # The learner's front end, for the links of our mails: its base URL and
+    # the pages to show an order and to pay an installment ({frontend_url},
+    # {order_id}, {installment_id} are filled in).
+    frontend_url: str = "http://localhost:3000"
+    frontend_order_page: str = "{frontend_url}/orders/{order_id}"
+    frontend_pay_page: str = "{frontend_url}/orders/{order_id}/installments/{installment_id}/pay"
 
     # Origins of the front ends allowed to call the API from a browser
     # (CORS); none by default. JSON list or comma-separated.
@@ -296,6 +311,20 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("must read like `10/minute` or `300 per hour`") from None
         return value
+
+    @field_validator("frontend_order_page", "frontend_pay_page")
+    @classmethod
+    def _link_template(cls, value: str, info: ValidationInfo) -> str:
+        check_link_template(value, placeholders=LINK_PLACEHOLDERS[info.field_name])
+        return value
+
+    def frontend_links(self) -> FrontendLinks:
+        """The links our mails carry to the learner's front end."""
+        base = self.frontend_url.rstrip("/")
+        return FrontendLinks(
+            order_page=self.frontend_order_page.replace("{frontend_url}", base),
+            pay_page=self.frontend_pay_page.replace("{frontend_url}", base),
+        )
 
     @field_validator("payment_schedule_limits")
     @classmethod

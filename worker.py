@@ -99,7 +99,11 @@ REGISTRY: list[DomainRegistration] = [
     DomainRegistration(
         "emails",
         activities=lambda deps: defined_activities(
-            EmailActivities(sessionmaker=deps.sessionmaker, mailer=mailer(deps.settings))
+            EmailActivities(
+                sessionmaker=deps.sessionmaker,
+                mailer=mailer(deps.settings),
+                links=deps.settings.frontend_links(),
+            )
         ),
     ),
     DomainRegistration(

@@ -18,7 +18,14 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 
 from activities.failures import raises_domain_errors
-from domain.emails import EmailContext, EmailKind, EmailNotSent, InstallmentFacts, MailRecipient
+from domain.emails import (
+    EmailContext,
+    EmailKind,
+    EmailNotSent,
+    FrontendLinks,
+    InstallmentFacts,
+    MailRecipient,
+)
 from domain.orders import InstallmentState
 from integrations.mail import Mailer, MailRefused, MailUnavailable, render
 from models import emails, orders
@@ -62,7 +69,9 @@ def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentF
     )
 
 
-def context_of(order: Order, to: MailRecipient, installment_id: uuid.UUID | None) -> EmailContext:
+def context_of(
+    order: Order, to: MailRecipient, installment_id: uuid.UUID | None, links: FrontendLinks
+) -> EmailContext:
     return EmailContext(
         learner_name=to.name or to.email,
         order_id=order.id,
@@ -78,13 +87,22 @@ def context_of(order: Order, to: MailRecipient, installment_id: uuid.UUID | None
             (item.amount for item in order.installments if item.state == REFUNDED),
             Decimal("0.00"),
         ),
+        order_url=links.order_url(order.id),
+        pay_url=links.pay_url(order.id, installment_id) if installment_id else None,
     )
 
 
 class EmailActivities:
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer) -> None:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        links: FrontendLinks | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._mailer = mailer
+        self._links = links or FrontendLinks()
 
     @activity.defn(name="emails.send")
     @raises_domain_errors
@@ -120,7 +138,7 @@ class EmailActivities:
             mail = render(
                 kind=request.kind,
                 language=order.language,
-                context=context_of(order, to, request.installment_id).model_copy(
+                context=context_of(order, to, request.installment_id, self._links).model_copy(
                     update={"next_retry_at": request.next_retry_at}
                 ),
                 to=to.email,

@@ -19,6 +19,7 @@ from activities.liveness import heartbeating
 from domain.errors import Unprocessable, error_class
 from domain.invoices import TransactionKind
 from domain.orders import (
+    PAYABLE_NOW,
     CancelRequest,
     DebitOutcome,
     InstallmentInfo,
@@ -31,9 +32,11 @@ from domain.orders import (
     next_state,
 )
 from domain.payment_schedule import SchedulePolicy
+from domain.payments import AUTHENTICATION_REQUIRED
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
+    ChargeRequiresAction,
     Customer,
     PaymentProvider,
     ProviderUnavailable,
@@ -284,6 +287,7 @@ class OrderActivities:
     async def hand_over_for_refund(self, request: RefundOrder) -> OrderSnapshot:
         """The order stops collecting and waits, refunding, for its refund's
         workflow."""
+        await withdraw_waiting_charges(self._sessionmaker, self._payments, request.order_id)
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=request.order_id)
             await _enter_refunding(session, order, request)
@@ -292,6 +296,7 @@ class OrderActivities:
     @activity.defn(name="orders.cancel")
     @raises_domain_errors
     async def cancel(self, request: CancelOrder) -> None:
+        await withdraw_waiting_charges(self._sessionmaker, self._payments, request.order_id)
         async with self._sessionmaker.begin() as session:
             moved = await orders.record_transition(
                 session=session,
@@ -311,6 +316,16 @@ class OrderActivities:
 class DebitRequest(BaseModel):
     order_id: uuid.UUID
     installment_id: uuid.UUID
+
+
+def _superseded(installment: Installment, card: PaymentMethod) -> bool:
+    """The charge of this attempt waits for the learner, and was made with
+    another card than the one to pay with now."""
+    return (
+        installment.state == InstallmentState.ACTION_REQUIRED.value
+        and installment.charge_key == idempotency_key(installment)
+        and installment.charge_payment_method not in (None, card.reference)
+    )
 
 
 def idempotency_key(installment: Installment) -> str:
@@ -333,6 +348,116 @@ async def _record_movement(
         reference=reference,
         amount=installment.amount,
     )
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    installment: Installment,
+    state: InstallmentState,
+    key: str,
+    detail: dict,
+    *,
+    decline_code: str | None = None,
+) -> None:
+    """One charge's verdict on its installment, with the order's event (and
+    the invoice of a payment); a paid installment is never written again."""
+    async with sessionmaker.begin() as session:
+        values: dict = {"state": state.value, "updated_at": utcnow()}
+        if state in PAYABLE_NOW:
+            # The dunning ladder counts from the first refusal (or charge
+            # that needed the learner); a refusal moves to a new attempt.
+            if state is InstallmentState.REFUSED:
+                values["attempt"] = Installment.attempt + 1
+            now = literal(utcnow(), UTCDateTime())
+            values["first_refused_at"] = func.coalesce(Installment.first_refused_at, now)
+            values["decline_code"] = decline_code
+        changed = await session.scalar(
+            update(Installment)
+            .where(
+                Installment.id == installment.id,
+                Installment.state != InstallmentState.PAID.value,
+            )
+            .values(values)
+            .returning(Installment.charge_reference)
+        )
+        if changed is None:
+            return  # paid by an earlier run: nothing more to write
+        if state is InstallmentState.PAID:
+            await _record_movement(session, installment, TransactionKind.PAYMENT, changed)
+        await orders.add_event(
+            session=session,
+            order_id=installment.order_id,
+            type=f"debit_{state.value}",
+            detail={"installment_id": str(installment.id), "key": key} | detail,
+        )
+
+
+async def _withdrawn(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    payments: PaymentProvider,
+    installment: Installment,
+) -> bool:
+    """Cancel the charge of an installment waiting for the learner (another
+    card pays, or the order ends), so a late authentication takes nothing;
+    the caller records it. False when the learner had paid it meanwhile:
+    recorded paid. Raises (to be retried) while it is neither canceled nor paid."""
+    assert installment.charge_reference is not None and installment.charge_key is not None
+    reference, key = installment.charge_reference, installment.charge_key
+    try:
+        await payments.cancel_charge(reference=reference, idempotency_key=key)
+        charged = await payments.confirm_charge(reference=reference, idempotency_key=key)
+    except ChargeDeclined:
+        return True
+    except (ChargeRequiresAction, ChargePending, ProviderUnavailable) as still:
+        # Charging another card now could take the money twice.
+        raise ApplicationError(f"charge {reference} not withdrawn yet: {still!r}") from None
+    detail = {"reference": charged.reference}
+    await _record(sessionmaker, installment, InstallmentState.PAID, key, detail)
+    return False
+
+
+async def _record_withdrawal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    installment: Installment,
+    *,
+    next_attempt: bool = False,
+) -> None:
+    """The withdrawn charge on the order's events; with `next_attempt`, the
+    installment's next charge gets a new idempotency key (same transaction:
+    a retried activity does not withdraw twice)."""
+    key = installment.charge_key
+    async with sessionmaker.begin() as session:
+        if next_attempt:
+            await session.execute(
+                update(Installment)
+                .where(Installment.id == installment.id, Installment.charge_key == key)
+                .values(attempt=Installment.attempt + 1, updated_at=utcnow())
+            )
+        await orders.add_event(
+            session=session,
+            order_id=installment.order_id,
+            type="debit_withdrawn",
+            detail={"installment_id": str(installment.id), "key": key},
+        )
+
+
+async def withdraw_waiting_charges(
+    sessionmaker: async_sessionmaker[AsyncSession], payments: PaymentProvider, order_id: uuid.UUID
+) -> None:
+    """Before an order stops collecting (cancel, refund): every charge still
+    waiting for the learner is withdrawn, or recorded paid if it was."""
+    async with sessionmaker() as session:
+        waiting = (
+            await session.scalars(
+                select(Installment).where(
+                    Installment.order_id == order_id,
+                    Installment.state == InstallmentState.ACTION_REQUIRED.value,
+                )
+            )
+        ).all()
+    for installment in waiting:
+        if await _withdrawn(sessionmaker, payments, installment):
+            await _record_withdrawal(sessionmaker, installment)
 
 
 class DebitActivities:
@@ -409,10 +534,12 @@ class DebitActivities:
     @raises_domain_errors
     @heartbeating
     async def debit(self, request: DebitRequest) -> InstallmentState | DebitOutcome:
-        """PAID, REFUSED (with the ladder's reckoning), or PENDING when the
-        provider confirms later (its webhook or the next poll will tell);
-        raises while it is unavailable. A plain InstallmentState is what runs
-        before the dunning ladder recorded (their histories replay it)."""
+        """PAID, REFUSED (with the ladder's reckoning), ACTION_REQUIRED (the
+        bank wants the learner; asking again reads whether they have
+        authenticated), or PENDING when the provider confirms later (its
+        webhook or the next poll will tell); raises while it is unavailable.
+        A plain InstallmentState is what runs before the dunning ladder
+        recorded (their histories replay it)."""
         async with self._sessionmaker() as session:
             installment = await session.get(Installment, request.installment_id)
             order = await orders.get_order(session=session, id=request.order_id, view=True)
@@ -422,31 +549,86 @@ class DebitActivities:
         card = order.payment_method
         if card is None:
             raise NoPaymentMethod("The order has no saved payment method.")
+        if _superseded(installment, card):
+            installment = await self._withdraw_charge(installment)
+            if installment.state == InstallmentState.PAID.value:
+                return DebitOutcome(state=InstallmentState.PAID)
         key = idempotency_key(installment)
+        # Asked again while the learner has not answered the bank: no new event.
+        waiting = installment.state == InstallmentState.ACTION_REQUIRED.value and (
+            installment.charge_key == key
+        )
         try:
             reference = await self._prepared_charge(order, installment, card, key)
             charged = await self._payments.confirm_charge(reference=reference, idempotency_key=key)
         except ChargeDeclined as refusal:
             detail = {"reason": str(refusal), "decline_code": refusal.code}
-            await self._record(
-                installment, InstallmentState.REFUSED, key, detail, decline_code=refusal.code
+            await _record(
+                self._sessionmaker,
+                installment,
+                InstallmentState.REFUSED,
+                key,
+                detail,
+                decline_code=refusal.code,
             )
             return await self._refusal_of(installment.id)
+        except ChargeRequiresAction:
+            if not waiting:
+                await _record(
+                    self._sessionmaker,
+                    installment,
+                    InstallmentState.ACTION_REQUIRED,
+                    key,
+                    {"reason": "the bank wants the learner to authenticate"},
+                    decline_code=AUTHENTICATION_REQUIRED,
+                )
+            return await self._refusal_of(installment.id)
         except ChargePending:
-            await self._record(installment, InstallmentState.PENDING, key, {"reason": "processing"})
+            await _record(
+                self._sessionmaker,
+                installment,
+                InstallmentState.PENDING,
+                key,
+                {"reason": "processing"},
+            )
             return DebitOutcome(state=InstallmentState.PENDING)
         except ProviderUnavailable as outage:
-            await self._record(installment, InstallmentState.ERROR, key, {"reason": str(outage)})
+            await _record(
+                self._sessionmaker,
+                installment,
+                InstallmentState.ERROR,
+                key,
+                {"reason": str(outage)},
+            )
             # Retried by the activity's retry policy, with backoff.
             raise ApplicationError(f"payment provider unavailable: {outage}") from None
-        await self._record(
-            installment, InstallmentState.PAID, key, {"reference": charged.reference}
+        await _record(
+            self._sessionmaker,
+            installment,
+            InstallmentState.PAID,
+            key,
+            {"reference": charged.reference},
         )
         return DebitOutcome(state=InstallmentState.PAID)
 
+    async def _withdraw_charge(self, installment: Installment) -> Installment:
+        """Another card is to pay an installment whose charge waits for the
+        learner: that charge is withdrawn first, then the attempt moves on,
+        so the new card gets a new charge and the old one is never paid too."""
+        if await _withdrawn(self._sessionmaker, self._payments, installment):
+            await _record_withdrawal(self._sessionmaker, installment, next_attempt=True)
+        return await self._reloaded(installment)
+
+    async def _reloaded(self, installment: Installment) -> Installment:
+        async with self._sessionmaker() as session:
+            row = await session.get(Installment, installment.id, populate_existing=True)
+        assert row is not None
+        return row
+
     async def _refusal_of(self, installment_id: uuid.UUID) -> DebitOutcome:
-        """A refused installment as its row now says (refusals, first refusal,
-        decline code), or PAID if an earlier run had paid it."""
+        """An installment that did not pay (refused, or waiting for the
+        learner) as its row now says: refusals, first refusal, decline code;
+        or PAID if an earlier run had paid it."""
         async with self._sessionmaker() as session:
             row = await session.get(Installment, installment_id, populate_existing=True)
         assert row is not None
@@ -480,46 +662,14 @@ class DebitActivities:
                     Installment.id == installment.id,
                     Installment.state != InstallmentState.PAID.value,
                 )
-                .values(charge_reference=reference, charge_key=key, updated_at=utcnow())
+                .values(
+                    charge_reference=reference,
+                    charge_key=key,
+                    charge_payment_method=card.reference,
+                    updated_at=utcnow(),
+                )
             )
         return reference
-
-    async def _record(
-        self,
-        installment: Installment,
-        state: InstallmentState,
-        key: str,
-        detail: dict,
-        *,
-        decline_code: str | None = None,
-    ) -> None:
-        async with self._sessionmaker.begin() as session:
-            values: dict = {"state": state.value, "updated_at": utcnow()}
-            if state is InstallmentState.REFUSED:
-                # The dunning ladder counts from the first refusal.
-                values["attempt"] = Installment.attempt + 1
-                now = literal(utcnow(), UTCDateTime())
-                values["first_refused_at"] = func.coalesce(Installment.first_refused_at, now)
-                values["decline_code"] = decline_code
-            changed = await session.scalar(
-                update(Installment)
-                .where(
-                    Installment.id == installment.id,
-                    Installment.state != InstallmentState.PAID.value,
-                )
-                .values(values)
-                .returning(Installment.charge_reference)
-            )
-            if changed is None:
-                return  # paid by an earlier run: nothing more to write
-            if state is InstallmentState.PAID:
-                await _record_movement(session, installment, TransactionKind.PAYMENT, changed)
-            await orders.add_event(
-                session=session,
-                order_id=installment.order_id,
-                type=f"debit_{state.value}",
-                detail={"installment_id": str(installment.id), "key": key} | detail,
-            )
 
     @activity.defn(name="orders.record_provider_refund")
     @raises_domain_errors

@@ -25,6 +25,8 @@ class EmailKind(StrEnum):
     INSTALLMENT_REFUSED = "installment_refused"
     ORDER_REFUNDED = "order_refunded"
     VOUCHER_ISSUED = "voucher_issued"
+    INSTALLMENT_ACTION_REQUIRED = "installment_action_required"
+    ORDER_CANCELED = "order_canceled"
 
 
 LANGUAGES = ("fr", "en")
@@ -80,6 +82,31 @@ class MailRecipient(BaseModel):
     name: str = ""
 
 
+class FrontendLinks(BaseModel):
+    """Where the learner's front end shows an order and pays an installment:
+    templates with `{order_id}` (and `{installment_id}`), as set by
+    GUICHET_FRONTEND_ORDER_PAGE and GUICHET_FRONTEND_PAY_PAGE."""
+
+    order_page: str = "http://localhost:3000/orders/{order_id}"
+    pay_page: str = "http://localhost:3000/orders/{order_id}/installments/{installment_id}/pay"
+
+    def order_url(self, order_id: uuid.UUID) -> str:
+        return self.order_page.format(order_id=order_id)
+
+    def pay_url(self, order_id: uuid.UUID, installment_id: uuid.UUID) -> str:
+        return self.pay_page.format(order_id=order_id, installment_id=installment_id)
+
+
+def check_link_template(template: str, *, placeholders: tuple[str, ...]) -> None:
+    """A link template names only the placeholders it will be given."""
+    try:
+        template.format(**{name: "x" for name in placeholders})
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(
+            "may only use " + ", ".join("{" + name + "}" for name in placeholders)
+        ) from None
+
+
 class InstallmentFacts(BaseModel):
     position: int
     count: int
@@ -105,6 +132,9 @@ class EmailContext(BaseModel):
     next_retry_at: datetime | None = None
     # What went back to the learner (the refund mail says how much).
     refunded: Decimal | None = None
+    # The learner's front end: the order, and where to pay the installment.
+    order_url: str | None = None
+    pay_url: str | None = None
 
     @property
     def next_retry_on(self) -> date | None:
@@ -128,4 +158,6 @@ def sample_context() -> EmailContext:
         ),
         voucher_code="7KQ2M9XH4TRB1WZC0N3D",
         refunded=Decimal("292.50"),
+        order_url="https://learn.example.org/orders/42",
+        pay_url="https://learn.example.org/orders/42/installments/2/pay",
     )

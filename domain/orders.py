@@ -45,6 +45,9 @@ class InstallmentState(StrEnum):
     PENDING = "pending"
     PAID = "paid"
     REFUSED = "refused"
+    # The bank wants the learner (3-D Secure) before this off-session charge
+    # goes through: not a refusal; the learner confirms it, or pays another way.
+    ACTION_REQUIRED = "action_required"
     # The provider could not be reached: retried, not yet a verdict.
     ERROR = "error"
     CANCELED = "canceled"
@@ -485,15 +488,30 @@ class PayNow(BaseModel):
     card: CardSource | None = None
 
 
+# Installments a learner pays now (or an admin retries): a refused charge, or
+# one waiting for the learner's authentication.
+PAYABLE_NOW = frozenset({InstallmentState.REFUSED, InstallmentState.ACTION_REQUIRED})
+
+
 def check_installment_payable(
     *, order_state: OrderState, installment_state: InstallmentState | None
 ) -> None:
-    """Only a refused installment of an order still collecting is paid now."""
+    """Only a refused or action_required installment of an order still
+    collecting is paid now."""
     if installment_state is None:
         raise InstallmentNotPayable("This order has no such installment.")
-    if order_state not in COLLECTING_STATES or installment_state is not InstallmentState.REFUSED:
+    if order_state not in COLLECTING_STATES or installment_state not in PAYABLE_NOW:
         raise InstallmentNotPayable(
             f"An installment {installment_state} of an order {order_state} is not to pay now."
+        )
+
+
+def check_awaiting_learner(installment_state: InstallmentState | None) -> None:
+    """Only a charge the bank wants the learner to authenticate has a payment
+    to confirm on-session."""
+    if installment_state is not InstallmentState.ACTION_REQUIRED:
+        raise InstallmentNotPayable(
+            "This installment has no payment waiting for your authentication."
         )
 
 
@@ -536,6 +554,9 @@ class CollectionStep(StrEnum):
     # A soft refusal: the saved card is charged again at the dunning ladder's
     # next step (DunningPolicy.next_retry_at).
     RETRY_LATER = "retry_later"
+    # The charge waits for the learner's authentication: read its verdict
+    # when the provider has news (or at the next poll).
+    AWAIT_LEARNER = "await_learner"
 
 
 class OrderProcess(BaseModel):
@@ -599,15 +620,16 @@ class OrderProcess(BaseModel):
         )
 
     def card_saved(self, *, setup_reference: str | None = None) -> OrderProcess:
-        """A saved card; a refused installment is retried with it at once."""
+        """A saved card; a refused (or action_required) installment is charged
+        with it at once."""
         process = self.knowing(payment_method_saved=True)
         if setup_reference is not None:
             process = process.model_copy(
                 update={"card_setups": process.card_setups | {setup_reference}}
             )
-        refused = process.snapshot.next_installment()
-        if refused is not None and refused.state is InstallmentState.REFUSED:
-            return process.model_copy(update={"retry": refused.id})
+        unpaid = process.snapshot.next_installment()
+        if unpaid is not None and unpaid.state in PAYABLE_NOW:
+            return process.model_copy(update={"retry": unpaid.id})
         return process
 
     def reminded_of(self, installment_id: uuid.UUID) -> OrderProcess:
@@ -623,7 +645,7 @@ class OrderProcess(BaseModel):
         """A debit's verdict (not PENDING: that one the provider tells later)."""
         reckoning = (
             result.model_dump(include={"refusals", "first_refused_at", "decline_code"})
-            if result.state is InstallmentState.REFUSED and result.refusals
+            if result.state in PAYABLE_NOW and result.first_refused_at is not None
             else {}
         )
         return self.changed(
@@ -644,6 +666,8 @@ class OrderProcess(BaseModel):
             return CollectionStep.WAIT, None
         if self.retry == item.id:
             return CollectionStep.DEBIT_NOW, item
+        if item.state is InstallmentState.ACTION_REQUIRED:
+            return CollectionStep.AWAIT_LEARNER, item
         if item.state is InstallmentState.REFUSED:
             if dunning is not None and retry_at(dunning, item) is not None:
                 return CollectionStep.RETRY_LATER, item

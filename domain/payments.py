@@ -62,6 +62,20 @@ class CardSetup(BaseModel):
     next_action_url: str | None = None
 
 
+class ChargeAction(BaseModel):
+    """An off-session charge the bank wants the learner to authenticate: the
+    front end confirms it on-session with `client_secret` (Stripe.js), or
+    sends the learner to `next_action_url` where the provider has a page."""
+
+    client_secret: str
+    next_action_url: str | None = None
+
+
+# The decline code an installment waiting for the learner's authentication
+# keeps (Stripe's, for an off-session charge that needs 3-D Secure).
+AUTHENTICATION_REQUIRED = "authentication_required"
+
+
 def requires_authentication(setup: CardSetup) -> DomainError:
     return PaymentMethodRequiresAuthentication(
         "The bank asks the learner to authenticate this card before it is saved.",
@@ -98,6 +112,9 @@ HARD_DECLINES = frozenset(
         "security_violation",
         "stop_payment_order",
         "transaction_not_allowed",
+        # Off-session, nobody can authenticate: only the learner can pay it.
+        "authentication_required",
+        "payment_intent_authentication_failure",
     }
 )
 DEFAULT_RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))

@@ -166,10 +166,14 @@ class Installment(TimestampMixin, Base):
     # it was prepared with: a new attempt (new card) prepares a new charge.
     charge_reference: Mapped[str | None] = mapped_column(String(255))
     charge_key: Mapped[str | None] = mapped_column(String(255))
+    # The card that charge was made with: a charge waiting for the learner's
+    # authentication is withdrawn when another card is to pay instead.
+    charge_payment_method: Mapped[str | None] = mapped_column(String(255))
     amount: Mapped[Decimal] = mapped_column(Money())
     state: Mapped[str] = mapped_column(String(20), default=InstallmentState.PENDING.value)
-    # The dunning ladder's reckoning: the first refusal, and the last decline
-    # code (soft ones are retried by themselves, hard ones wait for the learner).
+    # The dunning ladder's reckoning: the first refusal (or charge that needed
+    # the learner), and the last decline code (soft ones are retried by
+    # themselves, hard ones and authentication_required wait for the learner).
     first_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decline_code: Mapped[str | None] = mapped_column(String(60))
 
@@ -548,7 +552,14 @@ async def cancel_remaining_installments(*, session: AsyncSession, order_id: uuid
         update(Installment)
         .where(
             Installment.order_id == order_id,
-            Installment.state.in_([InstallmentState.PENDING.value, InstallmentState.ERROR.value]),
+            Installment.state.in_(
+                [
+                    InstallmentState.PENDING.value,
+                    InstallmentState.ERROR.value,
+                    # Its charge was withdrawn at the provider first.
+                    InstallmentState.ACTION_REQUIRED.value,
+                ]
+            ),
         )
         .values(state=InstallmentState.CANCELED.value, updated_at=utcnow())
         .execution_options(synchronize_session=False)

@@ -38,6 +38,7 @@ from domain.orders import (
     RefundRequest,
     RefundWorkflowInput,
     SignatureTiming,
+    check_awaiting_learner,
     check_cancel,
     check_installment_payable,
     check_payment_method_accepted,
@@ -47,7 +48,7 @@ from domain.orders import (
     check_voucher_sendable,
 )
 from domain.payment_schedule import ScheduledPayment
-from domain.payments import CardSetup, CardSource, PaymentProviderUnavailable
+from domain.payments import CardSetup, CardSource, ChargeAction, PaymentProviderUnavailable
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
 from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
@@ -470,8 +471,15 @@ async def create_card_setup(
     order = await get(session=session, order_id=order_id, owner_id=owner_id)
     _takes_a_card(order)
     customer = await orders.customer(session=session, owner_id=owner_id, provider=provider.name)
-    try:
+    async with _learner_waits():
         return await provider.create_setup(customer=customer, order_id=str(order_id), token=token)
+
+
+@contextlib.asynccontextmanager
+async def _learner_waits() -> AsyncIterator[None]:
+    """A provider call the learner waits for: an outage is their 503."""
+    try:
+        yield
     except ProviderUnavailable:
         raise PaymentProviderUnavailable(
             "The payment provider cannot be reached; try again in a moment."
@@ -751,3 +759,33 @@ async def pay_installment(
     )
     fresh = await _fresh(session, order_id)
     return next(item for item in fresh.installments if item.id == installment_id)
+
+
+@dataclass(frozen=True)
+class PendingPayment:
+    """A charge waiting for the learner, as their front end confirms it."""
+
+    action: ChargeAction
+    amount: Decimal
+    currency: str
+
+
+async def installment_payment(
+    *,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    order_id: uuid.UUID,
+    installment_id: uuid.UUID,
+    owner_id: str,
+) -> PendingPayment:
+    """What the learner's front end needs to authenticate the off-session
+    charge of an action_required installment of their order."""
+    order = await get(session=session, order_id=order_id, owner_id=owner_id)
+    found = next((item for item in order.installments if item.id == installment_id), None)
+    check_awaiting_learner(InstallmentState(found.state) if found else None)
+    assert found is not None and found.charge_reference and found.charge_key
+    async with _learner_waits():
+        action = await provider.charge_action(
+            reference=found.charge_reference, idempotency_key=found.charge_key
+        )
+    return PendingPayment(action=action, amount=found.amount, currency=order.currency)

@@ -19,7 +19,12 @@ from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
 from integrations.payloads import strict_json
 from integrations.payments.base import PaymentEvent, PaymentEventKind, PaymentProvider
-from integrations.payments.dummy import DummyCharge, DummyPaymentProvider
+from integrations.payments.dummy import (
+    DUMMY_CHARGE_PAGE,
+    DUMMY_SETUP_PAGE,
+    DummyCharge,
+    DummyPaymentProvider,
+)
 from models import inbound_events
 from models.orders import Installment
 from services import orders, workflows
@@ -135,32 +140,66 @@ async def _checkout_paid(temporal: Client, event: PaymentEvent) -> str:
 # --- the dummy provider's bank challenge ------------------------------------------------
 
 
+# The dummy bank's challenge pages, by the path segment that serves them.
+CHALLENGE_PAGES = {"setups": DUMMY_SETUP_PAGE, "charges": DUMMY_CHARGE_PAGE}
+
+
 def _dummy(provider: PaymentProvider) -> DummyPaymentProvider:
     if not isinstance(provider, DummyPaymentProvider):
         raise UnknownPaymentBackend("The dummy payment pages are off (another backend is in use).")
     return provider
 
 
-async def dummy_setup(*, provider: PaymentProvider, reference: str, key: str) -> DummyCharge:
-    """The card setup the dummy bank's challenge page shows (404 for a wrong key)."""
-    return await _dummy(provider).challenged_setup(reference=reference, key=key)
+async def dummy_challenge_of(
+    *, provider: PaymentProvider, page: str, reference: str, key: str
+) -> DummyCharge:
+    """The card setup or charge the dummy bank's challenge page shows (404
+    for a wrong key)."""
+    return await _dummy(provider).challenged(page=page, reference=reference, key=key)
 
 
 async def dummy_challenge(
-    *, provider: PaymentProvider, temporal: Client, reference: str, key: str, action: str
+    *,
+    provider: PaymentProvider,
+    temporal: Client,
+    session: AsyncSession,
+    settings: Settings,
+    page: str,
+    reference: str,
+    key: str,
+    action: str,
 ) -> str:
-    """The learner passes or fails the bank's challenge; on success the order
-    saves the card as it would on Stripe's setup_intent.succeeded. What the
-    page says."""
+    """The learner passes or fails the bank's challenge, and the order hears
+    of it as it would from Stripe's webhook: a setup that succeeded saves the
+    card, a charge's answer wakes the debit waiting for it. What the page says."""
     if action not in ("authenticate", "fail"):
         raise UnknownAction(f"Unknown action {action!r}: authenticate or fail.")
-    dummy = _dummy(provider)
-    order_id = await dummy.answer_challenge(
-        reference=reference, key=key, authenticated=action == "authenticate"
+    challenge = await _dummy(provider).answer_challenge(
+        page=page, reference=reference, key=key, authenticated=action == "authenticate"
     )
+    if page == DUMMY_CHARGE_PAGE:
+        await _tell_charge_news(session, temporal, settings, reference, action)
+        return (
+            "Authenticated: the payment goes through."
+            if action == "authenticate"
+            else "Authentication failed: nothing was debited."
+        )
     if action == "fail":
         return "Authentication failed: the card is not saved."
+    assert challenge.order_id is not None
     await orders.card_setup_succeeded(
-        temporal=temporal, order_id=uuid.UUID(order_id), setup_reference=reference
+        temporal=temporal, order_id=uuid.UUID(challenge.order_id), setup_reference=reference
     )
     return "Authenticated: the card is saved for your order."
+
+
+async def _tell_charge_news(
+    session: AsyncSession, temporal: Client, settings: Settings, reference: str, action: str
+) -> None:
+    paid_by = await _installment_paid_by(session, reference)
+    if paid_by is None:
+        return  # a charge no installment waits for any more (superseded)
+    news = PaymentNews(installment_id=paid_by.id, event=f"dummy.charge_{action}")
+    await orders.payment_news(
+        temporal=temporal, settings=settings, order_id=paid_by.order_id, news=news
+    )

@@ -3,7 +3,8 @@ remind before each due time, debit at it, once; a soft refusal is charged
 again at each step of the dunning ladder (durable timers, counted from the
 first refusal), a hard one waits for the learner; a new card pays a refused
 installment at once; a charge the provider confirms later waits for its
-webhook or the poll timer."""
+webhook or the poll timer, and so does one the bank wants the learner to
+authenticate (action_required), polled less and less often."""
 
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ with workflow.unsafe.imports_passed_through():
 VERDICT_EMAILS = {
     InstallmentState.REFUSED: EmailKind.INSTALLMENT_REFUSED,
     InstallmentState.PAID: EmailKind.INSTALLMENT_PAID,
+    InstallmentState.ACTION_REQUIRED: EmailKind.INSTALLMENT_ACTION_REQUIRED,
 }
+# A charge waiting for the learner is asked about again after as long as it
+# has waited, within these bounds (the provider's webhook is the fast path):
+# a learner who never comes back costs a few polls a day, not a history
+# that outgrows Temporal's limits.
+ACTION_POLL_MAX = timedelta(hours=6)
 
 
 class CollectingOrder(Protocol):
@@ -86,6 +93,8 @@ class InstallmentCollector:
             assert moment is not None
             if await self._sleep_until(moment, seen):
                 return  # a new card, a cancel: the next step decides
+        if step is CollectionStep.AWAIT_LEARNER and not await self._learner_news(item, seen):
+            return  # a new card, a cancel: the next step decides
         if step is CollectionStep.DEBIT_WHEN_DUE:
             if await self._sleep_until(item.due_at - self._reminder_before, seen):
                 return
@@ -140,8 +149,11 @@ class InstallmentCollector:
         return outcome
 
     def tell(self, item: InstallmentInfo, outcome: DebitOutcome) -> None:
-        """The mail that follows a verdict (none while the provider thinks)."""
-        if outcome.state not in VERDICT_EMAILS:
+        """The mail that follows a verdict (none while the provider thinks,
+        nor while a charge still waits for the learner it has told)."""
+        if outcome.state not in VERDICT_EMAILS or outcome.state is item.state is (
+            InstallmentState.ACTION_REQUIRED
+        ):
             return
         kind = VERDICT_EMAILS[outcome.state]
         if outcome.state is InstallmentState.PAID and self._order.process.paid_in_full():
@@ -156,6 +168,24 @@ class InstallmentCollector:
         if refused.state is not InstallmentState.REFUSED or self._ladder() is None:
             return None
         return retry_at(self._dunning, refused)
+
+    async def _learner_news(self, item: InstallmentInfo, seen: int) -> bool:
+        """Wait for news of a charge the learner is to authenticate (the
+        provider's webhook) or the next poll; False if something else
+        changed first (a new card, a cancel)."""
+        waited = workflow.now() - (item.first_refused_at or workflow.now())
+        poll = min(max(waited, self._pending_charge_poll), ACTION_POLL_MAX)
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    item.id in self._order.process.payment_news
+                    or self._order.process.changes != seen
+                ),
+                timeout=poll,
+            )
+        except TimeoutError:
+            return True
+        return item.id in self._order.process.payment_news
 
     async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:
         """The provider confirms this charge later: its webhook, a change or

@@ -226,6 +226,9 @@ class OrderWorkflow:
             ),
         )
         self.process = self.process.moved_to(OrderState.CANCELED)
+        # Runs started before the mail existed replay without it.
+        if workflow.patched("order-canceled-mail"):
+            self.email(EmailKind.ORDER_CANCELED)
         if self.process.enrolled:
             self.process = self.process.model_copy(update={"enrolled": False})
             self._apart.call(EnrollmentActivities.revoke, self.process.order_id)

@@ -34,6 +34,7 @@ from api.schemas.orders import (
     PaymentMethodIn,
     PaymentPlan,
     PayNowIn,
+    PendingPaymentOut,
     PlannedPayment,
     PrepaidOrdersCreate,
     VoucherEmailIn,
@@ -196,18 +197,50 @@ async def create_card_setup(
 
 
 PAY_NOW_ERRORS = (
-    "409 `installment_not_payable` unless the installment is refused and the order still "
-    "collecting; with a card, the card errors of `…/payment-method`."
+    "409 `installment_not_payable` unless the installment is refused or action_required and "
+    "the order still collecting; with a card, the card errors of `…/payment-method`."
 )
+
+
+@router.get(
+    "/{order_id}/installments/{installment_id}/payment",
+    summary="The payment of an installment waiting for my authentication",
+    description="For an `action_required` installment (the bank wants the learner to "
+    "authenticate the off-session charge, 3-D Secure): what the front end confirms it with "
+    "on-session. The verdict reaches the order by the provider's webhook (or the order's "
+    "own polling). 409 `installment_not_payable` for any other installment, 503 "
+    "`payment_provider_unavailable`.",
+)
+async def installment_payment(
+    order_id: uuid.UUID,
+    installment_id: uuid.UUID,
+    user: CurrentUser,
+    session: ReadSessionDep,
+    request: Request,
+) -> PendingPaymentOut:
+    pending = await orders.installment_payment(
+        session=session,
+        provider=request.app.state.payment_provider,
+        order_id=order_id,
+        installment_id=installment_id,
+        owner_id=user.sub,
+    )
+    return PendingPaymentOut(
+        client_secret=pending.action.client_secret,
+        amount=pending.amount,
+        currency=pending.currency,
+        next_action_url=pending.action.next_action_url,
+    )
 
 
 @router.post(
     "/{order_id}/installments/{installment_id}/pay",
     summary="Pay a refused installment now",
-    description="Charges the refused installment at once with the card given "
-    "(`payment_method_id` or a confirmed `setup_reference`, then saved for the next ones) or, "
-    "with an empty body, the saved card. Answers the installment: `paid`, `refused` with its "
-    "`decline_code`, or `pending` while the provider confirms. " + PAY_NOW_ERRORS,
+    description="Charges the refused (or action_required) installment at once with the card "
+    "given (`payment_method_id` or a confirmed `setup_reference`, then saved for the next ones) "
+    "or, with an empty body, the saved card. Answers the installment: `paid`, `refused` with "
+    "its `decline_code`, `action_required` (the bank wants the learner: see `…/payment`), or "
+    "`pending` while the provider confirms. " + PAY_NOW_ERRORS,
 )
 async def pay_installment(
     order_id: uuid.UUID,

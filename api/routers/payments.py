@@ -9,14 +9,14 @@ at the provider, and tell an academy checkout it is paid.
 from __future__ import annotations
 
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
 from services import payments
 
@@ -93,46 +93,62 @@ async def stripe_webhook(
 
 # --- the dummy bank's challenge (3-D Secure) -------------------------------------------
 
+ChallengeKind = Literal["setups", "charges"]
+
 
 async def _challenge_page(
-    request: Request, reference: str, key: str, message: str | None = None
+    request: Request, kind: ChallengeKind, reference: str, key: str, message: str | None = None
 ) -> HTMLResponse:
-    setup = await payments.dummy_setup(
-        provider=request.app.state.payment_provider, reference=reference, key=key
+    challenge = await payments.dummy_challenge_of(
+        provider=request.app.state.payment_provider,
+        page=payments.CHALLENGE_PAGES[kind],
+        reference=reference,
+        key=key,
     )
     html = _pages.get_template("dummy_payment_challenge.html").render(
-        setup=setup, key=key, message=message
+        challenge=challenge, is_charge=kind == "charges", key=key, message=message
     )
     return HTMLResponse(html)
 
 
 @dummy_router.get(
-    "/setups/{reference}",
-    summary="The dummy bank's challenge for a card setup",
+    "/{kind}/{reference}",
+    summary="The dummy bank's challenge for a card setup or a charge",
     response_class=HTMLResponse,
 )
 async def dummy_challenge_page(
-    reference: Annotated[str, Path(max_length=255)], request: Request, key: str = ""
+    kind: ChallengeKind,
+    reference: Annotated[str, Path(max_length=255)],
+    request: Request,
+    key: str = "",
 ) -> HTMLResponse:
-    """For whoever holds the setup's `next_action_url` (`key`); another is a 404."""
-    return await _challenge_page(request, reference, key)
+    """For whoever holds the `next_action_url` (`key`); another is a 404."""
+    return await _challenge_page(request, kind, reference, key)
 
 
 @dummy_router.post(
-    "/setups/{reference}",
+    "/{kind}/{reference}",
     summary="Authenticate or fail on the dummy bank's challenge",
     response_class=HTMLResponse,
 )
 async def dummy_challenge_answer(
-    reference: Annotated[str, Path(max_length=255)], request: Request, temporal: TemporalDep
+    kind: ChallengeKind,
+    reference: Annotated[str, Path(max_length=255)],
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> HTMLResponse:
     form = parse_qs((await request.body()).decode(errors="replace"))
     key = form.get("key", [""])[0]
     message = await payments.dummy_challenge(
         provider=request.app.state.payment_provider,
         temporal=temporal,
+        session=session,
+        settings=settings,
+        page=payments.CHALLENGE_PAGES[kind],
         reference=reference,
         key=key,
         action=form.get("action", [""])[0],
     )
-    return await _challenge_page(request, reference, key, message=message)
+    return await _challenge_page(request, kind, reference, key, message=message)

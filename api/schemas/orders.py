@@ -100,6 +100,16 @@ class CardSetupOut(OutputModel):
     next_action_url: str | None
 
 
+class PendingPaymentOut(OutputModel):
+    """A charge the bank wants the learner to authenticate: confirm it with
+    Stripe.js (`client_secret`) or send the learner to `next_action_url`."""
+
+    client_secret: str
+    amount: MoneyOut
+    currency: str
+    next_action_url: str | None
+
+
 class ProductSummary(OutputModel):
     id: uuid.UUID
     type: ProductType

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from domain.errors import BadRequest, NotFound, error_class
 from domain.orders import SavedPaymentMethod
-from domain.payments import CardSetup, Customer
+from domain.payments import CardSetup, ChargeAction, Customer
 
 InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
 WebhooksDisabled = error_class(NotFound, "payment_webhooks_disabled")
@@ -64,7 +64,20 @@ class PaymentProvider(Protocol):
     async def confirm_charge(self, *, reference: str, idempotency_key: str) -> ChargeResult:
         """Debit a prepared charge, or report the verdict it already has: a
         confirmed charge is never debited again. Raises ChargeDeclined,
-        ChargePending (the provider will tell later) or ProviderUnavailable."""
+        ChargePending (the provider will tell later), ChargeRequiresAction
+        (the bank wants the learner: asking again reads whether they have
+        authenticated) or ProviderUnavailable."""
+        ...
+
+    async def charge_action(self, *, reference: str, idempotency_key: str) -> ChargeAction:
+        """What the learner's front end needs to authenticate a charge that
+        raised ChargeRequiresAction."""
+        ...
+
+    async def cancel_charge(self, *, reference: str, idempotency_key: str) -> None:
+        """Withdraw a charge that waits for the learner (another card pays
+        instead). A charge that has its verdict already keeps it: the caller
+        reads it with confirm_charge."""
         ...
 
     async def refund(
@@ -93,6 +106,11 @@ class ChargeDeclined(Exception):
 class ChargePending(Exception):
     """The provider accepted the charge but has no verdict yet (asynchronous
     confirmation): ask again later, or wait for its webhook."""
+
+
+class ChargeRequiresAction(Exception):
+    """The bank wants the learner to authenticate this off-session charge
+    (3-D Secure): not a refusal; nothing is debited until they do."""
 
 
 class ProviderUnavailable(Exception):

@@ -13,7 +13,11 @@ for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
 `pm_card_asyncConfirmation` answers "processing" once, then pays;
 `pm_card_authenticationRequiredOnSetup` needs the bank's challenge before it
 is saved (the challenge is a page of ours, DUMMY_SETUP_PAGE, with
-Authenticate and Fail buttons), later charges pass. Any other token is
+Authenticate and Fail buttons), later charges pass;
+`pm_card_authenticationRequired` is saved without one, but every charge of
+it waits for the learner to pass the challenge (DUMMY_CHARGE_PAGE): passed,
+the charge pays; failed, it is declined (payment_intent_authentication_failure).
+Any other token is
 refused. Charges are kept (see models/payments.py) by idempotency
 key: the same key never prepares or debits twice.
 
@@ -37,11 +41,12 @@ from typing import Protocol
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import MalformedNotification, NotFound, Unverifiable, error_class
-from domain.payments import CardSetup, requires_authentication
+from domain.payments import CardSetup, ChargeAction, requires_authentication
 from integrations.payloads import SIGNATURE_HEADER, is_signed, strict_json
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
+    ChargeRequiresAction,
     ChargeResult,
     Customer,
     InvalidPaymentMethod,
@@ -59,6 +64,7 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_providerOutage": ("visa", "0019"),
     "pm_card_asyncConfirmation": ("visa", "0077"),
     "pm_card_authenticationRequiredOnSetup": ("visa", "3155"),
+    "pm_card_authenticationRequired": ("visa", "3184"),
     "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995"),
     "pm_card_chargeDeclinedLostCard": ("visa", "9987"),
     "pm_card_chargeDeclinedExpiredCard": ("visa", "0069"),
@@ -77,8 +83,14 @@ DECLINES: dict[str, str] = {
 DECLINED_ONCE = "pm_card_insufficientFundsOnce"
 # The bank challenges the learner when these are saved.
 CHALLENGED_ON_SETUP = frozenset({"pm_card_authenticationRequiredOnSetup"})
+# The bank challenges the learner at every charge of these.
+CHALLENGED_ON_CHARGE = frozenset({"pm_card_authenticationRequired"})
 DUMMY_SETUP_PAGE = "/api/v1/dummy-payments/setups"
+DUMMY_CHARGE_PAGE = "/api/v1/dummy-payments/charges"
 SETUP_PREFIX = "setup:"
+# A charge's challenge, kept under `action:<charge reference>`.
+ACTION_PREFIX = "action:"
+AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
 
 SetupNotFound = error_class(NotFound, "setup_not_found")
 
@@ -96,8 +108,9 @@ ASYNC_CONFIRMATION = "pm_card_asyncConfirmation"
 
 class DummyCharge(BaseModel):
     """What the dummy provider made, under its idempotency key: a charge, a
-    refund (`refunded_charge`) or a card setup (key `setup:<reference>`,
-    `setup_status`)."""
+    refund (`refunded_charge`), a card setup (key `setup:<reference>`,
+    `setup_status`) or a charge's challenge (key `action:<charge reference>`,
+    `setup_status`, the charge's `charge_key`)."""
 
     key: str
     reference: str | None = None
@@ -113,6 +126,7 @@ class DummyCharge(BaseModel):
     setup_status: SetupStatus | None = None
     order_id: str | None = None
     client_secret: str | None = None
+    charge_key: str | None = None
 
 
 class ChargeStore(Protocol):
@@ -168,13 +182,57 @@ class DummyPaymentProvider:
                 charge.processing_answers += 1
                 await self._store.save(charge)
                 raise ChargePending(reference)
+            challenge = await self._challenge_of(charge)
             charge.confirmed = True
-            charge.decline_code = _decline_code(charge.payment_method, idempotency_key)
+            charge.decline_code = (
+                AUTHENTICATION_FAILED
+                if challenge is SetupStatus.FAILED
+                else _decline_code(charge.payment_method, idempotency_key)
+            )
             charge.declined = charge.decline_code is not None
             await self._store.save(charge)
         if charge.declined:
             raise ChargeDeclined("Your card was declined.", code=charge.decline_code)
         return ChargeResult(reference=reference)
+
+    async def _challenge_of(self, charge: DummyCharge) -> SetupStatus | None:
+        """The bank's challenge of a charge that needs one, once answered;
+        ChargeRequiresAction while the learner has not answered it."""
+        if charge.payment_method not in CHALLENGED_ON_CHARGE:
+            return None
+        assert charge.reference is not None
+        challenge = await self._store.load(ACTION_PREFIX + charge.reference)
+        if challenge is None:
+            challenge = DummyCharge(
+                key=ACTION_PREFIX + charge.reference,
+                reference=charge.reference,
+                charge_key=charge.key,
+                client_secret=f"{charge.reference}_secret_{secrets.token_hex(8)}",
+                setup_status=SetupStatus.REQUIRES_ACTION,
+            )
+            await self._store.save(challenge)
+        if challenge.setup_status is SetupStatus.REQUIRES_ACTION:
+            raise ChargeRequiresAction(charge.reference)
+        return challenge.setup_status
+
+    async def charge_action(self, *, reference: str, idempotency_key: str) -> ChargeAction:
+        challenge = await self._store.load(ACTION_PREFIX + reference)
+        if challenge is None or challenge.client_secret is None:
+            raise InvalidPaymentMethod("This charge waits for nobody's authentication.")
+        return ChargeAction(
+            client_secret=challenge.client_secret,
+            next_action_url=self._page_url(DUMMY_CHARGE_PAGE, reference)
+            if challenge.setup_status is SetupStatus.REQUIRES_ACTION
+            else None,
+        )
+
+    async def cancel_charge(self, *, reference: str, idempotency_key: str) -> None:
+        charge = await self._store.load(idempotency_key)
+        if charge is None or charge.reference != reference or charge.confirmed:
+            return  # nothing to withdraw, or it has its verdict
+        charge.confirmed = charge.declined = True
+        charge.decline_code = "canceled"
+        await self._store.save(charge)
 
     async def refund(
         self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
@@ -235,38 +293,42 @@ class DummyPaymentProvider:
             raise requires_authentication(setup)
         return self._saved(token, customer)
 
-    def setup_page_key(self, reference: str) -> str:
-        """What the challenge page's link carries: only whoever got the setup
-        (the learner's front end) can answer the bank's challenge."""
-        message = f"setup-challenge\n{reference}".encode()
+    def page_key(self, page: str, reference: str) -> str:
+        """What a challenge page's link carries: only whoever got the setup or
+        the charge's action (the learner's front end) can answer the bank."""
+        message = f"{page}\n{reference}".encode()
         return hmac.new(self._webhook_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
-    async def challenged_setup(self, *, reference: str, key: str) -> DummyCharge:
-        """The setup the challenge page shows; SetupNotFound for a wrong key."""
-        setup = await self._store.load(SETUP_PREFIX + reference)
-        if setup is None or not hmac.compare_digest(key, self.setup_page_key(reference)):
-            raise SetupNotFound("No such card setup.")
-        return setup
+    def _page_url(self, page: str, reference: str) -> str:
+        return f"{self._public_url}{page}/{reference}?key={self.page_key(page, reference)}"
 
-    async def answer_challenge(self, *, reference: str, key: str, authenticated: bool) -> str:
-        """The learner passed (or failed) the bank's challenge; returns the
-        order the setup is for. Answering twice changes nothing."""
-        setup = await self.challenged_setup(reference=reference, key=key)
-        if setup.setup_status is SetupStatus.REQUIRES_ACTION:
-            setup.setup_status = SetupStatus.SUCCEEDED if authenticated else SetupStatus.FAILED
-            await self._store.save(setup)
-        assert setup.order_id is not None
-        return setup.order_id
+    async def challenged(self, *, page: str, reference: str, key: str) -> DummyCharge:
+        """The setup or charge challenge a page shows; SetupNotFound for a wrong key."""
+        prefix = SETUP_PREFIX if page == DUMMY_SETUP_PAGE else ACTION_PREFIX
+        challenge = await self._store.load(prefix + reference)
+        if challenge is None or not hmac.compare_digest(key, self.page_key(page, reference)):
+            raise SetupNotFound("No such challenge.")
+        return challenge
+
+    async def answer_challenge(
+        self, *, page: str, reference: str, key: str, authenticated: bool
+    ) -> DummyCharge:
+        """The learner passed (or failed) the bank's challenge; answering twice
+        changes nothing."""
+        challenge = await self.challenged(page=page, reference=reference, key=key)
+        if challenge.setup_status is SetupStatus.REQUIRES_ACTION:
+            challenge.setup_status = SetupStatus.SUCCEEDED if authenticated else SetupStatus.FAILED
+            await self._store.save(challenge)
+        return challenge
 
     def _setup_of(self, setup: DummyCharge) -> CardSetup:
         assert setup.reference is not None and setup.client_secret is not None
         needs_challenge = setup.setup_status is SetupStatus.REQUIRES_ACTION
-        page = f"{self._public_url}{DUMMY_SETUP_PAGE}/{setup.reference}"
         return CardSetup(
             provider=self.name,
             setup_reference=setup.reference,
             client_secret=setup.client_secret,
-            next_action_url=f"{page}?key={self.setup_page_key(setup.reference)}"
+            next_action_url=self._page_url(DUMMY_SETUP_PAGE, setup.reference)
             if needs_challenge
             else None,
         )

@@ -19,11 +19,17 @@ from typing import Any
 import stripe
 
 from domain.errors import MalformedNotification, Unverifiable
-from domain.payments import CardSetup, requires_authentication
+from domain.payments import (
+    AUTHENTICATION_REQUIRED,
+    CardSetup,
+    ChargeAction,
+    requires_authentication,
+)
 from integrations.payloads import strict_json
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
+    ChargeRequiresAction,
     ChargeResult,
     Customer,
     InvalidPaymentMethod,
@@ -174,6 +180,25 @@ class StripePaymentProvider:
                 )
         return _verdict(intent)
 
+    async def charge_action(self, *, reference: str, idempotency_key: str) -> ChargeAction:
+        async with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(reference)
+        redirect = (
+            getattr(intent.next_action, "redirect_to_url", None) if intent.next_action else None
+        )
+        return ChargeAction(
+            client_secret=intent.client_secret or "", next_action_url=getattr(redirect, "url", None)
+        )
+
+    async def cancel_charge(self, *, reference: str, idempotency_key: str) -> None:
+        try:
+            async with _provider_errors():
+                await self._client.v1.payment_intents.cancel_async(
+                    reference, options={"idempotency_key": f"{idempotency_key}:cancel"}
+                )
+        except stripe.InvalidRequestError:
+            pass  # it succeeded (or was canceled) meanwhile: confirm_charge reads which
+
     async def refund(
         self, *, charge_reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
@@ -290,14 +315,15 @@ def _verdict(intent: stripe.PaymentIntent) -> ChargeResult:
         return ChargeResult(reference=intent.id)
     if intent.status == "processing":
         raise ChargePending(intent.id)
-    # Off-session nobody can authenticate (requires_action) and a failed
-    # attempt leaves requires_payment_method: both are refusals.
     error = intent.last_payment_error
+    code = (getattr(error, "decline_code", None) or getattr(error, "code", None)) if error else None
+    # The bank wants the learner: Stripe answers an off-session confirmation
+    # so with authentication_required (the intent back to
+    # requires_payment_method), or leaves it requires_action.
+    if intent.status == "requires_action" or code == AUTHENTICATION_REQUIRED:
+        raise ChargeRequiresAction(intent.id)
     raise ChargeDeclined(
-        error.message if error and error.message else f"payment {intent.status}",
-        code=(getattr(error, "decline_code", None) or getattr(error, "code", None))
-        if error
-        else None,
+        error.message if error and error.message else f"payment {intent.status}", code=code
     )
 
 
@@ -332,11 +358,18 @@ async def _provider_errors() -> AsyncIterator[None]:
     try:
         yield
     except stripe.CardError as error:
-        raise ChargeDeclined(
-            error.user_message or "card declined", code=_decline_code_of(error)
-        ) from None
+        code = _decline_code_of(error)
+        if code == AUTHENTICATION_REQUIRED:
+            raise ChargeRequiresAction(_intent_of(error)) from None
+        raise ChargeDeclined(error.user_message or "card declined", code=code) from None
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
         raise ProviderUnavailable(type(error).__name__) from None
+
+
+def _intent_of(error: stripe.CardError) -> str:
+    """The PaymentIntent a card error is about (Stripe names it in the error)."""
+    intent = getattr(getattr(error, "error", None), "payment_intent", None)
+    return str(getattr(intent, "id", None) or intent or "")
 
 
 def _decline_code_of(error: stripe.CardError) -> str | None:

@@ -9,9 +9,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from domain.payments import PaymentMethodRequiresAuthentication
+from domain.payments import PaymentMethodRequiresAuthentication, is_hard_decline
 from integrations.payments.base import (
     ChargeDeclined,
+    ChargeRequiresAction,
     Customer,
     InvalidPaymentMethod,
     ProviderUnavailable,
@@ -230,3 +231,98 @@ async def test_a_bare_token_goes_through_a_setup_and_may_need_the_learner(
     await _stripe_js_confirms(localstripe, reference, None)
     saved = await provider.saved_from_setup(reference=reference, customer=LEARNER, order_id=ORDER)
     assert saved.reference == method
+
+
+# --- off-session charges the bank wants the learner to authenticate -----------------
+
+
+async def _saved_3ds_card(provider: StripePaymentProvider, localstripe: str):
+    """A 3-D Secure card saved through its setup, the challenge passed."""
+    setup = await provider.create_setup(customer=LEARNER, order_id=ORDER, token=None)
+    method = await _card(localstripe, THREE_D_SECURE)
+    await _stripe_js_confirms(localstripe, setup.setup_reference, method)
+    await _stripe_js_confirms(localstripe, setup.setup_reference, None)
+    return await provider.saved_from_setup(
+        reference=setup.setup_reference, customer=LEARNER, order_id=ORDER
+    )
+
+
+async def _authenticate(localstripe: str, reference: str, secret: str, success: bool) -> None:
+    """The learner's on-session confirmation with Stripe.js (localstripe's
+    stand-in for the bank's challenge)."""
+    async with httpx.AsyncClient(base_url=localstripe, auth=(API_KEY, "")) as client:
+        answer = await client.post(
+            f"/v1/payment_intents/{reference}/_authenticate",
+            data={"client_secret": secret, "success": "true" if success else "false"},
+        )
+    answer.raise_for_status()
+
+
+async def _prepared(provider: StripePaymentProvider, saved, key: str) -> str:
+    return await provider.create_charge(
+        amount=Decimal("135.00"),
+        currency="EUR",
+        payment_method=saved.reference,
+        customer=saved.customer_reference,
+        idempotency_key=key,
+        description="Certificat 1/3",
+    )
+
+
+async def test_an_off_session_charge_that_needs_the_learner_waits_for_them(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    """requires_action is no refusal: nothing is debited, asking again says
+    the same, and once the learner authenticates on-session it is paid."""
+    saved = await _saved_3ds_card(provider, localstripe)
+    key = f"installment:{uuid.uuid4()}"
+    reference = await _prepared(provider, saved, key)
+    for _ in range(2):
+        with pytest.raises(ChargeRequiresAction):
+            await provider.confirm_charge(reference=reference, idempotency_key=key)
+    action = await provider.charge_action(reference=reference, idempotency_key=key)
+    assert action.client_secret.startswith(reference + "_secret_")
+    assert saved.customer_reference is not None
+    assert await _charges_of(localstripe, saved.customer_reference) == []
+    await _authenticate(localstripe, reference, action.client_secret, success=True)
+    charged = await provider.confirm_charge(reference=reference, idempotency_key=key)
+    assert charged.reference == reference
+    [charge] = await _charges_of(localstripe, saved.customer_reference)
+    assert charge["amount"] == 13500
+
+
+async def test_a_failed_authentication_is_a_refusal_nothing_retries(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    saved = await _saved_3ds_card(provider, localstripe)
+    key = f"installment:{uuid.uuid4()}"
+    reference = await _prepared(provider, saved, key)
+    with pytest.raises(ChargeRequiresAction):
+        await provider.confirm_charge(reference=reference, idempotency_key=key)
+    action = await provider.charge_action(reference=reference, idempotency_key=key)
+    await _authenticate(localstripe, reference, action.client_secret, success=False)
+    with pytest.raises(ChargeDeclined) as caught:
+        await provider.confirm_charge(reference=reference, idempotency_key=key)
+    assert caught.value.code == "payment_intent_authentication_failure"
+    assert is_hard_decline(caught.value.code)
+
+
+async def test_a_charge_withdrawn_for_another_card_can_no_longer_be_paid(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    """The learner pays with another card: the charge waiting for them is
+    canceled, and an authentication that comes late takes nothing."""
+    saved = await _saved_3ds_card(provider, localstripe)
+    key = f"installment:{uuid.uuid4()}"
+    reference = await _prepared(provider, saved, key)
+    with pytest.raises(ChargeRequiresAction):
+        await provider.confirm_charge(reference=reference, idempotency_key=key)
+    action = await provider.charge_action(reference=reference, idempotency_key=key)
+    await provider.cancel_charge(reference=reference, idempotency_key=key)
+    await provider.cancel_charge(reference=reference, idempotency_key=key)  # twice: no error
+    with pytest.raises(ChargeDeclined):
+        await provider.confirm_charge(reference=reference, idempotency_key=key)
+    with pytest.raises(httpx.HTTPStatusError):
+        await _authenticate(localstripe, reference, action.client_secret, success=True)
+    assert saved.customer_reference is not None
+    assert await _charges_of(localstripe, saved.customer_reference) == []

@@ -156,3 +156,23 @@ def test_a_new_card_pays_now_whatever_the_ladder_says() -> None:
     process, item = _refused("insufficient_funds")
     step, found = process.card_saved().collection_step(LADDER)
     assert (step, found.id if found else None) == (CollectionStep.DEBIT_NOW, item)
+
+
+def test_a_charge_waiting_for_the_learner_is_no_refusal() -> None:
+    """action_required: the order stays where it was (pending_payment), the
+    collector waits for the learner, and a new card pays at once instead."""
+    process = _process(OrderState.PENDING_PAYMENT, P, W, W)
+    second = process.snapshot.schedule[1]
+    waiting = process.debited(
+        second.id,
+        DebitOutcome(
+            state=InstallmentState.ACTION_REQUIRED,
+            first_refused_at=NOW,
+            decline_code="authentication_required",
+        ),
+    )
+    assert waiting.next_transition(event="installment_action_required", at=NOW) is None
+    step, item = waiting.collection_step(DunningPolicy())
+    assert step is CollectionStep.AWAIT_LEARNER and item is not None
+    assert item.first_refused_at == NOW
+    assert waiting.card_saved().collection_step()[0] is CollectionStep.DEBIT_NOW
