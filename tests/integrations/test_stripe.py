@@ -63,10 +63,8 @@ async def _charges_of(localstripe: str, customer: str) -> list[dict]:
     return [charge for charge in answer.json()["data"] if charge["status"] == "succeeded"]
 
 
-async def _prepare(provider: StripePaymentProvider, token: str, key: str) -> tuple[str, str]:
-    saved = await provider.save_payment_method(token=token, customer=LEARNER, order_id=ORDER)
-    assert saved.customer_reference is not None
-    reference = await provider.create_charge(
+async def _prepared(provider: StripePaymentProvider, saved, key: str) -> str:
+    return await provider.create_charge(
         amount=Decimal("135.00"),
         currency="EUR",
         payment_method=saved.reference,
@@ -74,6 +72,12 @@ async def _prepare(provider: StripePaymentProvider, token: str, key: str) -> tup
         idempotency_key=key,
         description="Certificat 1/3",
     )
+
+
+async def _prepare(provider: StripePaymentProvider, token: str, key: str) -> tuple[str, str]:
+    saved = await provider.save_payment_method(token=token, customer=LEARNER, order_id=ORDER)
+    assert saved.customer_reference is not None
+    reference = await _prepared(provider, saved, key)
     return reference, saved.customer_reference
 
 
@@ -256,17 +260,6 @@ async def _authenticate(localstripe: str, reference: str, secret: str, success: 
             data={"client_secret": secret, "success": "true" if success else "false"},
         )
     answer.raise_for_status()
-
-
-async def _prepared(provider: StripePaymentProvider, saved, key: str) -> str:
-    return await provider.create_charge(
-        amount=Decimal("135.00"),
-        currency="EUR",
-        payment_method=saved.reference,
-        customer=saved.customer_reference,
-        idempotency_key=key,
-        description="Certificat 1/3",
-    )
 
 
 async def test_an_off_session_charge_that_needs_the_learner_waits_for_them(
