@@ -53,6 +53,17 @@ class EmailRequest(BaseModel):
 
 
 REFUNDED = InstallmentState.REFUNDED.value
+# Mails the organization's signatories get a copy of (the contract is theirs too).
+COPIED_TO_SIGNATORIES = frozenset({EmailKind.ORDER_WITHDRAWN})
+
+
+def _signatories(order: Order) -> list[MailRecipient]:
+    people = order.organization.signatories if order.organization else []
+    return [
+        MailRecipient(email=person["email"], name=person.get("name", ""))
+        for person in people
+        if person.get("email")
+    ]
 
 
 def _installment(order: Order, installment_id: uuid.UUID | None) -> InstallmentFacts | None:
@@ -121,17 +132,31 @@ class EmailActivities:
             raise EmailNotSent(f"The mail could not be sent: {outage}") from None
 
     async def _send(self, request: EmailRequest) -> bool:
-        async with self._sessionmaker.begin() as session:
+        """To the owner (or the request's recipient), and the copies the kind
+        asks for; each recipient once, in a transaction of its own."""
+        async with self._sessionmaker() as session:
             order = await orders.get_order(session=session, id=request.order_id, view=True)
             to = request.recipient or await _owner(session, order)
-            if to is None:
-                return False  # nobody to write to (an unclaimed prepaid seat)
+        if to is None:
+            return False  # nobody to write to (an unclaimed prepaid seat)
+        copies = _signatories(order) if request.kind in COPIED_TO_SIGNATORIES else []
+        sent = await self._send_to(request, to)
+        for copy in copies:
+            await self._send_to(request, copy, copy=True)
+        return sent
+
+    async def _send_to(
+        self, request: EmailRequest, to: MailRecipient, *, copy: bool = False
+    ) -> bool:
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=request.order_id, view=True)
             fresh = await emails.reserve(
                 session=session,
                 order_id=order.id,
                 installment_id=request.installment_id,
                 kind=request.kind.value,
                 recipient=to.email,
+                copy=copy,
             )
             if not fresh:
                 return False

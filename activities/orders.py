@@ -82,6 +82,7 @@ class CancelOrder(BaseModel):
 class RefundOrder(BaseModel):
     order_id: uuid.UUID
     actor: str
+    reason: str = "requested"
 
 
 async def _enter_refunding(session: AsyncSession, order: Order, request: RefundOrder) -> None:
@@ -95,7 +96,7 @@ async def _enter_refunding(session: AsyncSession, order: Order, request: RefundO
         from_state=state,
         to_state=OrderState.REFUNDING,
         event="refund_requested",
-        detail={"actor": request.actor},
+        detail={"actor": request.actor, "reason": request.reason},
     )
     await orders.cancel_remaining_installments(session=session, order_id=order.id)
 

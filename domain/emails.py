@@ -27,6 +27,8 @@ class EmailKind(StrEnum):
     VOUCHER_ISSUED = "voucher_issued"
     INSTALLMENT_ACTION_REQUIRED = "installment_action_required"
     ORDER_CANCELED = "order_canceled"
+    # To the learner and, in copy, the organization's signatories.
+    ORDER_WITHDRAWN = "order_withdrawn"
 
 
 LANGUAGES = ("fr", "en")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.errors import Conflict, Unprocessable, error_class
-from domain.payment_schedule import SchedulePolicy
+from domain.payment_schedule import PARIS, SchedulePolicy, paris_day
 from domain.payments import CardSource, DunningPolicy
 from domain.signatures import OrderNotSignable
 
@@ -275,8 +275,14 @@ class SignatureTiming(BaseModel):
     validity: timedelta = timedelta(days=99)
 
 
+# Why an order was canceled or refunded when the learner withdrew (EU
+# Directive 2023/2673): on its events, and it picks the order_withdrawn mail.
+WITHDRAWAL = "withdrawal"
+
+
 class RefundRequest(BaseModel):
     actor: str
+    reason: str = "requested"
 
 
 class RefundWorkflowInput(BaseModel):
@@ -284,6 +290,8 @@ class RefundWorkflowInput(BaseModel):
 
     order_id: uuid.UUID
     actor: str
+    # WITHDRAWAL: the learner withdrew (the mail says so, to the signatories too).
+    reason: str = "requested"
 
 
 class OrderWorkflowInput(BaseModel):
@@ -478,6 +486,25 @@ def check_refundable(state: OrderState) -> None:
 
 
 InstallmentNotPayable = error_class(Conflict, "installment_not_payable")
+WithdrawalPeriodOver = error_class(Conflict, "withdrawal_period_over")
+
+
+def withdrawal_deadline(*, anchor: datetime, days: int) -> datetime:
+    """The end of the withdrawal period: midnight at the end of the French
+    day `days` after the anchor's (the learner's signature, or the order's
+    creation when there is no contract)."""
+    last_day = paris_day(anchor) + timedelta(days=days)
+    return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=PARIS)
+
+
+def check_withdrawable(*, has_right: bool, deadline: datetime | None, at: datetime) -> None:
+    """Withdrawal: an order with the right (not waived, not free nor
+    prepaid) before its deadline; a contract not signed yet has not started
+    the period (no deadline)."""
+    if not has_right:
+        raise WithdrawalPeriodOver("This order has no withdrawal right (waived, or nothing paid).")
+    if deadline is not None and at >= deadline:
+        raise WithdrawalPeriodOver("The withdrawal period of this order is over.")
 
 
 class PayNow(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -34,14 +35,19 @@ async def reserve(
     installment_id: uuid.UUID | None,
     kind: str,
     recipient: str,
+    copy: bool = False,
 ) -> bool:
-    """True if this mail was never sent; the row commits with the sending."""
+    """True if this mail was never sent; the row commits with the sending. A
+    `copy` (to someone besides the learner) is guarded per recipient."""
+    key = str(installment_id) if installment_id else NO_INSTALLMENT
+    if copy:
+        key = "cc:" + hashlib.sha256(recipient.lower().encode()).hexdigest()[:33]
     insert = upsert_insert(session)
     statement = (
         insert(SentEmail)
         .values(
             order_id=order_id,
-            installment_key=str(installment_id) if installment_id else NO_INSTALLMENT,
+            installment_key=key,
             kind=kind,
             recipient=recipient,
             sent_at=utcnow(),

@@ -45,8 +45,14 @@ from domain.orders import (
     OrderState,
     check_enrollment_open,
     check_transition,
+    withdrawal_deadline,
 )
-from domain.payment_schedule import RunDates, ScheduledPayment, SchedulePolicy
+from domain.payment_schedule import (
+    DEFAULT_WITHDRAWAL_PERIOD_DAYS,
+    RunDates,
+    ScheduledPayment,
+    SchedulePolicy,
+)
 from domain.payments import Customer
 from domain.vouchers import (
     UnusableVoucher,
@@ -116,6 +122,9 @@ class Order(TimestampMixin, Base):
     is_prepaid: Mapped[bool] = mapped_column(Boolean, default=False)
     billing_address: Mapped[dict[str, str] | None] = mapped_column(JSON)
     has_waived_withdrawal_right: Mapped[bool] = mapped_column(Boolean, default=False)
+    # GUICHET_WITHDRAWAL_PERIOD_DAYS when the order was created: what its
+    # contract and schedule were planned with.
+    withdrawal_days: Mapped[int] = mapped_column(Integer, default=DEFAULT_WITHDRAWAL_PERIOD_DAYS)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # The hash of the request an Idempotency-Key was first used with.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
@@ -129,6 +138,24 @@ class Order(TimestampMixin, Base):
     organization: Mapped[Organization | None] = relationship(lazy="raise")
     voucher: Mapped[Voucher | None] = relationship(lazy="raise")
     contract: Mapped[Contract | None] = relationship(lazy="raise", viewonly=True)
+
+    @property
+    def has_withdrawal_right(self) -> bool:
+        """An online distance contract the learner pays for and did not waive."""
+        return not self.has_waived_withdrawal_right and self.total > 0 and not self.is_prepaid
+
+    @property
+    def withdrawal_deadline(self) -> datetime | None:
+        """None without the right, or while the contract waits for the
+        learner's signature (the period has not started)."""
+        if not self.has_withdrawal_right:
+            return None
+        if self.contract_required:
+            signed = self.contract.student_signed_on if self.contract else None
+            if signed is None:
+                return None
+            return withdrawal_deadline(anchor=signed, days=self.withdrawal_days)
+        return withdrawal_deadline(anchor=self.created_at, days=self.withdrawal_days)
 
 
 class OrderEvent(Base):
@@ -496,6 +523,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder, policy: Schedule
         voucher_id=plan.voucher.id if plan.voucher else None,
         billing_address=new.billing_address.model_dump() if new.billing_address else None,
         has_waived_withdrawal_right=new.has_waived_withdrawal_right,
+        withdrawal_days=policy.withdrawal_days,
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.fingerprint() if new.idempotency_key else None,
         is_prepaid=new.prepaid_voucher_code is not None,

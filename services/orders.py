@@ -27,6 +27,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from domain.emails import MailRecipient
 from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
+    WITHDRAWAL,
     CancelRequest,
     InstallmentState,
     NewOrder,
@@ -46,6 +47,7 @@ from domain.orders import (
     check_same_request,
     check_signable,
     check_voucher_sendable,
+    check_withdrawable,
 )
 from domain.payment_schedule import ScheduledPayment
 from domain.payments import CardSetup, CardSource, ChargeAction, PaymentProviderUnavailable
@@ -529,6 +531,7 @@ async def cancel(
     order_id: uuid.UUID,
     actor: str,
     owner_id: str | None = None,
+    reason: str = "requested",
 ) -> Order:
     """Cancel an order: the learner's own (`owner_id`), or any for an admin."""
     await _checked_update(
@@ -538,7 +541,7 @@ async def cancel(
         order=await orders.get_order(session=session, id=order_id, owner_id=owner_id),
         check=_cancelable,
         update=OrderWorkflow.cancel,
-        argument=CancelRequest(reason="requested", actor=actor),
+        argument=CancelRequest(reason=reason, actor=actor),
     )
     return await _fresh(session, order_id)
 
@@ -547,7 +550,13 @@ async def cancel(
 
 
 async def refund(
-    *, session: AsyncSession, temporal: Client, settings: Settings, order_id: uuid.UUID, actor: str
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    actor: str,
+    reason: str = "requested",
 ) -> Order:
     """Refund every paid installment. A running order workflow first hands
     the order over (it stops collecting and ends); then the refund's own
@@ -556,7 +565,7 @@ async def refund(
     check_refundable(OrderState(order.state))
     if not any(item.state == InstallmentState.PAID.value for item in order.installments):
         raise NotRefundable("Nothing was paid on this order.")
-    request = RefundRequest(actor=actor)
+    request = RefundRequest(actor=actor, reason=reason)
     # Closed: its order workflow has ended (completed, canceled) or handed over.
     with contextlib.suppress(workflows.WorkflowClosed):
         await _update(
@@ -570,13 +579,55 @@ async def refund(
         temporal=temporal,
         run=RefundWorkflow.run,
         workflow_id=refund_workflow_id(order.id),
-        workflow_input=RefundWorkflowInput(order_id=order.id, actor=actor),
+        workflow_input=RefundWorkflowInput(order_id=order.id, actor=actor, reason=reason),
         task_queue=settings.task_queue,
         update=RefundWorkflow.refunded,
         within=settings.workflow_call_timeout,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return await _fresh(session, order.id)
+
+
+async def withdraw(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    order_id: uuid.UUID,
+    owner_id: str,
+) -> Order:
+    """The learner withdraws (EU Directive 2023/2673) before the deadline: the
+    order is canceled, or, if something was paid, refunded in full (the
+    remaining installments canceled, the enrollments revoked); the
+    order_withdrawn mail goes to the learner and the organization's
+    signatories. A second call answers the same."""
+    order = await get(session=session, order_id=order_id, owner_id=owner_id)
+    if await _withdrawn(session, order_id):
+        return order
+    check_withdrawable(
+        has_right=order.has_withdrawal_right, deadline=order.withdrawal_deadline, at=utcnow()
+    )
+    paid = any(item.state == InstallmentState.PAID.value for item in order.installments)
+    act = refund if paid else cancel
+    return await act(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        order_id=order_id,
+        actor=owner_id,
+        reason=WITHDRAWAL,
+    )
+
+
+async def _withdrawn(session: AsyncSession, order_id: uuid.UUID) -> bool:
+    """The order was canceled or refunded because the learner withdrew."""
+    ended = await session.scalars(
+        select(OrderEvent.detail).where(
+            OrderEvent.order_id == order_id,
+            OrderEvent.type.in_(("canceled", "refund_requested")),
+        )
+    )
+    return any((detail or {}).get("reason") == WITHDRAWAL for detail in ended)
 
 
 async def send_voucher(

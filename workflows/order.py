@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.orders import (
         COLLECTING_STATES,
         WAITING_FOR_LEARNER,
+        WITHDRAWAL,
         CancelRequest,
         DebitOutcome,
         OrderProcess,
@@ -228,7 +229,8 @@ class OrderWorkflow:
         self.process = self.process.moved_to(OrderState.CANCELED)
         # Runs started before the mail existed replay without it.
         if workflow.patched("order-canceled-mail"):
-            self.email(EmailKind.ORDER_CANCELED)
+            withdrawn = request.reason == WITHDRAWAL
+            self.email(EmailKind.ORDER_WITHDRAWN if withdrawn else EmailKind.ORDER_CANCELED)
         if self.process.enrolled:
             self.process = self.process.model_copy(update={"enrolled": False})
             self._apart.call(EnrollmentActivities.revoke, self.process.order_id)
@@ -404,7 +406,9 @@ class OrderWorkflow:
             _refuse(check_refundable, self.process.state)
             snapshot = await db_step(
                 OrderActivities.hand_over_for_refund,
-                RefundOrder(order_id=self.process.order_id, actor=request.actor),
+                RefundOrder(
+                    order_id=self.process.order_id, actor=request.actor, reason=request.reason
+                ),
             )
             self.process = self.process.moved(snapshot)
             return self.process.state

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.enrollments import EnrollmentActivities
     from activities.orders import DebitActivities, OrderActivities, RefundOrder
     from domain.emails import EmailKind
-    from domain.orders import OrderState, PaymentNews, RefundWorkflowInput
+    from domain.orders import WITHDRAWAL, OrderState, PaymentNews, RefundWorkflowInput
     from workflows import signature
     from workflows.options import MONEY_OPTIONS, FirstStep, SideEffects, call, db_step
 
@@ -51,7 +51,7 @@ class RefundWorkflow:
         await self._refund.run(
             workflow.execute_activity_method(
                 DebitActivities.refund,
-                RefundOrder(order_id=params.order_id, actor=params.actor),
+                RefundOrder(order_id=params.order_id, actor=params.actor, reason=params.reason),
                 **MONEY_OPTIONS,
             )
         )
@@ -62,7 +62,9 @@ class RefundWorkflow:
         await self._close_signature(params)
         self._refunded = True
         apart = SideEffects()
-        apart.mail(EmailRequest(order_id=params.order_id, kind=EmailKind.ORDER_REFUNDED))
+        withdrawn = params.reason == WITHDRAWAL
+        kind = EmailKind.ORDER_WITHDRAWN if withdrawn else EmailKind.ORDER_REFUNDED
+        apart.mail(EmailRequest(order_id=params.order_id, kind=kind))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await apart.done()
         return OrderState.REFUNDED

@@ -287,6 +287,30 @@ async def cancel_order(
     return order_out(order)
 
 
+@router.post(
+    "/{order_id}/withdraw",
+    summary="Withdraw from one of my orders (EU right of withdrawal)",
+    description="Before the order's `withdrawal_deadline` (or before its contract is "
+    "signed): one call cancels the order, or, if something was paid, refunds every paid "
+    "installment (answered `refunding`, then `refunded`), cancels the remaining ones and "
+    "revokes the enrollments; the learner and the organization's signatories get the "
+    "`order_withdrawn` mail. A second call answers the same. 409 `withdrawal_period_over` "
+    "after the deadline, or when the learner waived the right (or the order is free or "
+    "prepaid).",
+)
+async def withdraw_order(
+    order_id: uuid.UUID,
+    user: CurrentUser,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> OrderOut:
+    order = await orders.withdraw(
+        session=session, temporal=temporal, settings=settings, order_id=order_id, owner_id=user.sub
+    )
+    return order_out(order)
+
+
 @admin_router.post(
     "",
     status_code=201,

@@ -160,6 +160,10 @@ class OrderOut(OutputModel):
     contract: ContractSummary | None
     payment_method: PaymentMethodOut | None
     voucher_code: str | None = None
+    # The end of the EU withdrawal period (POST …/withdraw until then); null
+    # when waived, free or prepaid, or while the contract waits for the
+    # learner's signature.
+    withdrawal_deadline: datetime | None = None
     created_at: datetime
 
 

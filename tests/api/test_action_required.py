@@ -48,15 +48,18 @@ async def _installment_in(
     pytest.fail(f"installment {index} not {state} after {seconds} s: {order['payment_schedule']}")
 
 
-async def _mail(mailbox: SmtpInbox, subject: str, seconds: float = 20) -> str:
-    """The text of the first mail whose subject holds `subject`."""
+async def _mail(
+    mailbox: SmtpInbox, subject: str, seconds: float = 20, *, containing: str = ""
+) -> str:
+    """The text of the first mail whose subject holds `subject` (sent to an
+    address holding `containing`)."""
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
         for message in mailbox.messages:
-            if subject in str(message["Subject"]):
+            if subject in str(message["Subject"]) and containing in str(message["To"]):
                 return message.get_body(preferencelist=("plain",)).get_content()
         await asyncio.sleep(0.1)
-    pytest.fail(f"no mail {subject!r}")
+    pytest.fail(f"no mail {subject!r} to {containing!r}")
 
 
 def _payment_path(order: dict, index: int) -> str:
