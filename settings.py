@@ -36,7 +36,7 @@ from domain.payment_schedule import (
     SchedulePolicy,
     check_limits,
 )
-from domain.payments import DEFAULT_RETRY_DELAYS, DunningPolicy
+from domain.payments import DEFAULT_GRACE_PERIOD, DEFAULT_RETRY_DELAYS, DunningPolicy
 
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     dunning_retry_delays: list[Duration] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_DELAYS), max_length=20
     )
+    # Still unpaid this long after the first refusal, an order's enrollments
+    # are suspended until it is paid.
+    dunning_grace_period: Duration = DEFAULT_GRACE_PERIOD
     # {max total: [percentages]}: the first limit at or above the total wins.
     payment_schedule_limits: dict[int, list[int]] = Field(
         default_factory=lambda: {limit: list(split) for limit, split in DEFAULT_LIMITS.items()}
@@ -243,7 +246,9 @@ class Settings(BaseSettings):
 
     def dunning_policy(self) -> DunningPolicy:
         """The dunning ladder new orders are collected with."""
-        return DunningPolicy(retry_delays=tuple(self.dunning_retry_delays))
+        return DunningPolicy(
+            retry_delays=tuple(self.dunning_retry_delays), grace_period=self.dunning_grace_period
+        )
 
     def schedule_policy(self) -> SchedulePolicy:
         """The policy new orders are planned, signed and debited with."""

@@ -57,6 +57,22 @@ class EnrollmentActivities:
         await self._tell_lms(user_id=owner, course_run_ids=granted, active=True)
         return granted
 
+    @activity.defn(name="enrollments.suspend")
+    @raises_domain_errors
+    async def suspend(self, order_id: uuid.UUID) -> list[str]:
+        """Deactivate an order's enrollments while it is suspended. Apart like
+        the grant: an order paid up meanwhile (no longer suspended) keeps its
+        access, and the row lock orders this check against the grant's."""
+        async with self._sessionmaker.begin() as session:
+            order = await orders.get_order(session=session, id=order_id, for_update=True)
+            if order.suspended_at is None:
+                return []
+            touched = await enrollments.revoke(session=session, order_id=order_id)
+        suspended = [str(item.course_run_id) for item in touched]
+        if order.owner_id:
+            await self._tell_lms(user_id=order.owner_id, course_run_ids=suspended, active=False)
+        return suspended
+
     @activity.defn(name="enrollments.revoke")
     @raises_domain_errors
     async def revoke(self, order_id: uuid.UUID) -> list[str]:

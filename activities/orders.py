@@ -294,6 +294,31 @@ class OrderActivities:
             await _enter_refunding(session, order, request)
             return await self._snapshot(session, request.order_id)
 
+    @activity.defn(name="orders.suspend")
+    @raises_domain_errors
+    async def suspend(self, order_id: uuid.UUID) -> None:
+        """suspended_at set, with its event; once."""
+        await self._mark_suspension(order_id, suspended=True)
+
+    @activity.defn(name="orders.resume")
+    @raises_domain_errors
+    async def resume(self, order_id: uuid.UUID) -> None:
+        """suspended_at cleared (the unpaid installment is paid), with its event; once."""
+        await self._mark_suspension(order_id, suspended=False)
+
+    async def _mark_suspension(self, order_id: uuid.UUID, *, suspended: bool) -> None:
+        current = Order.suspended_at.is_(None) if suspended else Order.suspended_at.is_not(None)
+        async with self._sessionmaker.begin() as session:
+            changed = await session.scalar(
+                update(Order)
+                .where(Order.id == order_id, current)
+                .values(suspended_at=utcnow() if suspended else None, updated_at=utcnow())
+                .returning(Order.id)
+            )
+            if changed is not None:
+                kind = "suspended" if suspended else "reactivated"
+                await orders.add_event(session=session, order_id=order_id, type=kind)
+
     @activity.defn(name="orders.cancel")
     @raises_domain_errors
     async def cancel(self, request: CancelOrder) -> None:

@@ -29,6 +29,7 @@ class EmailKind(StrEnum):
     ORDER_CANCELED = "order_canceled"
     # To the learner and, in copy, the organization's signatories.
     ORDER_WITHDRAWN = "order_withdrawn"
+    ORDER_SUSPENDED = "order_suspended"
 
 
 LANGUAGES = ("fr", "en")

@@ -603,6 +603,8 @@ class OrderProcess(BaseModel):
     payment_news: frozenset[uuid.UUID] = frozenset()
     # Card setups saved already: the provider's news of one is then nothing new.
     card_setups: frozenset[str] = frozenset()
+    # The enrollments are suspended: an installment unpaid past the grace period.
+    suspended: bool = False
 
     @property
     def state(self) -> OrderState:
@@ -700,6 +702,25 @@ class OrderProcess(BaseModel):
                 return CollectionStep.RETRY_LATER, item
             return CollectionStep.WAIT, None
         return CollectionStep.DEBIT_WHEN_DUE, item
+
+    def suspension_at(self, grace_period: timedelta) -> datetime | None:
+        """When the enrollments are suspended if the unpaid installment stays
+        unpaid (refused, or waiting for the learner): its first refusal plus
+        the grace period; None when there is no access to suspend."""
+        if self.suspended or not self.enrolled:
+            return None
+        item = self.snapshot.next_installment()
+        if item is None or item.state not in PAYABLE_NOW or item.first_refused_at is None:
+            return None
+        return item.first_refused_at + grace_period
+
+    def suspending(self) -> OrderProcess:
+        """Suspended: the access is withdrawn until the order is paid up again."""
+        return self.changed(suspended=True, enrolled=False)
+
+    def wants_resumption(self) -> bool:
+        """Paid up again: the suspension ends (and the access comes back)."""
+        return self.suspended and self.state in ENROLLING_STATES
 
     def wants_confirmation(self) -> bool:
         return not self.confirmed and self.state in CONFIRMED_STATES and self.facts.has_owner

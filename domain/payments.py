@@ -118,6 +118,7 @@ HARD_DECLINES = frozenset(
     }
 )
 DEFAULT_RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+DEFAULT_GRACE_PERIOD = timedelta(days=14)
 
 
 def is_hard_decline(code: str | None) -> bool:
@@ -130,6 +131,9 @@ class DunningPolicy(BaseModel):
 
     # Counted from the first refusal: one automatic retry per delay.
     retry_delays: tuple[timedelta, ...] = DEFAULT_RETRY_DELAYS
+    # Still unpaid this long after the first refusal, the order's enrollments
+    # are suspended until it is paid (GUICHET_DUNNING_GRACE_PERIOD).
+    grace_period: timedelta = DEFAULT_GRACE_PERIOD
 
     def next_retry_at(
         self, *, first_refused_at: datetime | None, refusals: int, decline_code: str | None

@@ -129,6 +129,9 @@ class Order(TimestampMixin, Base):
     # The hash of the request an Idempotency-Key was first used with.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(5), default="fr")
+    # Set while the order's enrollments are suspended: an installment still
+    # unpaid after the dunning grace period; cleared once it is paid.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     installments: Mapped[list[Installment]] = relationship(
         lazy="raise", order_by="Installment.position"

@@ -51,6 +51,8 @@ class CollectingOrder(Protocol):
 
     async def advance(self, event: str) -> None: ...
 
+    async def suspend(self) -> None: ...
+
     def email(
         self,
         kind: EmailKind,
@@ -85,7 +87,7 @@ class InstallmentCollector:
         seen = self._order.process.changes
         step, item = self._order.process.collection_step(self._ladder())
         if step is CollectionStep.WAIT:
-            await workflow.wait_condition(lambda: self._order.process.changes != seen)
+            await self._sleep_until(None, seen)
             return
         assert item is not None
         if step is CollectionStep.RETRY_LATER:
@@ -103,18 +105,45 @@ class InstallmentCollector:
                 return
         await self._debit(item)
 
-    async def _sleep_until(self, moment: datetime, seen: int) -> bool:
-        """Sleep until `moment`; True if a change woke us first."""
+    async def _sleep_until(
+        self, moment: datetime | None, seen: int, *, news_of: object | None = None
+    ) -> bool:
+        """Sleep until `moment` (None: until something changes); True if a
+        change (or the provider's news of installment `news_of`) woke us
+        first. The grace period ending first suspends the order: a change."""
+        suspend_at = self._suspension_at()
+        if suspend_at is None or (moment is not None and moment <= suspend_at):
+            return await self._wait(moment, seen, news_of)
+        if await self._wait(suspend_at, seen, news_of):
+            return True
+        await self._order.suspend()
+        return True
+
+    async def _wait(self, moment: datetime | None, seen: int, news_of: object | None) -> bool:
+
+        def woken() -> bool:
+            process = self._order.process
+            return process.changes != seen or news_of in process.payment_news
+
+        if moment is None:
+            await workflow.wait_condition(woken)
+            return True
         delay = moment - workflow.now()
         if delay <= timedelta(0):
             return False
         try:
-            await workflow.wait_condition(
-                lambda: self._order.process.changes != seen, timeout=delay
-            )
+            await workflow.wait_condition(woken, timeout=delay)
         except TimeoutError:
             return False
         return True
+
+    def _suspension_at(self) -> datetime | None:
+        """When the grace period of an unpaid installment ends (runs started
+        before it existed: never)."""
+        moment = self._order.process.suspension_at(self._dunning.grace_period)
+        if moment is None or not workflow.patched("dunning-grace-period"):
+            return None
+        return moment
 
     async def _remind(self, item: InstallmentInfo) -> None:
         if item.id in self._order.process.reminded or item.due_at <= workflow.now():
@@ -172,19 +201,11 @@ class InstallmentCollector:
     async def _learner_news(self, item: InstallmentInfo, seen: int) -> bool:
         """Wait for news of a charge the learner is to authenticate (the
         provider's webhook) or the next poll; False if something else
-        changed first (a new card, a cancel)."""
+        changed first (a new card, a cancel, the grace period's end)."""
         waited = workflow.now() - (item.first_refused_at or workflow.now())
         poll = min(max(waited, self._pending_charge_poll), ACTION_POLL_MAX)
-        try:
-            await workflow.wait_condition(
-                lambda: (
-                    item.id in self._order.process.payment_news
-                    or self._order.process.changes != seen
-                ),
-                timeout=poll,
-            )
-        except TimeoutError:
-            return True
+        if not await self._sleep_until(workflow.now() + poll, seen, news_of=item.id):
+            return True  # time to ask again
         return item.id in self._order.process.payment_news
 
     async def _await_verdict(self, item: InstallmentInfo, seen: int) -> None:

@@ -141,6 +141,8 @@ class OrderWorkflow:
                 pass
             # Here, not in the updates: the API's answer never waits for a mail.
             await self._confirm_once()
+            async with self.lock:
+                await self._resume_once()
             self._enroll_once()
             if self.process.is_over:
                 break
@@ -184,6 +186,28 @@ class OrderWorkflow:
                 next_retry_at=next_retry_at,
             )
         )
+
+    async def suspend(self) -> None:
+        """The grace period is over and the installment still unpaid: the
+        enrollments are suspended until it is paid (nothing if it was paid,
+        or the order ended, meanwhile)."""
+        assert self._params is not None
+        async with self.lock:
+            due = self.process.suspension_at(self._params.dunning.grace_period)
+            if due is None or due > workflow.now() or self.process.state not in COLLECTING_STATES:
+                return
+            await db_step(OrderActivities.suspend, self.process.order_id)
+            self.process = self.process.suspending()
+            self._apart.call(EnrollmentActivities.suspend, self.process.order_id)
+            unpaid = self.process.snapshot.next_installment()
+            self.email(EmailKind.ORDER_SUSPENDED, unpaid.id if unpaid else None)
+
+    async def _resume_once(self) -> None:
+        """Paid up again after a suspension: the suspension ends, and the
+        enrollments are granted again (_enroll_once)."""
+        if self.process.wants_resumption():
+            await db_step(OrderActivities.resume, self.process.order_id)
+            self.process = self.process.model_copy(update={"suspended": False})
 
     async def _confirm_once(self) -> None:
         """The order_confirmed email, once the order is pending or completed."""

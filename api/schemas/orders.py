@@ -164,6 +164,9 @@ class OrderOut(OutputModel):
     # when waived, free or prepaid, or while the contract waits for the
     # learner's signature.
     withdrawal_deadline: datetime | None = None
+    # Since when the enrollments are suspended (an installment unpaid past
+    # the dunning grace period); null once paid.
+    suspended_at: datetime | None = None
     created_at: datetime
 
 

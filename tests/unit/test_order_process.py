@@ -176,3 +176,27 @@ def test_a_charge_waiting_for_the_learner_is_no_refusal() -> None:
     assert step is CollectionStep.AWAIT_LEARNER and item is not None
     assert item.first_refused_at == NOW
     assert waiting.card_saved().collection_step()[0] is CollectionStep.DEBIT_NOW
+
+
+def test_an_enrolled_order_unpaid_past_the_grace_period_is_suspended_once() -> None:
+    grace = timedelta(days=14)
+    process = _process(OrderState.PENDING_PAYMENT, P, W, W).model_copy(update={"enrolled": True})
+    assert process.suspension_at(grace) is None  # nothing refused
+    second = process.snapshot.schedule[1]
+    refused = process.debited(
+        second.id,
+        DebitOutcome(state=R, refusals=1, first_refused_at=NOW, decline_code="lost_card"),
+    ).moved_to(OrderState.FAILED_PAYMENT)
+    assert refused.suspension_at(grace) == NOW + grace
+    suspended = refused.suspending()
+    assert suspended.suspension_at(grace) is None and not suspended.enrolled
+    assert not suspended.wants_resumption()  # still failed_payment
+    assert suspended.moved_to(OrderState.PENDING_PAYMENT).wants_resumption()
+    # An order that never had access (its first installment refused) has
+    # nothing to suspend.
+    pending = _process(OrderState.PENDING, W, W)
+    never = pending.debited(
+        pending.snapshot.schedule[0].id,
+        DebitOutcome(state=R, refusals=1, first_refused_at=NOW, decline_code="lost_card"),
+    )
+    assert never.suspension_at(grace) is None
