@@ -42,7 +42,7 @@ from integrations.payments.base import (
     ProviderUnavailable,
     SavedPaymentMethod,
 )
-from models import catalog, invoices, orders
+from models import accounting, catalog, invoices, orders
 from models.base import UTCDateTime, utcnow
 from models.catalog import Product
 from models.contracts import Contract
@@ -364,7 +364,16 @@ def idempotency_key(installment: Installment) -> str:
 async def _record_movement(
     session: AsyncSession, installment: Installment, kind: TransactionKind, reference: str
 ) -> None:
-    """The invoice (or credit note) and transaction of one installment's money."""
+    """The invoice (or credit note), transaction and cash-book entry of one
+    installment's money, in the caller's transaction."""
+    signed = -installment.amount if kind is TransactionKind.REFUND else installment.amount
+    await accounting.record_card_movement(
+        session=session,
+        order_id=installment.order_id,
+        source=f"{kind.value}:{installment.id}",
+        amount=signed,
+        at=utcnow(),
+    )
     await invoices.record_installment_movement(
         session=session,
         order_id=installment.order_id,

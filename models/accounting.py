@@ -1,7 +1,9 @@
-"""The cash book: one entry per line paid, by whatever method.
+"""The cash book: one entry per money movement, unique per source.
 
 A line paid by a promo code is an entry of its list price (what the code
-gave) and a net amount of 0 (what was cashed), labelled with its campaign."""
+gave) and a net amount of 0 (what was cashed), labelled with its campaign;
+an installment paid by card is an entry of what was charged (net the same),
+its refund the same negative, both labelled with the product."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.carts import PaymentMethod
 from models.base import Base, Money, UTCDateTime, new_id, upsert_insert
+from models.catalog import Product
+from models.orders import Order
 from models.users import User
 
 
@@ -23,10 +28,15 @@ class LedgerEntry(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="RESTRICT"))
-    # One entry per line: validation run twice writes nothing more.
-    cart_line_id: Mapped[int] = mapped_column(
+    # What the entry records, once: `cart_line:<id>`, `payment:<installment
+    # id>`, `refund:<installment id>`; an activity run twice writes nothing more.
+    source: Mapped[str] = mapped_column(String(80), unique=True)
+    cart_id: Mapped[int | None] = mapped_column(ForeignKey("carts.id", ondelete="RESTRICT"))
+    cart_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("cart_lines.id", ondelete="RESTRICT"), unique=True
+    )
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), index=True
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     method: Mapped[str] = mapped_column(String(20))
@@ -37,13 +47,42 @@ class LedgerEntry(Base):
 
 
 async def record(*, session: AsyncSession, entries: Sequence[dict]) -> None:
+    """Each entry once per `source`."""
     if entries:
         await session.execute(
-            upsert_insert(session)(LedgerEntry).on_conflict_do_nothing(
-                index_elements=["cart_line_id"]
-            ),
+            upsert_insert(session)(LedgerEntry).on_conflict_do_nothing(index_elements=["source"]),
             [{"id": new_id(), **entry} for entry in entries],
         )
+
+
+async def record_card_movement(
+    *,
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    source: str,
+    amount: Decimal,
+    at: datetime,
+) -> None:
+    """An installment's charge (or, negative, its refund) in the cash book."""
+    owner, title, currency = (
+        await session.execute(
+            select(Order.owner_id, Product.title, Order.currency)
+            .join(Product, Product.id == Order.product_id)
+            .where(Order.id == order_id)
+        )
+    ).one()
+    entry = {
+        "at": at,
+        "source": source,
+        "order_id": order_id,
+        "user_id": owner,
+        "method": PaymentMethod.CARD.value,
+        "label": title[:300],
+        "amount": amount,
+        "net_amount": amount,
+        "currency": currency,
+    }
+    await record(session=session, entries=[entry])
 
 
 def entries_query(*, start: datetime | None, end: datetime | None):

@@ -79,6 +79,7 @@ async def _nothing_to_pay(session: AsyncSession, cart: Cart, views: list[LineVie
         entries=[
             {
                 "at": now,
+                "source": f"cart_line:{view.line.id}",
                 "cart_id": cart.id,
                 "cart_line_id": view.line.id,
                 "user_id": cart.owner_id,

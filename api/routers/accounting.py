@@ -17,7 +17,19 @@ from api.errors import ERROR_RESPONSES
 from api.schemas.accounting import CashBook, LedgerEntryOut, Total
 from services import accounting
 
-CSV_COLUMNS = ["at", "cart_id", "user_email", "method", "label", "amount", "net_amount", "currency"]
+# New columns go last: spreadsheets built on the first ones keep working.
+CSV_COLUMNS = [
+    "at",
+    "cart_id",
+    "user_email",
+    "method",
+    "label",
+    "amount",
+    "net_amount",
+    "currency",
+    "order_id",
+    "source",
+]
 
 router = APIRouter(
     prefix="/api/v1/admin/accounting",
@@ -37,8 +49,10 @@ def _entry_out(entry, email: str) -> LedgerEntryOut:
 @router.get(
     "/cash-book",
     summary="The cash book: entries and totals per method and per label",
-    description="`from` and `to` are UTC days, both included. A payment by promo code is "
-    "an entry of the membership's list price, net 0, labelled `Code promo (<campaign>)`. "
+    description="`from` and `to` are UTC days, both included. Every money movement, once "
+    "(`source`): an installment charged by card (method `card`, net = amount, labelled with "
+    "the product, `order_id` set), its refund (negative), a payment by promo code (the "
+    "membership's list price, net 0, labelled `Code promo (<campaign>)`, `cart_id` set). "
     "`format=csv` streams the entries.",
     response_model=CashBook,
     responses={200: {"content": {"text/csv": {}}}},
@@ -99,6 +113,8 @@ def cash_book_csv(request: Request, *, start: date | None, end: date | None) -> 
                     entry.amount,
                     entry.net_amount,
                     entry.currency,
+                    entry.order_id or "",
+                    entry.source,
                 ]
             )
 

@@ -11,7 +11,10 @@ from api.schemas.common import MoneyOut, OutputModel
 class LedgerEntryOut(OutputModel):
     id: uuid.UUID
     at: datetime
-    cart_id: int
+    # What it records, once: cart_line:<id>, payment:<installment>, refund:<installment>.
+    source: str
+    cart_id: int | None
+    order_id: uuid.UUID | None
     user_id: str
     user_email: str
     method: str
