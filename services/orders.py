@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from domain.emails import MailRecipient
 from domain.errors import NotFound, Unprocessable, error_class
 from domain.orders import (
+    COLLECTING_STATES,
+    PAYABLE_NOW,
     WITHDRAWAL,
     CancelRequest,
     InstallmentState,
@@ -49,8 +51,14 @@ from domain.orders import (
     check_voucher_sendable,
     check_withdrawable,
 )
-from domain.payment_schedule import ScheduledPayment
-from domain.payments import CardSetup, CardSource, ChargeAction, PaymentProviderUnavailable
+from domain.payment_schedule import ScheduledPayment, paris_day
+from domain.payments import (
+    CardSetup,
+    CardSource,
+    ChargeAction,
+    DunningPolicy,
+    PaymentProviderUnavailable,
+)
 from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
 from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
@@ -79,6 +87,7 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f3e0c-8f6a-4f4e-9a57-6f2b1c9d2a11")
 # Prepaid seats are created a few at a time: each is its own workflow start.
 SEAT_CREATION_CONCURRENCY = 32
 CSV_BATCH = 500
+PAYABLE_NOW_VALUES = frozenset(state.value for state in PAYABLE_NOW)
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,66 @@ async def admin_page(
 ) -> tuple[int, list[Order]]:
     query = _admin_query(state, voucher_code, product_id)
     return await list_page(session=session, query=query, offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class PaymentIssue:
+    """An order whose collection is stuck on an installment: refused, or
+    waiting for the learner's authentication."""
+
+    order: Order
+    installment: Installment
+    # When the dunning ladder charges it again by itself (None: it waits for
+    # the learner), reckoned with today's GUICHET_DUNNING_RETRY_DELAYS.
+    next_retry_at: datetime | None
+    days_overdue: int
+
+
+def _payment_issues_query() -> Any:
+    """Orders in no_payment or failed_payment, or with an installment
+    waiting for the learner; the longest overdue first."""
+    waiting = select(Installment.order_id).where(
+        Installment.state == InstallmentState.ACTION_REQUIRED.value
+    )
+    stuck = (OrderState.NO_PAYMENT.value, OrderState.FAILED_PAYMENT.value)
+    collecting = [state.value for state in COLLECTING_STATES]
+    return (
+        orders.order_view_query()
+        .where(Order.state.in_(stuck) | (Order.state.in_(collecting) & Order.id.in_(waiting)))
+        .order_by(Order.updated_at, Order.id)
+    )
+
+
+async def payment_issues(
+    *, session: AsyncSession, dunning: DunningPolicy, offset: int, limit: int
+) -> tuple[int, list[PaymentIssue]]:
+    """The back office's "payment issues" list, a page at a time."""
+    count, found = await list_page(
+        session=session, query=_payment_issues_query(), offset=offset, limit=limit
+    )
+    today = paris_day(utcnow())
+    issues = []
+    for order in found:
+        unpaid = next(
+            (item for item in order.installments if item.state in PAYABLE_NOW_VALUES), None
+        )
+        if unpaid is None:
+            continue  # paid meanwhile
+        retry = dunning.next_retry_at(
+            first_refused_at=unpaid.first_refused_at,
+            refusals=unpaid.attempt,
+            decline_code=unpaid.decline_code,
+        )
+        waiting = unpaid.state == InstallmentState.ACTION_REQUIRED.value
+        issues.append(
+            PaymentIssue(
+                order=order,
+                installment=unpaid,
+                next_retry_at=None if waiting else retry,
+                days_overdue=max((today - unpaid.due_date).days, 0),
+            )
+        )
+    return count, issues
 
 
 async def admin_batches(
@@ -496,8 +565,15 @@ def _signable(order: Order) -> None:
     check_signable(OrderState(order.state), has_contract=order.contract_required)
 
 
-def _cancelable(order: Order) -> None:
+def check_cancelable(order: Order) -> None:
     check_cancel(OrderState(order.state))
+
+
+def check_refund(order: Order) -> None:
+    """Something was paid, and the order is in a state a refund can follow."""
+    check_refundable(OrderState(order.state))
+    if not any(item.state == InstallmentState.PAID.value for item in order.installments):
+        raise NotRefundable("Nothing was paid on this order.")
 
 
 def _voucher_sendable(order: Order) -> None:
@@ -539,7 +615,7 @@ async def cancel(
         temporal=temporal,
         settings=settings,
         order=await orders.get_order(session=session, id=order_id, owner_id=owner_id),
-        check=_cancelable,
+        check=check_cancelable,
         update=OrderWorkflow.cancel,
         argument=CancelRequest(reason=reason, actor=actor),
     )
@@ -562,9 +638,7 @@ async def refund(
     the order over (it stops collecting and ends); then the refund's own
     workflow refunds, revokes, closes the signature and tells the learner."""
     order = await get(session=session, order_id=order_id)
-    check_refundable(OrderState(order.state))
-    if not any(item.state == InstallmentState.PAID.value for item in order.installments):
-        raise NotRefundable("Nothing was paid on this order.")
+    check_refund(order)
     request = RefundRequest(actor=actor, reason=reason)
     # Closed: its order workflow has ended (completed, canceled) or handed over.
     with contextlib.suppress(workflows.WorkflowClosed):

@@ -36,6 +36,33 @@ STAFF_ROLES = (Role.ADMIN, Role.PROMO_MANAGER, Role.ACCOUNTANT)
 
 templates = Jinja2Templates(directory=TEMPLATES)
 
+# The colour of an order's or installment's state chip, by what it asks of
+# an operator: done, under way, needs attention, over. Others are grey.
+TONES = {
+    "ok": {"completed", "paid"},
+    "info": {
+        "assigned",
+        "to_own",
+        "to_sign_and_to_save_payment_method",
+        "to_sign",
+        "signing",
+        "to_save_payment_method",
+        "pending",
+        "pending_payment",
+        "refunding",
+    },
+    "warn": {"no_payment", "failed_payment", "refused", "action_required", "error"},
+}
+
+
+def tone(state: object) -> str:
+    """The chip class of a state (`ok`, `info`, `warn`, or `off`)."""
+    value = getattr(state, "value", state)
+    return next((name for name, states in TONES.items() if value in states), "off")
+
+
+templates.env.globals["tone"] = tone
+
 
 @dataclass(frozen=True)
 class MenuEntry:
@@ -47,6 +74,7 @@ class MenuEntry:
 MENU = (
     MenuEntry("Offerings", f"{PREFIX}/offerings", ()),
     MenuEntry("Orders", f"{PREFIX}/orders", ()),
+    MenuEntry("Payment issues", f"{PREFIX}/payment-issues", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),
     MenuEntry("Cash book", f"{PREFIX}/cash-book", (Role.ACCOUNTANT,)),
     MenuEntry("Academies", f"{PREFIX}/academies", ()),

@@ -26,7 +26,7 @@ from api.pages.access import (
 )
 from api.schemas.orders import PrepaidOrdersCreate, admin_order_detail, admin_order_out
 from domain.errors import DomainError
-from domain.orders import OrderState
+from domain.orders import PAYABLE_NOW, OrderState
 from services import catalog, orders
 
 SEAT_COLUMNS = ["order_id", "voucher_code", "product", "course_code", "organization"]
@@ -83,6 +83,7 @@ async def _order_page(
     *,
     error: str | None = None,
     notice: str | None = None,
+    confirming: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     async with request.app.state.read_sessionmaker() as session:
@@ -97,6 +98,8 @@ async def _order_page(
         order=order,
         error=error,
         notice=notice,
+        confirming=confirming,
+        payable_now={state.value for state in PAYABLE_NOW},
         status_code=status_code,
     )
 
@@ -233,16 +236,33 @@ async def order_page(request: Request, staff: Admin, order_id: uuid.UUID) -> HTM
     return await _order_page(request, staff, order_id, notice=request.query_params.get("done"))
 
 
+# What each order action checks before it asks for confirmation, does once
+# confirmed, and says when done.
+ACTIONS = {
+    "cancel": (orders.check_cancelable, orders.cancel, "Order canceled."),
+    "refund": (orders.check_refund, orders.refund, "Order refunded."),
+}
+
+
 @router.post("/orders/{order_id}/{action}", dependencies=[Depends(csrf_checked)])
 async def order_action(
-    request: Request, staff: Admin, order_id: uuid.UUID, action: str
+    request: Request,
+    staff: Admin,
+    order_id: uuid.UUID,
+    action: str,
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """cancel or refund, as the admin routes do them (through the workflow)."""
-    act = {"cancel": orders.cancel, "refund": orders.refund}.get(action)
-    if act is None:
+    """cancel or refund, as the admin routes do them (through the workflow),
+    once confirmed: the first click only asks (one click used to refund a
+    running order)."""
+    if action not in ACTIONS:
         return await _order_page(request, staff, order_id, error="Unknown action.", status_code=404)
+    check, act, done = ACTIONS[action]
     try:
         async with request.app.state.read_sessionmaker() as session:
+            if confirmed != "yes":
+                check(await orders.get(session=session, order_id=order_id))
+                return await _order_page(request, staff, order_id, confirming=action)
             await act(
                 session=session,
                 temporal=request.app.state.temporal,
@@ -254,5 +274,56 @@ async def order_action(
         return await _order_page(
             request, staff, order_id, error=error.message, status_code=error.status
         )
-    done = "Order canceled." if action == "cancel" else "Order refunded."
     return see_other(f"{PREFIX}/orders/{order_id}?done={quote(done)}")
+
+
+@router.post(
+    "/orders/{order_id}/installments/{installment_id}/retry",
+    dependencies=[Depends(csrf_checked)],
+)
+async def retry_installment(
+    request: Request, staff: Admin, order_id: uuid.UUID, installment_id: uuid.UUID
+) -> Response:
+    """Charge a refused (or action_required) installment now with the saved
+    card, as the admin route does."""
+    try:
+        async with request.app.state.read_sessionmaker() as session:
+            installment = await orders.pay_installment(
+                session=session,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+                order_id=order_id,
+                installment_id=installment_id,
+                card=None,
+            )
+    except DomainError as error:
+        return await _order_page(
+            request, staff, order_id, error=error.message, status_code=error.status
+        )
+    verdict = installment.state + (
+        f" ({installment.decline_code})" if installment.decline_code else ""
+    )
+    return see_other(f"{PREFIX}/orders/{order_id}?done={quote(f'Retried: {verdict}.')}")
+
+
+@router.get("/payment-issues")
+async def payment_issues(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
+    """Orders whose collection is stuck: refused, or waiting for the
+    learner's authentication; the longest overdue first."""
+    page = page_number(page)
+    async with request.app.state.read_sessionmaker() as session:
+        count, issues = await orders.payment_issues(
+            session=session,
+            dunning=request.app.state.settings.dunning_policy(),
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+    return render(
+        request,
+        "payment_issues.html",
+        staff=staff,
+        issues=issues,
+        page=page,
+        pages=pages_of(count),
+        count=count,
+    )

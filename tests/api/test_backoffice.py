@@ -12,6 +12,7 @@ import pytest
 
 from api.pages.access import CSRF_COOKIE, SESSION_COOKIE
 from domain.catalog import ProductType
+from tests.api.test_installments import _paid_order, _until
 from tests.api.test_orders import _create, _offering
 from tests.api.test_promo_codes import (  # noqa: F401 - app and settings: with a worker
     activate,
@@ -136,7 +137,11 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
 @pytest.mark.parametrize(
     ("roles", "menu", "offerings"),
     [
-        (("admin",), ["Offerings", "Orders", "Promo campaigns", "Cash book", "Academies"], 200),
+        (
+            ("admin",),
+            ["Offerings", "Orders", "Payment issues", "Promo campaigns", "Cash book", "Academies"],
+            200,
+        ),
         (("promo_manager",), ["Promo campaigns"], 403),
         (("accountant",), ["Cash book"], 403),
     ],
@@ -361,8 +366,12 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     seat = re.search(r'href="/backoffice/orders/([0-9a-f-]+)"', free.text).group(1)
     page = await client.get(f"/backoffice/orders/{seat}")
     assert "nobody yet (prepaid seat)" in page.text and "<h2>Events</h2>" in page.text
+    # The first click asks; only the confirmation acts.
+    asked = await client.post(f"/backoffice/orders/{seat}/cancel", data={"csrf_token": _csrf(page)})
+    assert asked.status_code == 200 and "Cancel this order?" in asked.text
+    assert ">to_own</span>" in asked.text
     canceled = await client.post(
-        f"/backoffice/orders/{seat}/cancel", data={"csrf_token": _csrf(page)}
+        f"/backoffice/orders/{seat}/cancel", data={"csrf_token": _csrf(page), "confirmed": "yes"}
     )
     assert canceled.status_code == 303
     page = await client.get(canceled.headers["location"])
@@ -447,3 +456,49 @@ async def test_a_csrf_token_is_good_only_for_the_session_it_was_given_in(
         own = _csrf(await victim.get(f"/backoffice/offerings/{offering.id}"))
         done = await victim.post(path, data={"is_active": "true", "csrf_token": own})
         assert done.status_code == 303
+
+
+async def test_payment_issues_retry_now_and_a_refund_confirmed_first(
+    browser, learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    stuck = await _paid_order(learner, factory, "pm_card_chargeDeclinedLostCard")
+    await _until(learner, stuck["id"], "no_payment")
+    paying = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, paying["id"], "pending_payment")
+    client = browser()
+    await log_in(client, "admin")
+
+    issues = await client.get("/backoffice/payment-issues")
+    assert issues.status_code == 200
+    assert f'href="/backoffice/orders/{stuck["id"]}"' in issues.text
+    assert paying["id"] not in issues.text
+    assert 'chip warn">no_payment' in issues.text and "lost_card" in issues.text
+    assert "none: waits for the learner" in issues.text
+
+    page = await client.get(f"/backoffice/orders/{stuck['id']}")
+    retry = re.search(r'action="(/backoffice/orders/[^"]+/retry)"', page.text).group(1)
+    retried = await client.post(retry, data={"csrf_token": _csrf(page)})
+    assert retried.status_code == 303
+    assert "Retried: refused (lost_card)." in (await client.get(retried.headers["location"])).text
+    # Nothing paid: a refund is refused at the first click, before any question.
+    nothing = await client.post(
+        f"/backoffice/orders/{stuck['id']}/refund", data={"csrf_token": _csrf(page)}
+    )
+    assert nothing.status_code == 409 and "nothing to refund" in nothing.text
+
+    page = await client.get(f"/backoffice/orders/{paying['id']}")
+    assert 'chip info">pending_payment' in page.text and 'chip ok">paid' in page.text
+    asked = await client.post(
+        f"/backoffice/orders/{paying['id']}/refund", data={"csrf_token": _csrf(page)}
+    )
+    assert asked.status_code == 200 and "Refund this order?" in asked.text
+    assert "135.00 EUR paid so far goes back" in asked.text
+    assert (await learner.get(f"/api/v1/orders/{paying['id']}")).json()["state"] == (
+        "pending_payment"
+    )
+    refunded = await client.post(
+        f"/backoffice/orders/{paying['id']}/refund",
+        data={"csrf_token": _csrf(page), "confirmed": "yes"},
+    )
+    assert refunded.status_code == 303
+    await _until(learner, paying["id"], "refunded")

@@ -130,6 +130,15 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     await shoot(page, "orders")
     await page.locator("td[data-label=Created] a").click()
     await shoot(page, "order")
+    # Cancel asks first; the operator keeps the order.
+    await page.get_by_role("button", name="Cancel the order…").click()
+    await page.get_by_role("heading", name="Cancel this order?").wait_for()
+    await shoot(page, "order-confirm")
+    await page.get_by_role("link", name="No, keep it").click()
+    await page.get_by_role("button", name="Refund the order…").wait_for()
+    await page.get_by_role("link", name="Payment issues").click()
+    await page.get_by_role("heading", name="Payment issues").wait_for()
+    await shoot(page, "payment-issues")
 
     # A campaign, its CSV.
     await page.get_by_role("link", name="Promo campaigns").click()
