@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     dunning_retry_delays: list[Duration] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_DELAYS), max_length=20
     )
+    # The learner is told this long before an installment that their saved
+    # card expires before it (once per order and card).
+    card_expiry_notice: Duration = timedelta(days=30)
     # Still unpaid this long after the first refusal, an order's enrollments
     # are suspended until it is paid.
     dunning_grace_period: Duration = DEFAULT_GRACE_PERIOD

@@ -50,6 +50,8 @@ class EmailRequest(BaseModel):
     recipient: MailRecipient | None = None
     # A refused installment the dunning ladder charges again then.
     next_retry_at: datetime | None = None
+    # Sent once per this key (a card) rather than once per installment.
+    once_per: str | None = None
 
 
 REFUNDED = InstallmentState.REFUNDED.value
@@ -92,6 +94,9 @@ def context_of(
         total=order.total,
         currency=order.currency,
         card_last4=order.payment_method.last4 if order.payment_method else None,
+        card_expiry=f"{order.payment_method.exp_month:02d}/{order.payment_method.exp_year}"
+        if order.payment_method
+        else None,
         installment=_installment(order, installment_id),
         voucher_code=order.voucher.code if order.voucher else None,
         refunded=sum(
@@ -140,13 +145,13 @@ class EmailActivities:
         if to is None:
             return False  # nobody to write to (an unclaimed prepaid seat)
         copies = _signatories(order) if request.kind in COPIED_TO_SIGNATORIES else []
-        sent = await self._send_to(request, to)
+        sent = await self._send_to(request, to, once_per=request.once_per)
         for copy in copies:
-            await self._send_to(request, copy, copy=True)
+            await self._send_to(request, copy, once_per=f"cc:{copy.email.lower()}")
         return sent
 
     async def _send_to(
-        self, request: EmailRequest, to: MailRecipient, *, copy: bool = False
+        self, request: EmailRequest, to: MailRecipient, *, once_per: str | None
     ) -> bool:
         async with self._sessionmaker.begin() as session:
             order = await orders.get_order(session=session, id=request.order_id, view=True)
@@ -156,7 +161,7 @@ class EmailActivities:
                 installment_id=request.installment_id,
                 kind=request.kind.value,
                 recipient=to.email,
-                copy=copy,
+                once_per=once_per,
             )
             if not fresh:
                 return False

@@ -21,6 +21,7 @@ from domain.invoices import TransactionKind
 from domain.orders import (
     PAYABLE_NOW,
     CancelRequest,
+    CardOnFile,
     DebitOutcome,
     InstallmentInfo,
     InstallmentState,
@@ -122,7 +123,13 @@ class OrderActivities:
             )
         ).one()
         contract = await session.scalar(select(Contract).where(Contract.order_id == order_id))
+        card = order.payment_method
         return OrderSnapshot(
+            card=CardOnFile.of(
+                reference=card.reference, exp_month=card.exp_month, exp_year=card.exp_year
+            )
+            if card
+            else None,
             order_id=order.id,
             state=OrderState(order.state),
             facts=orders.facts_of(order, contract=contract),

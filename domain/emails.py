@@ -30,6 +30,7 @@ class EmailKind(StrEnum):
     # To the learner and, in copy, the organization's signatories.
     ORDER_WITHDRAWN = "order_withdrawn"
     ORDER_SUSPENDED = "order_suspended"
+    CARD_EXPIRING = "card_expiring"
 
 
 LANGUAGES = ("fr", "en")
@@ -128,6 +129,8 @@ class EmailContext(BaseModel):
     total: Decimal
     currency: str
     card_last4: str | None = None
+    # "12/2034": the month the saved card expires.
+    card_expiry: str | None = None
     installment: InstallmentFacts | None = None
     voucher_code: str | None = None
     # A refused installment the dunning ladder charges again then (None: a
@@ -156,6 +159,7 @@ def sample_context() -> EmailContext:
         total=Decimal("450.00"),
         currency="EUR",
         card_last4="4242",
+        card_expiry="03/2027",
         installment=InstallmentFacts(
             position=2, count=3, amount=Decimal("157.50"), due_date=date(2027, 4, 6)
         ),

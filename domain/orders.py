@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -305,6 +305,9 @@ class OrderWorkflowInput(BaseModel):
     schedule_policy: SchedulePolicy = SchedulePolicy()
     pending_charge_poll: timedelta = timedelta(minutes=1)
     dunning: DunningPolicy = DunningPolicy()
+    # The learner is told this long before an installment that the saved
+    # card expires before it (GUICHET_CARD_EXPIRY_NOTICE).
+    card_expiry_notice: timedelta = timedelta(days=30)
 
 
 class SavedPaymentMethod(BaseModel):
@@ -350,6 +353,19 @@ class InstallmentInfo(BaseModel):
     decline_code: str | None = None
 
 
+class CardOnFile(BaseModel):
+    """The saved card, as far as its expiry goes."""
+
+    reference: str
+    # The last day it may be charged: the end of its expiry month.
+    expires_on: date
+
+    @classmethod
+    def of(cls, *, reference: str, exp_month: int, exp_year: int) -> CardOnFile:
+        following = date(exp_year + exp_month // 12, exp_month % 12 + 1, 1)
+        return cls(reference=reference, expires_on=following - timedelta(days=1))
+
+
 class OrderSnapshot(BaseModel):
     """The order as the workflow knows it after an activity."""
 
@@ -358,6 +374,8 @@ class OrderSnapshot(BaseModel):
     facts: OrderFacts
     contract_id: uuid.UUID | None = None
     schedule: tuple[InstallmentInfo, ...] = ()
+    # None before a card is saved (and in snapshots taken before it existed).
+    card: CardOnFile | None = None
 
     def with_installment(
         self, installment_id: uuid.UUID, state: InstallmentState, **reckoning: object
@@ -515,6 +533,15 @@ class PayNow(BaseModel):
     card: CardSource | None = None
 
 
+# Installments still to be paid by the saved card.
+UNPAID_STATES = frozenset(
+    {
+        InstallmentState.PENDING,
+        InstallmentState.REFUSED,
+        InstallmentState.ACTION_REQUIRED,
+        InstallmentState.ERROR,
+    }
+)
 # Installments a learner pays now (or an admin retries): a refused charge, or
 # one waiting for the learner's authentication.
 PAYABLE_NOW = frozenset({InstallmentState.REFUSED, InstallmentState.ACTION_REQUIRED})
@@ -605,6 +632,8 @@ class OrderProcess(BaseModel):
     card_setups: frozenset[str] = frozenset()
     # The enrollments are suspended: an installment unpaid past the grace period.
     suspended: bool = False
+    # Cards the learner was told expire before an installment (card_expiring).
+    expiry_told: frozenset[str] = frozenset()
 
     @property
     def state(self) -> OrderState:
@@ -648,10 +677,16 @@ class OrderProcess(BaseModel):
             order_id=self.order_id, from_state=self.state, to_state=target, event=event, at=at
         )
 
-    def card_saved(self, *, setup_reference: str | None = None) -> OrderProcess:
+    def card_saved(
+        self, *, setup_reference: str | None = None, card: CardOnFile | None = None
+    ) -> OrderProcess:
         """A saved card; a refused (or action_required) installment is charged
         with it at once."""
         process = self.knowing(payment_method_saved=True)
+        if card is not None:
+            process = process.model_copy(
+                update={"snapshot": process.snapshot.model_copy(update={"card": card})}
+            )
         if setup_reference is not None:
             process = process.model_copy(
                 update={"card_setups": process.card_setups | {setup_reference}}
@@ -713,6 +748,33 @@ class OrderProcess(BaseModel):
         if item is None or item.state not in PAYABLE_NOW or item.first_refused_at is None:
             return None
         return item.first_refused_at + grace_period
+
+    def card_expiry_notice(self, notice: timedelta) -> tuple[datetime, InstallmentInfo] | None:
+        """When to tell the learner the saved card expires before an
+        installment it is to pay (`notice` before that installment's due
+        time), and which; None when it does not, or they were told."""
+        card = self.snapshot.card
+        if (
+            card is None
+            or card.reference in self.expiry_told
+            or self.state not in COLLECTING_STATES
+        ):
+            return None
+        item = next(
+            (
+                item
+                for item in self.snapshot.schedule
+                if item.state in UNPAID_STATES and paris_day(item.due_at) > card.expires_on
+            ),
+            None,
+        )
+        return (item.due_at - notice, item) if item else None
+
+    def expiry_told_of(self) -> OrderProcess:
+        assert self.snapshot.card is not None
+        return self.model_copy(
+            update={"expiry_told": self.expiry_told | {self.snapshot.card.reference}}
+        )
 
     def suspending(self) -> OrderProcess:
         """Suspended: the access is withdrawn until the order is paid up again."""

@@ -35,13 +35,14 @@ async def reserve(
     installment_id: uuid.UUID | None,
     kind: str,
     recipient: str,
-    copy: bool = False,
+    once_per: str | None = None,
 ) -> bool:
-    """True if this mail was never sent; the row commits with the sending. A
-    `copy` (to someone besides the learner) is guarded per recipient."""
+    """True if this mail was never sent; the row commits with the sending.
+    Guarded per installment, or `once_per` something else (a copy's
+    recipient, a card)."""
     key = str(installment_id) if installment_id else NO_INSTALLMENT
-    if copy:
-        key = "cc:" + hashlib.sha256(recipient.lower().encode()).hexdigest()[:33]
+    if once_per is not None:
+        key = "k:" + hashlib.sha256(once_per.encode()).hexdigest()[:34]
     insert = upsert_insert(session)
     statement = (
         insert(SentEmail)

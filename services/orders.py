@@ -302,6 +302,7 @@ def workflow_input(*, settings: Settings, new: NewOrder) -> OrderWorkflowInput:
         schedule_policy=settings.schedule_policy(),
         pending_charge_poll=settings.pending_charge_poll,
         dunning=settings.dunning_policy(),
+        card_expiry_notice=settings.card_expiry_notice,
         signature=SignatureTiming(
             poll_interval=settings.signature_poll_interval,
             poll_max_interval=settings.signature_poll_max_interval,

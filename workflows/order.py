@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         WAITING_FOR_LEARNER,
         WITHDRAWAL,
         CancelRequest,
+        CardOnFile,
         DebitOutcome,
         OrderProcess,
         OrderSnapshot,
@@ -78,6 +79,12 @@ def workflow_id(order_id: object) -> str:
 
 def _already_claimed() -> None:
     raise UnusableVoucher("This voucher has already been used.")
+
+
+def _on_file(saved: SavedPaymentMethod) -> CardOnFile:
+    return CardOnFile.of(
+        reference=saved.reference, exp_month=saved.exp_month, exp_year=saved.exp_year
+    )
 
 
 def _refuse(check, *args, **kwargs):
@@ -135,6 +142,12 @@ class OrderWorkflow:
             pending_charge_poll=params.pending_charge_poll,
             dunning=params.dunning,
         )
+        # Runs started before card_expiring existed replay without the watcher.
+        watcher = (
+            asyncio.create_task(self._tell_of_card_expiry(params.card_expiry_notice))
+            if workflow.patched("card-expiry-notice")
+            else None
+        )
         while True:
             # Decide on a settled order: no update is half-way through a change.
             async with self.lock:
@@ -150,9 +163,38 @@ class OrderWorkflow:
                 await collector.collect_next()
             else:
                 await self._wait_for_progress(params.stuck_timeout)
+        if watcher is not None:
+            await watcher  # it ends with the order
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._apart.done()
         return self.process.state
+
+    async def _tell_of_card_expiry(self, notice: timedelta) -> None:
+        """card_expiring, `notice` before the first installment the saved card
+        expires before; once per card (a new one that expires too is told
+        again). Reckoned again at every change of the order."""
+        while not self.process.is_over:
+            seen = self.process.changes
+
+            def changed(seen: int = seen) -> bool:
+                return self.process.changes != seen or self.process.is_over
+
+            due = self.process.card_expiry_notice(notice)
+            if due is None:
+                await workflow.wait_condition(changed)
+                continue
+            moment, item = due
+            delay = moment - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(changed, timeout=delay)
+                    continue
+                except TimeoutError:
+                    pass
+            assert self.process.snapshot.card is not None
+            card = self.process.snapshot.card.reference
+            self.process = self.process.expiry_told_of()
+            self.email(EmailKind.CARD_EXPIRING, item.id, once_per=f"card:{card}")
 
     async def advance(self, event: str) -> None:
         """Move to where the facts say the order stands, if it is elsewhere."""
@@ -176,6 +218,7 @@ class OrderWorkflow:
         installment_id: object | None = None,
         *,
         next_retry_at: datetime | None = None,
+        once_per: str | None = None,
     ) -> None:
         """Sent apart: the order moves on whatever becomes of the mail."""
         self._apart.mail(
@@ -184,6 +227,7 @@ class OrderWorkflow:
                 kind=kind,
                 installment_id=installment_id,
                 next_retry_at=next_retry_at,
+                once_per=once_per,
             )
         )
 
@@ -299,8 +343,10 @@ class OrderWorkflow:
         async with self.lock:
             item = _refuse(check_payable, self.process.snapshot, request.installment_id)
             if request.card is not None:
-                await self._save_card_locked(request.card)
-                self.process = self.process.card_saved(setup_reference=request.card.setup_reference)
+                saved = await self._save_card_locked(request.card)
+                self.process = self.process.card_saved(
+                    setup_reference=request.card.setup_reference, card=_on_file(saved)
+                )
             outcome = await self._collector.charge(item)
         self._collector.tell(item, outcome)
         self.process = self.process.changed()  # wakes a ladder waiting on this one
@@ -328,7 +374,9 @@ class OrderWorkflow:
                 return None
             _refuse(check_payment_method_accepted, self.process.state, self.process.facts)
             saved = await self._save_card_locked(source)
-            self.process = self.process.card_saved(setup_reference=source.setup_reference)
+            self.process = self.process.card_saved(
+                setup_reference=source.setup_reference, card=_on_file(saved)
+            )
             await self.advance("payment_method_saved")
             # Wakes a collector waiting for a new card, whatever the state.
             self.process = self.process.changed()

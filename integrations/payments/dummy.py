@@ -14,7 +14,8 @@ for the first OUTAGE_ATTEMPTS tries of each charge, then pays;
 `pm_card_authenticationRequiredOnSetup` needs the bank's challenge before it
 is saved (the challenge is a page of ours, DUMMY_SETUP_PAGE, with
 Authenticate and Fail buttons), later charges pass;
-`pm_card_authenticationRequired` is saved without one, but every charge of
+`pm_card_expiresThisMonth` pays but expires at the end of the month it is
+saved in (card_expiring); `pm_card_authenticationRequired` is saved without one, but every charge of
 it waits for the learner to pass the challenge (DUMMY_CHARGE_PAGE): passed,
 the charge pays; failed, it is declined (payment_intent_authentication_failure).
 Any other token is
@@ -34,6 +35,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -70,6 +72,7 @@ TEST_CARDS: dict[str, tuple[str, str]] = {
     "pm_card_chargeDeclinedExpiredCard": ("visa", "0069"),
     "pm_card_chargeDeclinedProcessingError": ("visa", "0119"),
     "pm_card_insufficientFundsOnce": ("visa", "9996"),
+    "pm_card_expiresThisMonth": ("visa", "1117"),
 }
 # token -> the decline code its charges get.
 DECLINES: dict[str, str] = {
@@ -138,6 +141,8 @@ class ChargeStore(Protocol):
 
 
 EXPIRY = (12, 2034)
+# Valid until the end of the month it is saved in (card_expiring).
+EXPIRES_THIS_MONTH = "pm_card_expiresThisMonth"
 
 
 class DummyPaymentProvider:
@@ -337,14 +342,16 @@ class DummyPaymentProvider:
         self, token: str, customer: Customer, *, setup_reference: str | None = None
     ) -> SavedPaymentMethod:
         brand, last4 = _card(token)
+        today = datetime.now(UTC)
+        month, year = (today.month, today.year) if token == EXPIRES_THIS_MONTH else EXPIRY
         return SavedPaymentMethod(
             provider=self.name,
             reference=token,
             customer_reference=f"dummy_cus_{customer.id}",
             brand=brand,
             last4=last4,
-            exp_month=EXPIRY[0],
-            exp_year=EXPIRY[1],
+            exp_month=month,
+            exp_year=year,
             setup_reference=setup_reference,
         )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from domain.orders import (
+    CardOnFile,
     CollectionStep,
     DebitOutcome,
     InstallmentInfo,
@@ -200,3 +201,24 @@ def test_an_enrolled_order_unpaid_past_the_grace_period_is_suspended_once() -> N
         DebitOutcome(state=R, refusals=1, first_refused_at=NOW, decline_code="lost_card"),
     )
     assert never.suspension_at(grace) is None
+
+
+def test_a_card_is_good_until_the_end_of_its_month() -> None:
+    assert CardOnFile.of(reference="pm", exp_month=12, exp_year=2026).expires_on == date(
+        2026, 12, 31
+    )
+    assert CardOnFile.of(reference="pm", exp_month=2, exp_year=2028).expires_on == date(2028, 2, 29)
+
+
+def test_the_learner_is_told_before_the_first_installment_the_card_expires_before() -> None:
+    notice = timedelta(days=30)
+    process = _process(OrderState.PENDING_PAYMENT, P, W, W)  # due now, +30, +60 days
+    assert process.card_expiry_notice(notice) is None  # no card known
+    expiring = CardOnFile(reference="pm_1", expires_on=(NOW + timedelta(days=40)).date())
+    with_card = process.card_saved(card=expiring)
+    moment, item = with_card.card_expiry_notice(notice)
+    assert item == process.snapshot.schedule[2] and moment == item.due_at - notice
+    told = with_card.expiry_told_of()
+    assert told.card_expiry_notice(notice) is None
+    renewed = CardOnFile(reference="pm_2", expires_on=date(2034, 12, 31))
+    assert told.card_saved(card=renewed).card_expiry_notice(notice) is None
