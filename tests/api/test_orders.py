@@ -406,7 +406,7 @@ async def test_voucher_guesses_on_the_payment_plan_are_throttled(
     """Per client IP, GUICHET_VOUCHER_LOOKUP_RATE_LIMIT: the public plan can no
     longer test hundreds of codes a second; plans without a code are not counted."""
     offering = await _offering(factory, price="450.00")
-    limited = create_app(settings.model_copy(update={"voucher_lookup_rate_limit": "3/minute"}))
+    limited = create_app(settings.model_copy(update={"voucher_lookup_rate_limit": "3/day"}))
     url = f"/api/v1/offerings/{offering.id}/payment-plan"
     async with (
         limited.router.lifespan_context(limited),
