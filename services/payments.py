@@ -81,16 +81,36 @@ async def receive(
         return await _checkout_paid(temporal, event)
     if event.kind is PaymentEventKind.SETUP_SUCCEEDED:
         return await _card_setup_succeeded(temporal, event)
-    paid_by = await _installment_paid_by(session, event.charge_reference)
-    if paid_by is None:
-        return "ignored"
-    news = PaymentNews(
-        installment_id=paid_by.id, event=event.type, refund_reference=event.refund_reference
+    told = await _tell_installment(
+        session,
+        temporal,
+        settings,
+        charge_reference=event.charge_reference,
+        event=event.type,
+        refund_reference=event.refund_reference,
     )
+    return "accepted" if told else "ignored"
+
+
+async def _tell_installment(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    *,
+    charge_reference: str | None,
+    event: str,
+    refund_reference: str | None = None,
+) -> bool:
+    """News of a charge, to the order whose installment it pays; False when
+    it pays none of ours (any more: a withdrawn charge)."""
+    paid_by = await _installment_paid_by(session, charge_reference)
+    if paid_by is None:
+        return False
+    news = PaymentNews(installment_id=paid_by.id, event=event, refund_reference=refund_reference)
     await orders.payment_news(
         temporal=temporal, settings=settings, order_id=paid_by.order_id, news=news
     )
-    return "accepted"
+    return True
 
 
 async def _card_setup_succeeded(temporal: Client, event: PaymentEvent) -> str:
@@ -178,7 +198,13 @@ async def dummy_challenge(
         page=page, reference=reference, key=key, authenticated=action == "authenticate"
     )
     if page == DUMMY_CHARGE_PAGE:
-        await _tell_charge_news(session, temporal, settings, reference, action)
+        await _tell_installment(
+            session,
+            temporal,
+            settings,
+            charge_reference=reference,
+            event=f"dummy.charge_{action}",
+        )
         return (
             "Authenticated: the payment goes through."
             if action == "authenticate"
@@ -191,15 +217,3 @@ async def dummy_challenge(
         temporal=temporal, order_id=uuid.UUID(challenge.order_id), setup_reference=reference
     )
     return "Authenticated: the card is saved for your order."
-
-
-async def _tell_charge_news(
-    session: AsyncSession, temporal: Client, settings: Settings, reference: str, action: str
-) -> None:
-    paid_by = await _installment_paid_by(session, reference)
-    if paid_by is None:
-        return  # a charge no installment waits for any more (superseded)
-    news = PaymentNews(installment_id=paid_by.id, event=f"dummy.charge_{action}")
-    await orders.payment_news(
-        temporal=temporal, settings=settings, order_id=paid_by.order_id, news=news
-    )

@@ -284,15 +284,22 @@ async def test_an_off_session_charge_that_needs_the_learner_waits_for_them(
     assert charge["amount"] == 13500
 
 
-async def test_a_failed_authentication_is_a_refusal_nothing_retries(
-    provider: StripePaymentProvider, localstripe: str
-) -> None:
+async def _waiting_charge(provider: StripePaymentProvider, localstripe: str):
+    """An off-session charge of a 3-D Secure card, waiting for the learner:
+    (the card, the key, the charge, what the front end confirms it with)."""
     saved = await _saved_3ds_card(provider, localstripe)
     key = f"installment:{uuid.uuid4()}"
     reference = await _prepared(provider, saved, key)
     with pytest.raises(ChargeRequiresAction):
         await provider.confirm_charge(reference=reference, idempotency_key=key)
     action = await provider.charge_action(reference=reference, idempotency_key=key)
+    return saved, key, reference, action
+
+
+async def test_a_failed_authentication_is_a_refusal_nothing_retries(
+    provider: StripePaymentProvider, localstripe: str
+) -> None:
+    _, key, reference, action = await _waiting_charge(provider, localstripe)
     await _authenticate(localstripe, reference, action.client_secret, success=False)
     with pytest.raises(ChargeDeclined) as caught:
         await provider.confirm_charge(reference=reference, idempotency_key=key)
@@ -305,12 +312,7 @@ async def test_a_charge_withdrawn_for_another_card_can_no_longer_be_paid(
 ) -> None:
     """The learner pays with another card: the charge waiting for them is
     canceled, and an authentication that comes late takes nothing."""
-    saved = await _saved_3ds_card(provider, localstripe)
-    key = f"installment:{uuid.uuid4()}"
-    reference = await _prepared(provider, saved, key)
-    with pytest.raises(ChargeRequiresAction):
-        await provider.confirm_charge(reference=reference, idempotency_key=key)
-    action = await provider.charge_action(reference=reference, idempotency_key=key)
+    saved, key, reference, action = await _waiting_charge(provider, localstripe)
     await provider.cancel_charge(reference=reference, idempotency_key=key)
     await provider.cancel_charge(reference=reference, idempotency_key=key)  # twice: no error
     with pytest.raises(ChargeDeclined):
