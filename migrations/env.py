@@ -21,8 +21,30 @@ target_metadata = models.Base.metadata
 MIGRATION_LOCK_KEY = 0x6775_6963_6865_74  # "guichet"
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """SQLite changes a constraint by rebuilding the table (batch mode), and
+    dropping the old table with foreign keys enforced would cascade to the
+    rows that refer to it (or be refused by them). The pragma is ignored inside
+    a transaction: it is set on the driver's connection before one begins."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """What foreign keys would have refused, refused at the end instead."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"The migration leaves rows without their parent: {broken[:5]}")
+
+
 def _configure(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=False)
+    else:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
     context.configure(
         connection=connection,
@@ -37,6 +59,8 @@ def _configure(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            _check_foreign_keys(connection)
 
 
 async def _run_async(url: str) -> None:
@@ -45,6 +69,8 @@ async def _run_async(url: str) -> None:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)
             await connection.commit()
+            if connection.dialect.name == "sqlite":
+                await connection.run_sync(_sqlite_foreign_keys, on=True)
     finally:
         await engine.dispose()
 

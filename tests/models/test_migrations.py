@@ -8,23 +8,23 @@ import sys
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import models
 from domain.orders import InstallmentState, OrderState
 from models import migrate
 from models.accounting import LedgerEntry
+from models.base import Money, UTCDateTime
 from models.invoices import Invoice, Transaction
-from models.orders import Installment, Order
 from models.session import create_engine, create_sessionmaker
-from models.users import User
 from tests.conftest import ROOT, create_scratch_database, drop_scratch_database
-from tests.factories import Factory
 
 
 def _pending_changes(connection) -> list:
@@ -85,62 +85,124 @@ async def test_concurrent_migrations_are_serialised(tmp_path: Path) -> None:
         await drop_scratch_database(url)
 
 
-async def _card_payment_before_0017(url: str) -> uuid.UUID:
+def _column_type(value: object) -> sa.types.TypeEngine | None:
+    for kind, column_type in (
+        (uuid.UUID, sa.Uuid()),
+        (datetime, UTCDateTime()),
+        (date, sa.Date()),
+        (Decimal, Money()),
+        (bool, sa.Boolean()),
+        (list, sa.JSON()),
+    ):
+        if isinstance(value, kind):
+            return column_type
+    return None
+
+
+async def _insert(connection: AsyncConnection, table_name: str, /, **values: object) -> None:
+    """A row as an old revision's table holds it: only the given columns it
+    has, none of the defaults the models of later revisions would add."""
+    present = await connection.run_sync(
+        lambda sync: {column["name"] for column in inspect(sync).get_columns(table_name)}
+    )
+    values = {key: value for key, value in values.items() if key in present}
+    table = sa.table(
+        table_name, *(sa.column(key, _column_type(value)) for key, value in values.items())
+    )
+    await connection.execute(sa.insert(table).values(values))
+
+
+async def _card_payment_at(url: str) -> uuid.UUID:
     """An installment paid, with its invoice and transaction, as a database
-    at 0016 holds it (no cash-book entry); the installment's id."""
+    at an older revision holds it (no cash-book entry before 0017); the
+    installment's id."""
+    ids = {name: uuid.uuid4() for name in ("org", "course", "product", "offering", "order")}
+    ids |= {name: uuid.uuid4() for name in ("paid", "main", "child")}
     engine = create_engine(url)
-    factory = Factory(create_sessionmaker(engine))
-    offering = await factory.offering()
-    async with factory.sessionmaker.begin() as session:
-        session.add(User(id="ada", email="ada@example.org"))
-        await session.flush()
-        order = Order(
+    async with engine.begin() as connection:
+        insert = partial(_insert, connection)
+        await insert("users", id="ada", email="ada@example.org", name="")
+        await insert(
+            "organizations", id=ids["org"], code="ORG", title="Org", country="FR", signatories=[]
+        )
+        await insert("courses", id=ids["course"], code="C1", title="Course")
+        await insert(
+            "products",
+            id=ids["product"],
+            type="credential",
+            title="Product",
+            description="",
+            price=Decimal("300.00"),
+            currency="EUR",
+            contract_required=False,
+        )
+        await insert(
+            "offerings",
+            id=ids["offering"],
+            course_id=ids["course"],
+            product_id=ids["product"],
+            product_type="credential",
+        )
+        await insert(
+            "orders",
+            id=ids["order"],
             owner_id="ada",
-            offering_id=offering.id,
-            product_id=offering.product_id,
-            course_id=offering.course_id,
+            offering_id=ids["offering"],
+            product_id=ids["product"],
+            course_id=ids["course"],
             state=OrderState.PENDING_PAYMENT.value,
             price=Decimal("300.00"),
+            discount=Decimal("0.00"),
             total=Decimal("300.00"),
             currency="EUR",
+            contract_required=False,
+            is_prepaid=False,
+            has_waived_withdrawal_right=False,
+            withdrawal_days=14,
+            language="fr",
         )
-        session.add(order)
-        await session.flush()
-        paid = Installment(
-            order_id=order.id,
+        await insert(
+            "installments",
+            id=ids["paid"],
+            order_id=ids["order"],
             position=0,
             due_date=date(2026, 12, 1),
             due_at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+            attempt=0,
             amount=Decimal("100.00"),
             state=InstallmentState.PAID.value,
         )
-        main = Invoice(
-            order_id=order.id, kind="invoice", reference="F-1", total=order.total, currency="EUR"
-        )
-        session.add_all([paid, main])
-        await session.flush()
-        child = Invoice(
-            order_id=order.id,
-            parent_id=main.id,
-            installment_id=paid.id,
+        await insert(
+            "invoices",
+            id=ids["main"],
+            order_id=ids["order"],
             kind="invoice",
-            reference="F-1-I1",
-            total=paid.amount,
+            reference="F-1",
+            total=Decimal("300.00"),
             currency="EUR",
         )
-        session.add(child)
-        await session.flush()
-        session.add(
-            Transaction(
-                invoice_id=child.id,
-                kind="payment",
-                reference="pi_1",
-                amount=paid.amount,
-                currency="EUR",
-            )
+        await insert(
+            "invoices",
+            id=ids["child"],
+            order_id=ids["order"],
+            parent_id=ids["main"],
+            installment_id=ids["paid"],
+            kind="invoice",
+            reference="F-1-I1",
+            total=Decimal("100.00"),
+            currency="EUR",
+        )
+        await insert(
+            "transactions",
+            id=uuid.uuid4(),
+            invoice_id=ids["child"],
+            kind="payment",
+            reference="pi_1",
+            amount=Decimal("100.00"),
+            currency="EUR",
         )
     await engine.dispose()
-    return paid.id
+    return ids["paid"]
 
 
 async def test_card_payments_made_before_0017_are_written_into_the_cash_book(
@@ -149,7 +211,7 @@ async def test_card_payments_made_before_0017_are_written_into_the_cash_book(
     url = await create_scratch_database(tmp_path)
     try:
         await asyncio.to_thread(migrate.upgrade, url, "0016")
-        installment = await _card_payment_before_0017(url)
+        installment = await _card_payment_at(url)
         await asyncio.to_thread(migrate.upgrade, url, "head")
         engine = create_engine(url)
         async with create_sessionmaker(engine)() as session:
@@ -162,5 +224,31 @@ async def test_card_payments_made_before_0017_are_written_into_the_cash_book(
             Decimal("100.00"),
             "ada",
         )
+    finally:
+        await drop_scratch_database(url)
+
+
+async def test_upgrades_that_rebuild_a_table_keep_the_rows_that_refer_to_it(
+    tmp_path: Path,
+) -> None:
+    """SQLite rebuilds a table to change its constraints (0014 installments,
+    0018 products): dropping the old one must neither cascade to the rows
+    that point to it nor be refused by them."""
+    url = await create_scratch_database(tmp_path)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, "0013")
+        installment = await _card_payment_at(url)
+        await asyncio.to_thread(migrate.upgrade, url, "head")
+        engine = create_engine(url)
+        async with create_sessionmaker(engine)() as session:
+            documents = (await session.scalars(select(Invoice.reference))).all()
+            paid_by = await session.scalar(
+                select(Transaction.reference)
+                .join(Invoice, Invoice.id == Transaction.invoice_id)
+                .where(Invoice.installment_id == installment)
+            )
+        await engine.dispose()
+        assert sorted(documents) == ["F-1", "F-1-I1"]
+        assert paid_by == "pi_1"
     finally:
         await drop_scratch_database(url)
