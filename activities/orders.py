@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import raises_domain_errors
 from activities.liveness import heartbeating
 from domain.errors import Unprocessable, error_class
-from domain.invoices import TransactionKind
+from domain.invoices import TransactionKind, installment_line
 from domain.orders import (
     PAYABLE_NOW,
     CancelRequest,
@@ -32,7 +32,7 @@ from domain.orders import (
     Transition,
     next_state,
 )
-from domain.payment_schedule import SchedulePolicy
+from domain.payment_schedule import SchedulePolicy, paris_day
 from domain.payments import AUTHENTICATION_REQUIRED
 from integrations.payments.base import (
     ChargeDeclined,
@@ -381,14 +381,18 @@ async def _record_movement(
         amount=signed,
         at=utcnow(),
     )
+    facts = await orders.invoicing_facts(session=session, order_id=installment.order_id)
     await invoices.record_installment_movement(
         session=session,
         order_id=installment.order_id,
         installment_id=installment.id,
-        position=installment.position,
+        facts=facts,
+        line=installment_line(
+            facts=facts, kind=kind, position=installment.position, amount=installment.amount
+        ),
         kind=kind,
         reference=reference,
-        amount=installment.amount,
+        year=paris_day(utcnow()).year,
     )
 
 

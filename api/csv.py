@@ -17,10 +17,12 @@ def csv_line(values: Iterable[object]) -> str:
     return buffer.getvalue()
 
 
-def attachment(filename: str) -> dict[str, str]:
-    """Content-Disposition for a download: an ASCII name for every client, the
-    exact (UTF-8) name for those that read RFC 6266's `filename*`."""
+def attachment(filename: str, *, inline: bool = False) -> dict[str, str]:
+    """Content-Disposition for a download (or, inline, a document the browser
+    shows): an ASCII name for every client, the exact (UTF-8) name for those
+    that read RFC 6266's `filename*`."""
     plain = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    how = "inline" if inline else "attachment"
     return {
-        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+        "Content-Disposition": f"{how}; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
     }

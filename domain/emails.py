@@ -64,12 +64,13 @@ def preferred_language(accept_language: str | None) -> str:
 
 
 def format_money(amount: Decimal, currency: str, language: str) -> str:
-    """135,00 € in French, €135.00 in English."""
+    """135,00 € in French, €135.00 in English; -€135.00 given back."""
     symbol = CURRENCY_SYMBOLS.get(currency, currency)
+    sign = "-" if amount < 0 else ""
     if language == "fr":
-        whole, cents = f"{amount:,.2f}".replace(",", "\u202f").split(".")
-        return f"{whole},{cents}\u00a0{symbol}"
-    return f"{symbol}{amount:,.2f}"
+        whole, cents = f"{abs(amount):,.2f}".replace(",", "\u202f").split(".")
+        return f"{sign}{whole},{cents}\u00a0{symbol}"
+    return f"{sign}{symbol}{abs(amount):,.2f}"
 
 
 def format_date(day: date, language: str) -> str:

@@ -42,7 +42,8 @@ from domain.catalog import (
     quantize_money,
 )
 from domain.errors import Conflict, DomainError, NotFound, error_class
-from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id
+from domain.invoices import Issuer
+from models.base import Base, Money, Rate, TimestampMixin, UTCDateTime, new_id
 
 T = TypeVar("T", bound=Base)
 
@@ -89,6 +90,22 @@ class Organization(TimestampMixin, Base):
     country: Mapped[str] = mapped_column(String(2), default="FR")
     # People who sign contracts for the organization: [{"name", "email"}].
     signatories: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # What its invoices print about it, each optional.
+    legal_name: Mapped[str | None] = mapped_column(String(255))
+    # {"address", "postcode", "city", "country"}
+    address: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    registration_number: Mapped[str | None] = mapped_column(String(50))
+    vat_number: Mapped[str | None] = mapped_column(String(50))
+
+    def as_issuer(self) -> Issuer:
+        return Issuer(
+            code=self.code,
+            title=self.title,
+            legal_name=self.legal_name,
+            address=self.address,
+            registration_number=self.registration_number,
+            vat_number=self.vat_number,
+        )
 
 
 class Course(TimestampMixin, Base):
@@ -133,6 +150,8 @@ class Product(TimestampMixin, Base):
         CheckConstraint(f"type IN ({PRODUCT_TYPES_SQL})", name="type"),
         CheckConstraint("price >= 0", name="price_positive"),
         CheckConstraint("length(currency) = 3", name="currency"),
+        # SQLite holds it scaled (0.2 as 2000): below 1 is the API's rule.
+        CheckConstraint("tax_rate >= 0", name="tax_rate"),
         # Target of the offerings' (product_id, product_type) foreign key.
         UniqueConstraint("id", "type"),
     )
@@ -143,6 +162,8 @@ class Product(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     price: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Included in the price (0.2 for 20 %): invoices show it apart.
+    tax_rate: Mapped[Decimal] = mapped_column(Rate(), default=Decimal("0"))
     contract_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
     target_course_runs: Mapped[list[CourseRun]] = relationship(

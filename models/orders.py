@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, sele
 
 from domain.catalog import OrganizationNotInOffering, ProductType
 from domain.errors import Conflict, NotFound, error_class
+from domain.invoices import InvoicingFacts, order_lines
 from domain.orders import (
     INACTIVE_STATES,
     BillingAddressRequired,
@@ -344,6 +345,10 @@ class OrderPlan:
     def total(self) -> Decimal:
         return self.offering.product.price - self.discount
 
+    @property
+    def organization(self) -> Organization:
+        return next(item for item in self.offering.organizations if item.id == self.organization_id)
+
 
 def run_dates(product: Product) -> list[RunDates]:
     """The dates of the course runs a product's schedule is made over."""
@@ -478,9 +483,7 @@ def _contract_for(order: Order, plan: OrderPlan, new: NewOrder, policy: Schedule
     """The contract with a snapshot of what is agreed; the schedule is the one
     projected today (the real one is anchored at the learner's signature)."""
     product = plan.offering.product
-    organization = next(
-        item for item in plan.offering.organizations if item.id == plan.organization_id
-    )
+    organization = plan.organization
     schedule = schedule_for(policy=policy, product=product, total=plan.total, anchor=utcnow())
     return Contract(
         order_id=order.id,
@@ -557,11 +560,38 @@ async def create_order(*, session: AsyncSession, new: NewOrder, policy: Schedule
             order_id=order.id,
             day=utcnow().strftime("%Y%m%d"),
             billing_address=order.billing_address,
-            total=order.total,
+            issuer=plan.organization.as_issuer(),
+            lines=order_lines(
+                title=product.title,
+                price=product.price,
+                discount=plan.discount,
+                tax_rate=product.tax_rate,
+            ),
             currency=order.currency,
         )
     await session.flush()
     return order
+
+
+async def invoicing_facts(*, session: AsyncSession, order_id: uuid.UUID) -> InvoicingFacts:
+    """Who sells what on an order's next document: its organization as it is
+    now, its product's title and tax rate, its schedule's length."""
+    order = (
+        await session.scalars(
+            select(Order)
+            .where(Order.id == order_id)
+            .options(joinedload(Order.organization), selectinload(Order.installments))
+        )
+    ).one()
+    product = await session.get_one(Product, order.product_id)
+    assert order.organization is not None, "an order that takes money has its organization"
+    return InvoicingFacts(
+        organization_id=order.organization.id,
+        issuer=order.organization.as_issuer(),
+        product_title=product.title,
+        tax_rate=product.tax_rate,
+        installment_count=len(order.installments),
+    )
 
 
 def facts_of(order: Order, *, contract: Contract | None = None) -> OrderFacts:

@@ -33,9 +33,34 @@ async def _organizations(session: AsyncSession) -> dict[str, Organization]:
             [{"name": "Karim Benali", "email": "karim.benali@ecole-num.example"}],
         ),
     }
+    # What their invoices print (example identifiers, not real ones).
+    issuers = {
+        "UNIV-LYON": {
+            "legal_name": "Université de Lyon (exemple)",
+            "address": {
+                "address": "92 rue Pasteur",
+                "postcode": "69007",
+                "city": "Lyon",
+                "country": "FR",
+            },
+        },
+        "ECOLE-NUM": {
+            "legal_name": "École du Numérique SAS (exemple)",
+            "address": {
+                "address": "10 rue de l'Exemple",
+                "postcode": "75011",
+                "city": "Paris",
+                "country": "FR",
+            },
+            "registration_number": "000 000 000 00000",
+            "vat_number": "FR00000000000",
+        },
+    }
     made = {}
     for code, (title, signatories) in rows.items():
-        organization = Organization(code=code, title=title, country="FR", signatories=signatories)
+        organization = Organization(
+            code=code, title=title, country="FR", signatories=signatories, **issuers[code]
+        )
         made[code] = await catalog.save_organization(session=session, organization=organization)
     return made
 

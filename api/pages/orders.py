@@ -24,10 +24,12 @@ from api.pages.access import (
     see_other,
     staff_with,
 )
+from api.routers.invoices import pdf_response
+from api.schemas.invoices import invoice_out
 from api.schemas.orders import PrepaidOrdersCreate, admin_order_detail, admin_order_out
 from domain.errors import DomainError
 from domain.orders import PAYABLE_NOW, OrderState
-from services import catalog, orders
+from services import catalog, invoices, orders
 
 SEAT_COLUMNS = ["order_id", "voucher_code", "product", "course_code", "organization"]
 
@@ -91,11 +93,13 @@ async def _order_page(
             await orders.get(session=session, order_id=order_id),
             await orders.events(session=session, order_id=order_id),
         )
+        documents = await invoices.of_order(session=session, order_id=order_id, owner_id=None)
     return render(
         request,
         "order.html",
         staff=staff,
         order=order,
+        invoices=[invoice_out(issued) for issued in documents],
         error=error,
         notice=notice,
         confirming=confirming,
@@ -234,6 +238,17 @@ async def created_orders_csv(request: Request, staff: Admin, ids: str = "") -> S
 @router.get("/orders/{order_id}")
 async def order_page(request: Request, staff: Admin, order_id: uuid.UUID) -> HTMLResponse:
     return await _order_page(request, staff, order_id, notice=request.query_params.get("done"))
+
+
+@router.get("/orders/{order_id}/invoices/{invoice_id}.pdf")
+async def invoice_pdf(
+    request: Request, staff: Admin, order_id: uuid.UUID, invoice_id: uuid.UUID
+) -> Response:
+    async with request.app.state.read_sessionmaker() as session:
+        found = await invoices.pdf(
+            session=session, order_id=order_id, invoice_id=invoice_id, owner_id=None
+        )
+    return pdf_response(found)
 
 
 # What each order action checks before it asks for confirmation, does once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, EmailStr, Field
@@ -15,6 +16,8 @@ from api.schemas.common import (
     MoneyOut,
     OneLine,
     OutputModel,
+    RateIn,
+    RateOut,
     UtcDatetime,
 )
 from domain.catalog import ProductType
@@ -30,18 +33,41 @@ class Signatory(InputModel):
     email: EmailStr
 
 
+class IssuerAddress(InputModel):
+    address: Annotated[OneLine, Field(min_length=1, max_length=500)]
+    postcode: Annotated[OneLine, Field(min_length=1, max_length=20)]
+    city: Annotated[OneLine, Field(min_length=1, max_length=255)]
+    country: Country
+
+
+# An identifier printed on invoices (SIRET, VAT number).
+LegalIdentifier = Annotated[OneLine, Field(min_length=1, max_length=50)]
+
+
 class OrganizationCreate(InputModel):
+    """The issuer fields are what its invoices print; each is optional."""
+
     code: Code
     title: Title
     country: Country = "FR"
     signatories: list[Signatory] = Field(default_factory=list, max_length=50)
+    legal_name: Title | None = None
+    address: IssuerAddress | None = None
+    registration_number: LegalIdentifier | None = None
+    vat_number: LegalIdentifier | None = None
 
 
 class OrganizationUpdate(InputModel):
+    """A change reaches the invoices issued after it, never the issued ones."""
+
     code: Code | None = None
     title: Title | None = None
     country: Country | None = None
     signatories: list[Signatory] | None = Field(default=None, max_length=50)
+    legal_name: Title | None = None
+    address: IssuerAddress | None = None
+    registration_number: LegalIdentifier | None = None
+    vat_number: LegalIdentifier | None = None
 
 
 class OrganizationSummary(OutputModel):
@@ -53,6 +79,10 @@ class OrganizationSummary(OutputModel):
 class OrganizationOut(OrganizationSummary):
     country: str
     signatories: list[dict[str, str]]
+    legal_name: str | None
+    address: dict[str, str] | None
+    registration_number: str | None
+    vat_number: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -119,6 +149,8 @@ class ProductCreate(InputModel):
     description: Annotated[str, Field(max_length=10_000)] = ""
     price: MoneyIn
     currency: Currency = "EUR"
+    # Included in the price: 0.20 for 20 %.
+    tax_rate: RateIn = Decimal("0")
     contract_required: bool = False
     target_course_run_ids: Ids = Field(default_factory=list)
 
@@ -130,6 +162,7 @@ class ProductUpdate(InputModel):
     description: Annotated[str, Field(max_length=10_000)] | None = None
     price: MoneyIn | None = None
     currency: Currency | None = None
+    tax_rate: RateIn | None = None
     contract_required: bool | None = None
     target_course_run_ids: Ids | None = None
 
@@ -141,6 +174,7 @@ class ProductOut(OutputModel):
     description: str
     price: MoneyOut
     currency: str
+    tax_rate: RateOut
     contract_required: bool
     target_course_runs: list[CourseRunSummary]
     created_at: datetime

@@ -44,6 +44,27 @@ SignedMoneyOut = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["-450.00"]}),
 ]
 
+
+def _rate_text(value: Decimal) -> str:
+    """0.2 as "0.20", 0.055 as "0.055": two places at least, no trailing zeros."""
+    text = f"{value:.4f}".rstrip("0")
+    return text + "0" * max(0, 2 - len(text.split(".")[1]))
+
+
+# A rate between 0 and 1 (0.20 for 20 %), out as a string, never a float.
+RateOut = Annotated[
+    Decimal,
+    PlainSerializer(_rate_text, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^0\.\d{2,4}$", "examples": ["0.20"]}),
+]
+
+# In: a rate of at most four places, from 0 to below 1 (0.055 for 5.5 %).
+RateIn = Annotated[
+    Decimal,
+    Field(ge=0, lt=1, decimal_places=4, max_digits=5),
+    WithJsonSchema({"type": "string", "pattern": r"^0(\.\d{1,4})?$", "examples": ["0.20"]}),
+]
+
 # In: a decimal string (or number) with at most two places.
 MoneyIn = Annotated[
     Decimal,

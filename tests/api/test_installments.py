@@ -14,6 +14,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from domain.payment_schedule import paris_day
+from models.catalog import Organization
 from models.orders import OrderEvent
 from models.payments import DummyChargeRow
 from tests.api.test_orders import _create, _offering, app  # noqa: F401 - the API with a worker
@@ -65,14 +67,25 @@ START_IN = timedelta(seconds=6)
 END_IN = timedelta(seconds=10)
 
 
-async def _paid_order(learner: httpx.AsyncClient, factory: Factory, card: str) -> dict:
-    org = await factory.organization()
+async def _paid_order(
+    learner: httpx.AsyncClient,
+    factory: Factory,
+    card: str,
+    *,
+    organization: Organization | None = None,
+    language: str | None = None,
+    **product: object,
+) -> dict:
+    """A 450.00 order in three installments with `card` saved (the first
+    is due now); `product` fields (tax_rate) and the order's language apart."""
+    org = organization or await factory.organization()
     course = await factory.course(organizations=[org])
     now = datetime.now(UTC)
     run = await factory.course_run(course=course, start=now + START_IN, end=now + END_IN)
-    product = await factory.product(price="450.00", target_course_runs=[run])
+    product = await factory.product(price="450.00", target_course_runs=[run], **product)
     offering = await factory.offering(course=course, product=product, organizations=[org])
-    order = (await _create(learner, offering, billing_address=ADDRESS)).json()
+    extra = {"language": language} if language else {}
+    order = (await _create(learner, offering, billing_address=ADDRESS, **extra)).json()
     saved = await learner.post(
         f"/api/v1/orders/{order['id']}/payment-method", json={"payment_method_id": card}
     )
@@ -175,8 +188,10 @@ async def test_three_installments_paid_in_full(
     assert main["billing_address"]["city"] == ADDRESS["city"]
     assert main["transactions"] == []
     assert [child["total"] for child in children] == ["135.00", "157.50", "157.50"]
+    # The organization's next invoice numbers of the year, in payment order.
+    year = paris_day(datetime.fromisoformat(children[0]["created_at"])).year
     assert [child["reference"] for child in children] == [
-        f"{main['reference']}-I{position}" for position in (1, 2, 3)
+        f"{main['issuer']['code']}-{year}-{number:06d}" for number in (1, 2, 3)
     ]
     for child, installment in zip(children, done["payment_schedule"], strict=True):
         assert child["parent_id"] == main["id"]
