@@ -117,28 +117,36 @@ def installment_line(
     )
 
 
+# A refund without its place in a schedule (a credit note issued before lines
+# were kept).
+UNPLACED_REFUND = "unplaced_refund"
 # How each kind of line reads, in each language of our mails.
-LINE_LABELS = {
+LINE_LABELS: dict[str, dict[str, str]] = {
     "fr": {
         LineKind.PRODUCT: "{title}",
         LineKind.DISCOUNT: "Remise - {title}",
         LineKind.INSTALLMENT: "{title} - échéance {position}/{count}",
         LineKind.REFUND: "Remboursement - {title}, échéance {position}/{count}",
+        UNPLACED_REFUND: "Remboursement - {title}",
     },
     "en": {
         LineKind.PRODUCT: "{title}",
         LineKind.DISCOUNT: "Discount - {title}",
         LineKind.INSTALLMENT: "{title} - installment {position}/{count}",
         LineKind.REFUND: "Refund - {title}, installment {position}/{count}",
+        UNPLACED_REFUND: "Refund - {title}",
     },
 }
 
 
 def line_label(line: InvoiceLine, *, language: str) -> str:
     labels = LINE_LABELS.get(language, LINE_LABELS["en"])
-    if line.position is None:  # a document issued before lines were kept
-        return labels[LineKind.PRODUCT].format(title=line.title)
-    return labels[line.kind].format(title=line.title, position=line.position, count=line.count)
+    key: str = line.kind
+    if line.position is None and line.kind is LineKind.INSTALLMENT:
+        key = LineKind.PRODUCT
+    elif line.position is None and line.kind is LineKind.REFUND:
+        key = UNPLACED_REFUND
+    return labels[key].format(title=line.title, position=line.position, count=line.count)
 
 
 class DocumentLine(BaseModel):

@@ -178,10 +178,18 @@ def _parties(pdf: FPDF, document: InvoiceDocument, words: dict[str, str]) -> Non
 
 
 def _row(pdf: FPDF, cells: list[str], *, bold: bool = False) -> None:
+    """One table row; a long label wraps and the row grows with it."""
     pdf.set_font("Helvetica", style="B" if bold else "", size=10)
-    for width, text, align in zip(COLUMNS, cells, ("L", "R", "R", "R", "R"), strict=True):
-        pdf.cell(width, 7, _invoice_text(text), border=1, align=Align.coerce(align))
-    pdf.ln(7)
+    label, *amounts = [_invoice_text(text) for text in cells]
+    wrapped = pdf.multi_cell(COLUMNS[0], 6, label, dry_run=True, output="LINES")
+    height = 6 * len(wrapped) + 1
+    top, left = pdf.get_y(), pdf.get_x()
+    pdf.rect(left, top, COLUMNS[0], height)
+    pdf.multi_cell(COLUMNS[0], 6, label, new_x=XPos.RIGHT, new_y=YPos.TOP, padding=(0.5, 0))
+    pdf.set_xy(left + COLUMNS[0], top)
+    for width, text in zip(COLUMNS[1:], amounts, strict=True):
+        pdf.cell(width, height, text, border=1, align=Align.R)
+    pdf.set_xy(left, top + height)
 
 
 def _lines_and_totals(pdf: FPDF, document: InvoiceDocument, words: dict[str, str]) -> None:
