@@ -30,7 +30,8 @@ from integrations.academies import (
     SourceUnavailable,
     sync_rules,
 )
-from models import academies
+from models import academies, accounting
+from models.base import utcnow
 from settings import Settings
 
 
@@ -149,6 +150,17 @@ class AcademyActivities:
                 stripe_checkout_session_id=request.paid.checkout_session_id,
                 stripe_customer_id=request.paid.customer_id,
             )
+            paid = request.paid
+            if paid.amount is not None and paid.currency is not None:
+                await accounting.record_checkout_payment(
+                    session=session,
+                    intent_id=intent.id,
+                    user_id=intent.user_id,
+                    academy_id=intent.academy_id,
+                    amount=paid.amount,
+                    currency=paid.currency,
+                    at=utcnow(),
+                )
             return IntentState(moved.state)
 
     @activity.defn(name="academies.fulfil")

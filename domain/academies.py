@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -250,6 +251,9 @@ class IntentPaid(BaseModel):
     event: str
     checkout_session_id: str | None = None
     customer_id: str | None = None
+    # What it cashed, for the cash book (None when the provider did not say).
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 def intent_workflow_id(intent_id: object) -> str:

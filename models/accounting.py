@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.carts import PaymentMethod
+from models.academies import Academy
 from models.base import Base, Money, UTCDateTime, new_id, upsert_insert
 from models.catalog import Product
 from models.orders import Order
@@ -78,6 +79,32 @@ async def record_card_movement(
         "user_id": owner,
         "method": PaymentMethod.CARD.value,
         "label": title[:300],
+        "amount": amount,
+        "net_amount": amount,
+        "currency": currency,
+    }
+    await record(session=session, entries=[entry])
+
+
+async def record_checkout_payment(
+    *,
+    session: AsyncSession,
+    intent_id: uuid.UUID,
+    user_id: str,
+    academy_id: uuid.UUID,
+    amount: Decimal,
+    currency: str,
+    at: datetime,
+) -> None:
+    """An academy checkout's first payment, once per checkout intent (the
+    session's and the invoice's webhooks tell of the same money)."""
+    name = await session.scalar(select(Academy.name).where(Academy.id == academy_id))
+    entry = {
+        "at": at,
+        "source": f"checkout:{intent_id}",
+        "user_id": user_id,
+        "method": PaymentMethod.CARD.value,
+        "label": (name or "academy")[:300],
         "amount": amount,
         "net_amount": amount,
         "currency": currency,

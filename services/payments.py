@@ -143,6 +143,8 @@ async def _checkout_paid(temporal: Client, event: PaymentEvent) -> str:
         event=event.type,
         checkout_session_id=event.checkout_session_id,
         customer_id=event.customer_id,
+        amount=event.amount,
+        currency=event.currency,
     )
     running = await workflows.signal(
         temporal=temporal,

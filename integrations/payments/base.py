@@ -158,3 +158,6 @@ class PaymentEvent(BaseModel):
     checkout_intent_id: Id | None = None
     checkout_session_id: Id | None = None
     customer_id: Id | None = None
+    # What the checkout cashed (its first payment), in the currency's units.
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"))] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None

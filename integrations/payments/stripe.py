@@ -291,8 +291,21 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
             checkout_intent_id=_checkout_intent_id(thing),
             checkout_session_id=thing["id"] if thing.get("object") == "checkout.session" else None,
             customer_id=thing.get("customer"),
+            **_cashed(thing),
         )
     return PaymentEvent(event_id=event.id, type=event.type)
+
+
+def _cashed(thing: dict[str, Any]) -> dict[str, Any]:
+    """What a checkout session (`amount_total`) or an invoice (`amount_paid`)
+    cashed, from Stripe's minor units (cents: our currencies have two places)."""
+    minor = thing.get(
+        "amount_total" if thing.get("object") == "checkout.session" else "amount_paid"
+    )
+    currency = thing.get("currency")
+    if not isinstance(minor, int) or not isinstance(currency, str):
+        return {}
+    return {"amount": Decimal(minor).scaleb(-2), "currency": currency.upper()}
 
 
 def _checkout_intent_id(thing: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from temporalio.client import WorkflowExecutionStatus
 from api.app import create_app
 from domain.academies import SCHEDULE_ID, IntentPaid, SyncInput, SyncResult
 from models.academies import AcademySubscription, CheckoutIntent
+from models.accounting import LedgerEntry
 from settings import AcademyPriceSource, PaymentBackend
 from tests.api.test_payments_stripe import _post, _signed
 from tests.conftest import build_test_worker, token_for
@@ -429,6 +431,8 @@ async def test_a_paid_checkout_is_fulfilled(
                         "object": "checkout.session",
                         "client_reference_id": intent["id"],
                         "customer": "cus_1",
+                        "amount_total": 1900,
+                        "currency": "eur",
                     }
                 },
             }
@@ -446,7 +450,20 @@ async def test_a_paid_checkout_is_fulfilled(
     )
     async with sessionmaker() as session:
         (granted,) = list(await session.scalars(select(AcademySubscription)))
+        # In the cash book once, though Stripe told twice.
+        (cashed,) = list(
+            await session.scalars(
+                select(LedgerEntry).where(LedgerEntry.source == f"checkout:{intent['id']}")
+            )
+        )
     assert granted.user_id == "academy-buyer" and granted.is_active
+    assert (cashed.method, cashed.amount, cashed.net_amount, cashed.currency) == (
+        "card",
+        Decimal("19.00"),
+        Decimal("19.00"),
+        "EUR",
+    )
+    assert cashed.user_id == "academy-buyer" and cashed.order_id is None
 
 
 async def test_an_unpaid_intent_expires(
