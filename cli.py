@@ -370,6 +370,8 @@ Press Ctrl-C to stop everything.
 
 
 def _start_stack(settings: Settings, env: dict[str, str], data_dir: Path) -> list[Child]:
+    from workflows import search
+
     children: list[Child] = []
     temporal_command = [
         temporal_binary(), "server", "start-dev",
@@ -380,6 +382,7 @@ def _start_stack(settings: Settings, env: dict[str, str], data_dir: Path) -> lis
         "--namespace", settings.temporal_namespace,
         "--log-level", "error",
         "--ui-disable-news-fetch",
+        *search.dev_server_flags(),
     ]  # fmt: skip
     children.append(_spawn("temporal", temporal_command, env))
     _wait_until("Temporal", _port_open(settings.temporal_port), children, 60)

@@ -118,7 +118,11 @@ class OrderActivities:
             await session.scalars(
                 select(Order)
                 .where(Order.id == order_id)
-                .options(selectinload(Order.installments), selectinload(Order.payment_method))
+                .options(
+                    selectinload(Order.installments),
+                    selectinload(Order.payment_method),
+                    selectinload(Order.organization),
+                )
                 .execution_options(populate_existing=True)
             )
         ).one()
@@ -131,6 +135,9 @@ class OrderActivities:
             if card
             else None,
             order_id=order.id,
+            owner_id=order.owner_id,
+            product_id=order.product_id,
+            organization_code=order.organization.code if order.organization else None,
             state=OrderState(order.state),
             facts=orders.facts_of(order, contract=contract),
             contract_id=contract.id if contract else None,

@@ -102,12 +102,13 @@ def temporal_dev_server() -> Iterator[str]:
     from temporalio.client import Client
 
     from cli import free_port, temporal_binary
+    from workflows import search
 
     port = free_port()
     address = f"127.0.0.1:{port}"
     command = [temporal_binary(), "server", "start-dev", "--headless", "--log-level", "error"]
     process = subprocess.Popen(
-        [*command, "--ip", "127.0.0.1", "--port", str(port)],
+        [*command, *search.dev_server_flags(), "--ip", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -35,6 +35,7 @@ from models.session import create_engine, create_sessionmaker
 from settings import Settings
 from tests.factories import Factory
 from worker import WorkerDeps, build_worker
+from workflows import search
 from workflows.promo_campaign import PromoCampaignWorkflow
 
 GENERATION_BAR = 3.0  # at most this many times the COPY reference
@@ -87,6 +88,7 @@ async def _generate(url: str, campaign_id: uuid.UUID) -> float:
         dev_server_existing_path=temporal_binary(),
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        search_attributes=search.ALL,
     )
     queue = f"bench-{uuid.uuid4()}"
     try:

@@ -376,6 +376,12 @@ class OrderSnapshot(BaseModel):
     schedule: tuple[InstallmentInfo, ...] = ()
     # None before a card is saved (and in snapshots taken before it existed).
     card: CardOnFile | None = None
+    # What operators find the order by (search attributes); None in
+    # snapshots taken before they were kept, and the owner of a seat not
+    # claimed yet.
+    owner_id: str | None = None
+    product_id: uuid.UUID | None = None
+    organization_code: str | None = None
 
     def with_installment(
         self, installment_id: uuid.UUID, state: InstallmentState, **reckoning: object
@@ -650,6 +656,30 @@ class OrderProcess(BaseModel):
     @property
     def is_over(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def next_due_at(self) -> datetime | None:
+        """When the next installment still to collect is due; None once the
+        order is over or nothing is left to collect."""
+        if self.is_over:
+            return None
+        waiting = (
+            item.due_at for item in self.snapshot.schedule if item.state is InstallmentState.PENDING
+        )
+        return min(waiting, default=None)
+
+    @property
+    def overdue_since(self) -> datetime | None:
+        """The first refusal of an installment still refused or waiting for
+        the learner; None when nothing is overdue (or the order is over)."""
+        if self.is_over:
+            return None
+        refused = (
+            item.first_refused_at
+            for item in self.snapshot.schedule
+            if item.state in PAYABLE_NOW and item.first_refused_at is not None
+        )
+        return min(refused, default=None)
 
     def changed(self, **update: object) -> OrderProcess:
         return self.model_copy(update={**update, "changes": self.changes + 1})

@@ -76,6 +76,9 @@ class SignatureWorkflowInput(BaseModel):
     # The procedure the order workflow has started (and told the learner
     # of); None for runs that start it themselves (before issue 13's rebuild).
     submission: Submission | None = None
+    # What operators find the procedure by (search attributes): ids only.
+    learner: str | None = None
+    organization_code: str | None = None
 
 
 def next_poll_interval(current: timedelta, maximum: timedelta) -> timedelta:

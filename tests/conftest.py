@@ -42,6 +42,7 @@ from models.session import create_engine, create_sessionmaker
 from settings import Settings
 from tests.factories import Factory
 from worker import WorkerDeps, build_worker
+from workflows import search
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +151,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
         dev_server_extra_args=["--ui-disable-news-fetch"],
+        search_attributes=search.ALL,
     )
     yield env
     await env.shutdown()

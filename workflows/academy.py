@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows import search
 from workflows.process_owned import WritesItsRow
 
 with workflow.unsafe.imports_passed_through():
@@ -43,6 +44,7 @@ WRITE_OPTIONS = {
 class CatalogSyncWorkflow:
     @workflow.run
     async def run(self, params: SyncInput | None = None) -> SyncResult:
+        search.index_start("catalog_sync")
         source_options = _source_options(params or SyncInput())
         result = SyncResult()
         try:
@@ -92,6 +94,7 @@ class CheckoutIntentWorkflow(WritesItsRow):
 
     @workflow.run
     async def run(self, params: IntentInput) -> IntentState:
+        search.index_start("checkout_intent", (search.LEARNER, params.user_id))
         if params.user_id is not None and workflow.patched(PATCH_WRITES_ITS_ROW):
             # No intent row exists without a workflow to expire or fulfil it.
             await self._write_row(

@@ -8,6 +8,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import search
+
 with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
     from domain.health import WorkerHealth
@@ -19,6 +21,7 @@ WORKFLOW_ID_PREFIX = "worker-health:"
 class WorkerHealthWorkflow:
     @workflow.run
     async def run(self) -> WorkerHealth:
+        search.index_start("worker_health")
         probe = await workflow.execute_activity_method(
             HealthActivities.probe_database,
             start_to_close_timeout=timedelta(seconds=10),

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.payments import CardSource
     from domain.signatures import SignatureWorkflowInput, Submission
     from domain.vouchers import UnusableVoucher
-    from workflows import signature
+    from workflows import search, signature
     from workflows.installments import InstallmentCollector
     from workflows.options import (
         EMAIL_OPTIONS,
@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         call,
         db_step,
     )
+    from workflows.search import order_attributes
 
 WORKFLOW_ID_PREFIX = "order:"
 SIGNAL_PAYMENT_UPDATED = "payment_updated"
@@ -108,6 +109,7 @@ class OrderWorkflow:
         # Changes of state go one at a time, whoever asks (updates, timers).
         self.lock = asyncio.Lock()
         self._params: OrderWorkflowInput | None = None
+        self._index = search.Index()
         self._signature: workflow.ChildWorkflowHandle | None = None
         self._signature_started: asyncio.Task[None] | None = None
 
@@ -119,12 +121,17 @@ class OrderWorkflow:
     @process.setter
     def process(self, value: OrderProcess) -> None:
         self._process = value
+        self._index.set(order_attributes(value))
 
     # --- the order's life ---------------------------------------------------------
 
     @workflow.run
     async def run(self, params: OrderWorkflowInput) -> OrderState:
         self._params = params
+        new = params.new_order
+        self._index = search.index_start(
+            "order", (search.LEARNER, new.owner_id), (search.OFFERING, str(new.offering_id))
+        )
         # Refused, the workflow fails: a retry with the same Idempotency-Key
         # may start it again.
         snapshot = await self._creation.run(
@@ -134,7 +141,7 @@ class OrderWorkflow:
             )
         )
         async with self.lock:
-            self._process = OrderProcess(snapshot=snapshot)
+            self.process = OrderProcess(snapshot=snapshot)
             await self.advance("created")
         collector = self._collector = InstallmentCollector(
             self,
@@ -461,6 +468,8 @@ class OrderWorkflow:
                 poll_max_interval=timing.poll_max_interval,
                 validity=timing.validity,
                 submission=submission,
+                learner=self.process.snapshot.owner_id,
+                organization_code=self.process.snapshot.organization_code,
             ),
             id=signature.workflow_id(self.process.snapshot.contract_id),
             # The organization may sign after the order is over.

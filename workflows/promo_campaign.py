@@ -10,6 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows import search
 from workflows.process_owned import WritesItsRow
 
 with workflow.unsafe.imports_passed_through():
@@ -38,6 +39,7 @@ MOVE_OPTIONS = {
 class PromoCampaignWorkflow(WritesItsRow):
     @workflow.run
     async def run(self, params: CampaignInput) -> CampaignStatus:
+        search.index_start("promo_campaign", (search.CAMPAIGN, str(params.campaign_id)))
         if params.new is not None and workflow.patched(PATCH_WRITES_ITS_ROW):
             # No campaign exists without the workflow that generates and expires it.
             await self._write_row(

@@ -18,6 +18,8 @@ import contextlib
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
+from workflows import search
+
 with workflow.unsafe.imports_passed_through():
     from activities.emails import EmailRequest
     from activities.enrollments import EnrollmentActivities
@@ -47,6 +49,7 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, params: RefundWorkflowInput) -> OrderState:
+        search.index_start("order_refund")
         # A business refusal (nothing refundable): the update says why.
         await self._refund.run(
             workflow.execute_activity_method(
@@ -93,4 +96,5 @@ class RefundWorkflow:
 class ProviderRefundWorkflow:
     @workflow.run
     async def run(self, news: PaymentNews) -> None:
+        search.index_start("provider_refund")
         await db_step(DebitActivities.record_provider_refund, news)

@@ -19,6 +19,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import search
+
 with workflow.unsafe.imports_passed_through():
     from activities.signatures import SignatureActivities
     from domain.signatures import (
@@ -59,6 +61,11 @@ class SignatureWorkflow:
     @workflow.run
     async def run(self, params: SignatureWorkflowInput) -> str:
         self._params = params
+        search.index_start(
+            "signature",
+            (search.LEARNER, params.learner),
+            (search.ORGANIZATION, params.organization_code),
+        )
         if params.submission is None:
             submission = await workflow.execute_activity_method(
                 SignatureActivities.submit, params.contract_id, **ACTIVITY_OPTIONS

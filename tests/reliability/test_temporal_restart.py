@@ -26,6 +26,7 @@ from tests.api.test_orders import _create
 from tests.api.tunnel import ADDRESS, CARD
 from tests.conftest import build_test_worker, token_for
 from tests.factories import Factory
+from workflows import search
 
 DOWN_FOR = 4.0  # seconds, across the first installment's due time
 
@@ -43,6 +44,7 @@ class TemporalServer:
     def start(self) -> None:
         command = [temporal_binary(), "server", "start-dev", "--headless", "--log-level", "error"]
         options = [
+            *search.dev_server_flags(),
             "--ip",
             "127.0.0.1",
             "--port",

@@ -1,0 +1,87 @@
+"""Operators find processes without knowing an id (spec 65): the `temporal`
+CLI's `workflow list --query`, as an operator runs it, on the search
+attributes the workflows keep up to date."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+from temporalio.testing import WorkflowEnvironment
+
+from cli import temporal_binary
+from tests.api.test_installments import _paid_order, _until
+from tests.api.test_orders import app  # noqa: F401 - the API with a worker
+from tests.factories import Factory
+from tests.workflows.histories import save_history
+
+
+async def temporal_list(env: WorkflowEnvironment, query: str) -> set[str]:
+    """The ids `temporal workflow list --query` prints."""
+    process = await asyncio.create_subprocess_exec(
+        temporal_binary(),
+        "workflow",
+        "list",
+        "--address",
+        env.client.service_client.config.target_host,
+        "--namespace",
+        env.client.namespace,
+        "--query",
+        query,
+        "--output",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    listed = json.loads(out or b"[]")
+    return {item["execution"]["workflowId"] for item in listed}
+
+
+async def until_listed(env: WorkflowEnvironment, query: str, expected: set[str]) -> set[str]:
+    """Visibility follows a change within moments: ask until it says `expected`."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        found = await temporal_list(env, query)
+        if found == expected or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.3)
+
+
+async def test_an_operator_finds_orders_by_state_learner_and_overdue(
+    client_for, factory: Factory, temporal_env: WorkflowEnvironment
+) -> None:
+    learner_id = f"ops-{uuid.uuid4().hex[:10]}"
+    learner = await client_for(sub=learner_id)
+    refused = await _paid_order(learner, factory, "pm_card_chargeDeclinedLostCard")
+    paying = await _paid_order(learner, factory, "pm_card_visa")
+    await _until(learner, refused["id"], "no_payment")
+    await _until(learner, paying["id"], "pending_payment")
+    ids = {
+        name: f"order:{order['id']}" for name, order in (("refused", refused), ("paying", paying))
+    }
+    mine = f"GuichetLearner='{learner_id}'"
+
+    assert await until_listed(
+        temporal_env, f"GuichetKind='order' AND {mine}", set(ids.values())
+    ) == set(ids.values())
+    assert await until_listed(
+        temporal_env, f"GuichetOrderState='no_payment' AND {mine}", {ids["refused"]}
+    ) == {ids["refused"]}
+    assert await until_listed(
+        temporal_env, f"GuichetOrderState='pending_payment' AND {mine}", {ids["paying"]}
+    ) == {ids["paying"]}
+    assert await until_listed(
+        temporal_env, f"GuichetOverdueSince IS NOT NULL AND {mine}", {ids["refused"]}
+    ) == {ids["refused"]}
+    organization = paying["organization"]["code"]
+    assert await until_listed(
+        temporal_env, f"GuichetOrganization='{organization}'", {ids["paying"]}
+    ) == {ids["paying"]}
+    assert await until_listed(
+        temporal_env, f"GuichetNextDueAt IS NOT NULL AND {mine}", set(ids.values())
+    ) == set(ids.values())
+    handle = temporal_env.client.get_workflow_handle(ids["refused"])
+    save_history("order_indexed_refused", await handle.fetch_history())
