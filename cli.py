@@ -177,6 +177,22 @@ async def _check_worker(settings: Settings, seconds: float) -> str:
     )
 
 
+async def _temporal_setup(settings: Settings) -> str:
+    from integrations import temporal
+    from workflows import search
+
+    client = await temporal.connect(settings)
+    added = await temporal.register_search_attributes(client, search.ALL)
+    namespace = settings.temporal_namespace
+    if not added:
+        return f"search attributes: all {len(search.ALL)} registered in {namespace!r} already"
+    return f"search attributes: registered {', '.join(added)} in {namespace!r}"
+
+
+def cmd_temporal_setup(_args: argparse.Namespace) -> None:
+    print(asyncio.run(_temporal_setup(load_settings())))
+
+
 def cmd_check_worker(args: argparse.Namespace) -> None:
     try:
         print(asyncio.run(_check_worker(load_settings(), args.timeout)))
@@ -495,6 +511,12 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("campaign", help="the campaign's id or name")
     export.add_argument("--output", "-o", help="a file (default: standard output)")
     export.set_defaults(func=cmd_promo_export)
+
+    temporal_command = commands.add_parser("temporal", help="prepare a Temporal namespace")
+    temporal_commands = temporal_command.add_subparsers(dest="temporal_command", required=True)
+    temporal_commands.add_parser(
+        "setup", help="register Guichet's search attributes (idempotent)"
+    ).set_defaults(func=cmd_temporal_setup)
 
     check = commands.add_parser("check-worker", help="run a probe workflow through a worker")
     check.add_argument("--timeout", type=float, default=30.0)

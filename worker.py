@@ -59,6 +59,7 @@ from models.payments import SqlChargeStore
 from models.session import create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
 from settings import Settings
+from workflows import search
 from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 from workflows.health import WorkerHealthWorkflow
 from workflows.order import OrderWorkflow
@@ -263,6 +264,13 @@ async def ensure_catalog_schedule(client: Client, settings: Settings) -> None:
 async def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let running activities finish."""
     client = await temporal.connect(settings, runtime=_runtime(settings))
+    missing = await temporal.missing_search_attributes(client, search.ALL)
+    if missing:
+        # A workflow upserting one would fail every task: refuse to start.
+        raise SystemExit(
+            f"guichet: search attributes missing in namespace {client.namespace!r}: "
+            f"{', '.join(missing)} (run `guichet temporal setup`)"
+        )
     engine = create_engine(
         settings.effective_database_url,
         echo=settings.database_echo,

@@ -6,13 +6,21 @@ Also the reading side of business errors raised by activities and updates
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError
 from settings import Settings
@@ -28,6 +36,39 @@ async def connect(
         lazy=lazy,
         runtime=runtime,
     )
+
+
+async def missing_search_attributes(
+    client: Client, keys: Sequence[SearchAttributeKey]
+) -> list[str]:
+    """The names of `keys` the client's namespace has not registered."""
+    registered = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    return [key.name for key in keys if key.name not in registered.custom_attributes]
+
+
+async def register_search_attributes(
+    client: Client, keys: Sequence[SearchAttributeKey]
+) -> list[str]:
+    """Register those of `keys` that are missing; the names added. Run again,
+    or by another replica at the same time, it adds nothing and fails not."""
+    missing = set(await missing_search_attributes(client, keys))
+    wanted = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in keys
+        if key.name in missing
+    }
+    if not wanted:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=wanted)
+        )
+    except RPCError as error:
+        if error.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+    return sorted(wanted)
 
 
 async def is_reachable(client: Client, *, within: timedelta = timedelta(seconds=2)) -> bool:

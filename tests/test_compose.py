@@ -59,6 +59,8 @@ def test_guichet_services_migrate_first_and_use_postgres(services: dict, name: s
     service = services[name]
     command = " ".join(service["command"])
     assert re.search(r"guichet migrate && exec guichet (api|worker)", command), command
+    # A worker refuses to start without the search attributes.
+    assert "-ec guichet temporal setup && guichet migrate" in command, command
     env = service["environment"]
     assert env["GUICHET_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert env["GUICHET_TEMPORAL_ADDRESS"] == "temporal:7233"

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 
 from temporalio.testing import WorkflowEnvironment
 
 from cli import temporal_binary
+from integrations import temporal
 from tests.api.test_installments import _paid_order, _until
 from tests.api.test_orders import app  # noqa: F401 - the API with a worker
+from tests.conftest import ROOT, process_env
 from tests.factories import Factory
 from tests.workflows.histories import save_history
+from workflows import search
 
 
 async def temporal_list(env: WorkflowEnvironment, query: str) -> set[str]:
@@ -85,3 +89,44 @@ async def test_an_operator_finds_orders_by_state_learner_and_overdue(
     ) == set(ids.values())
     handle = temporal_env.client.get_workflow_handle(ids["refused"])
     save_history("order_indexed_refused", await handle.fetch_history())
+
+
+async def _guichet(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode().strip()
+
+
+async def test_a_worker_refuses_a_namespace_without_setup_then_setup_registers_once(
+    settings,
+) -> None:
+    """A cluster without Guichet's search attributes: the worker says which
+    are missing and stops (it would fail every workflow task); `guichet
+    temporal setup` registers them, and again changes nothing."""
+    bare = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), dev_server_log_level="error"
+    )
+    try:
+        address = bare.client.service_client.config.target_host
+        env = process_env(settings.model_copy(update={"temporal_address": address}))
+        code, said = await _guichet(env, "worker")
+        assert code != 0
+        assert said.splitlines()[-1].startswith("guichet: search attributes missing")
+        assert "GuichetOrderState" in said and "guichet temporal setup" in said
+        code, said = await _guichet(env, "temporal", "setup")
+        assert code == 0 and "registered Guichet" in said, said
+        assert await temporal.missing_search_attributes(bare.client, search.ALL) == []
+        code, said = await _guichet(env, "temporal", "setup")
+        assert code == 0 and "registered in 'default' already" in said, said
+    finally:
+        await bare.shutdown()
