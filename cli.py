@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 from pydantic import SecretStr
@@ -36,6 +36,17 @@ STOP_GRACE_SECONDS = 15
 def fail(message: str) -> NoReturn:
     print(f"guichet: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def done_with_temporal() -> NoReturn:
+    """Exit 0 after a command that used a Temporal client, without
+    interpreter finalization: the Temporal core's native threads may touch
+    Python objects while it tears down and abort the process
+    ("PyGILState_Release ... must be current"), failing a command that
+    succeeded."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def load_settings() -> Settings:
@@ -177,6 +188,85 @@ async def _check_worker(settings: Settings, seconds: float) -> str:
     )
 
 
+async def _with_session_and_temporal(settings: Settings, ask: Callable[..., Any]) -> Any:
+    """`ask(session=…, temporal=…)` with a read session and a Temporal client;
+    a refusal (a bad query value, no such order) in one line."""
+    from domain.errors import DomainError
+    from integrations import temporal
+    from models.session import create_engine, create_sessionmaker
+
+    client = await temporal.connect(settings)
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await ask(session=session, temporal=client)
+    except DomainError as error:
+        fail(error.message)
+    finally:
+        await engine.dispose()
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def cmd_orders_find(args: argparse.Namespace) -> None:
+    from functools import partial
+
+    from domain.orders import OrderState
+    from services import operations
+
+    states = {state.value: state for state in OrderState}
+    if args.state and args.state not in states:
+        fail(f"unknown state {args.state!r}: one of {', '.join(states)}")
+    ask = partial(
+        operations.find_orders,
+        state=states[args.state] if args.state else None,
+        learner=args.learner,
+        email=args.email,
+        overdue=args.overdue,
+        limit=args.limit,
+    )
+    found = asyncio.run(_with_session_and_temporal(load_settings(), ask))
+    columns = "{:<44}  {:<16}  {:<24}  {:<16}  {:<23}  {}"
+    print(
+        columns.format("workflow", "state", "learner", "organization", "next due", "overdue since")
+    )
+    for item in found:
+        state = (item.state or "?") + ("" if item.running else " (closed)")
+        print(
+            columns.format(
+                item.workflow_id,
+                state,
+                item.learner or "-",
+                item.organization or "-",
+                _when(item.next_due_at),
+                _when(item.overdue_since),
+            )
+        )
+    print(f"{len(found)} orders", file=sys.stderr)
+    done_with_temporal()
+
+
+def cmd_orders_show(args: argparse.Namespace) -> None:
+    from functools import partial
+
+    from services import operations
+
+    try:
+        order_id = uuid.UUID(args.order_id)
+    except ValueError:
+        fail(f"not an order id: {args.order_id!r}")
+    ask = partial(operations.order_timeline, order_id=order_id)
+    entries = asyncio.run(_with_session_and_temporal(load_settings(), ask))
+    if not entries:
+        fail(f"no order {order_id} in the database")
+    print(f"order {order_id}")
+    for entry in entries:
+        print(f"{_when(entry.at)}  {entry.source:<5}  {entry.text}")
+    done_with_temporal()
+
+
 async def _temporal_setup(settings: Settings) -> str:
     from integrations import temporal
     from workflows import search
@@ -191,6 +281,7 @@ async def _temporal_setup(settings: Settings) -> str:
 
 def cmd_temporal_setup(_args: argparse.Namespace) -> None:
     print(asyncio.run(_temporal_setup(load_settings())))
+    done_with_temporal()
 
 
 def cmd_check_worker(args: argparse.Namespace) -> None:
@@ -198,6 +289,7 @@ def cmd_check_worker(args: argparse.Namespace) -> None:
         print(asyncio.run(_check_worker(load_settings(), args.timeout)))
     except Exception as error:
         fail(f"worker check failed: {type(error).__name__}: {error}")
+    done_with_temporal()
 
 
 # --- long-running processes -------------------------------------------------------
@@ -511,6 +603,24 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("campaign", help="the campaign's id or name")
     export.add_argument("--output", "-o", help="a file (default: standard output)")
     export.set_defaults(func=cmd_promo_export)
+
+    orders_command = commands.add_parser("orders", help="find orders and what is next for one")
+    orders_commands = orders_command.add_subparsers(dest="orders_command", required=True)
+    find = orders_commands.add_parser(
+        "find", help="orders by state, learner or overdue (Temporal's search attributes)"
+    )
+    find.add_argument("--state", help="an order state, e.g. failed_payment")
+    who = find.add_mutually_exclusive_group()
+    who.add_argument("--learner", help="the learner's user id")
+    who.add_argument("--email", help="the learner's email (looked up in the database)")
+    find.add_argument("--overdue", action="store_true", help="with an installment unpaid")
+    find.add_argument("--limit", type=int, default=100)
+    find.set_defaults(func=cmd_orders_find)
+    show = orders_commands.add_parser(
+        "show", help="an order's events and pending timers, one timeline"
+    )
+    show.add_argument("order_id")
+    show.set_defaults(func=cmd_orders_show)
 
     temporal_command = commands.add_parser("temporal", help="prepare a Temporal namespace")
     temporal_commands = temporal_command.add_subparsers(dest="temporal_command", required=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, or_
+from sqlalchemy import String, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,3 +35,12 @@ async def upsert_from_claims(*, session: AsyncSession, id: str, email: str, name
         where=or_(User.email != statement.excluded.email, User.name != statement.excluded.name),
     )
     await session.execute(statement)
+
+
+async def ids_by_email(*, session: AsyncSession, email: str) -> list[str]:
+    """The users known by this email (case aside): an identity provider may
+    have given it to more than one."""
+    rows = await session.scalars(
+        select(User.id).where(func.lower(User.email) == email.strip().lower()).order_by(User.id)
+    )
+    return list(rows.all())

@@ -18,8 +18,10 @@ from temporalio.client import (
     Client,
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
+    WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowHistory,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -212,3 +214,21 @@ async def is_running(*, temporal: Client, workflow_id: str, within: timedelta) -
     except WorkflowClosed:
         return None  # NOT_FOUND: no workflow with this id
     return described.status == WorkflowExecutionStatus.RUNNING
+
+
+async def find(
+    *, temporal: Client, query: str, within: timedelta, limit: int = 100
+) -> list[WorkflowExecution]:
+    """Workflows a visibility query finds (newest first), at most `limit`."""
+
+    async def collect() -> list[WorkflowExecution]:
+        return [item async for item in temporal.list_workflows(query, limit=limit)]
+
+    return await workflow_call(collect(), within=within)
+
+
+async def history(*, temporal: Client, workflow_id: str, within: timedelta) -> WorkflowHistory:
+    """A workflow's history so far (its latest run); 409 `workflow_closed`
+    when no workflow has this id."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    return await workflow_call(handle.fetch_history(), within=within)

@@ -74,6 +74,7 @@ async def _paid_order(
     *,
     organization: Organization | None = None,
     language: str | None = None,
+    starts_in: timedelta = START_IN,
     **product: object,
 ) -> dict:
     """A 450.00 order in three installments with `card` saved (the first
@@ -81,7 +82,8 @@ async def _paid_order(
     org = organization or await factory.organization()
     course = await factory.course(organizations=[org])
     now = datetime.now(UTC)
-    run = await factory.course_run(course=course, start=now + START_IN, end=now + END_IN)
+    start = now + starts_in
+    run = await factory.course_run(course=course, start=start, end=start + END_IN - START_IN)
     product = await factory.product(price="450.00", target_course_runs=[run], **product)
     offering = await factory.offering(course=course, product=product, organizations=[org])
     extra = {"language": language} if language else {}

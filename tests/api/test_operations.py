@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -130,3 +131,49 @@ async def test_a_worker_refuses_a_namespace_without_setup_then_setup_registers_o
         assert code == 0 and "registered in 'default' already" in said, said
     finally:
         await bare.shutdown()
+
+
+async def test_guichet_orders_find_and_show_answer_without_an_id(
+    client_for, factory: Factory, settings, temporal_env: WorkflowEnvironment
+) -> None:
+    learner_id = f"ops-cli-{uuid.uuid4().hex[:8]}"
+    learner = await client_for(sub=learner_id, email=f"{learner_id}@Example.org")
+    refused = await _paid_order(learner, factory, "pm_card_chargeDeclinedLostCard")
+    # Its course starts in three months: the next installments wait on timers.
+    paying = await _paid_order(learner, factory, "pm_card_visa", starts_in=timedelta(days=90))
+    await _until(learner, refused["id"], "no_payment")
+    await _until(learner, paying["id"], "pending")
+    mine = f"GuichetLearner='{learner_id}'"
+    await until_listed(
+        temporal_env, f"GuichetOverdueSince IS NOT NULL AND {mine}", {f"order:{refused['id']}"}
+    )
+    address = temporal_env.client.service_client.config.target_host
+    env = process_env(settings.model_copy(update={"temporal_address": address}))
+
+    code, said = await _guichet(
+        env, "orders", "find", "--email", f"{learner_id}@example.org", "--overdue"
+    )
+    assert code == 0, said
+    assert refused["id"] in said and paying["id"] not in said
+    assert "no_payment" in said and "1 orders" in said
+    code, said = await _guichet(
+        env, "orders", "find", "--learner", learner_id, "--state", "pending"
+    )
+    assert code == 0 and paying["id"] in said and refused["id"] not in said, said
+    code, said = await _guichet(env, "orders", "find", "--learner", "o'neil")
+    assert code != 0 and "quotes" in said.splitlines()[-1]
+    code, said = await _guichet(env, "orders", "find", "--state", "lost")
+    assert code != 0 and "unknown state 'lost'" in said
+
+    code, said = await _guichet(env, "orders", "show", paying["id"])
+    assert code == 0, said
+    lines = said.splitlines()
+    assert lines[0] == f"order {paying['id']}"
+    events = [line for line in lines if "  event  " in line]
+    timers = [line for line in lines if "  timer  " in line]
+    assert "created" in events[0] and any("payment_method_saved" in line for line in events)
+    # Next: the reminder before the first installment, weeks ahead.
+    assert timers and all("fires (set " in line for line in timers)
+    moments = [line[:23] for line in lines[1:]]
+    assert moments == sorted(moments)
+    assert max(moments) > f"{datetime.now(UTC) + timedelta(days=7):%Y-%m-%d}"
