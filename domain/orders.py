@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -346,6 +347,8 @@ class InstallmentInfo(BaseModel):
     id: uuid.UUID
     due_at: datetime
     state: InstallmentState
+    # None in snapshots taken before it was kept (operators' details only).
+    amount: Decimal | None = None
     # Its refusals so far, the first one's moment and the last decline code:
     # what the dunning ladder is reckoned from.
     refusals: int = 0
@@ -382,6 +385,7 @@ class OrderSnapshot(BaseModel):
     owner_id: str | None = None
     product_id: uuid.UUID | None = None
     organization_code: str | None = None
+    currency: str | None = None
 
     def with_installment(
         self, installment_id: uuid.UUID, state: InstallmentState, **reckoning: object

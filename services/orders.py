@@ -63,7 +63,7 @@ from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_cod
 from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
 from models.base import utcnow
-from models.catalog import Course, Offering, list_page
+from models.catalog import Course, Offering, Organization, list_page
 from models.orders import Installment, Order, OrderEvent
 from models.vouchers import Voucher
 from services import workflows
@@ -295,6 +295,21 @@ async def payment_plan(
 # --- the workflow -----------------------------------------------------------------
 
 
+def _summary(
+    offering: Offering, organization: Organization, *, total: Decimal, prepaid: bool = False
+) -> str:
+    """The line the Temporal Web UI shows for an order: what, for how much,
+    by whom; ids and codes only (the visibility store is not encrypted)."""
+    return " · ".join(
+        (
+            "Prepaid seat" if prepaid else "Order",
+            f"{total} {offering.product.currency}",
+            offering.course.code,
+            f"organization {organization.code}",
+        )
+    )
+
+
 def workflow_input(*, settings: Settings, new: NewOrder) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         new_order=new,
@@ -363,6 +378,7 @@ async def _update_with_start(
     argument: Any = None,
     id_conflict_policy: WorkflowIDConflictPolicy,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    summary: str | None = None,
 ) -> Any:
     return await workflows.update_with_start(
         temporal=temporal,
@@ -375,6 +391,7 @@ async def _update_with_start(
         within=settings.workflow_call_timeout,
         id_conflict_policy=id_conflict_policy,
         id_reuse_policy=id_reuse_policy,
+        summary=summary,
     )
 
 
@@ -385,6 +402,7 @@ async def _start(
     new: NewOrder,
     id_conflict_policy: WorkflowIDConflictPolicy,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    summary: str | None = None,
 ) -> None:
     """Start the order's workflow and wait until it has written the order."""
     await _update_with_start(
@@ -395,6 +413,7 @@ async def _start(
         update=OrderWorkflow.created,
         id_conflict_policy=id_conflict_policy,
         id_reuse_policy=id_reuse_policy,
+        summary=summary,
     )
 
 
@@ -441,17 +460,20 @@ async def create(
             claimed=True,
         )
     existing = await session.get(Order, new.order_id)
+    summary = None
     if existing is not None:
         check_same_request(first=existing.request_fingerprint, retry=new.fingerprint())
     else:
         # Refuse bad requests before any workflow exists.
-        await orders.plan_order(session=session, new=new, policy=settings.schedule_policy())
+        plan = await orders.plan_order(session=session, new=new, policy=settings.schedule_policy())
+        summary = _summary(plan.offering, plan.organization, total=plan.total)
     # WorkflowAlreadyStartedError: its workflow has ended, the order is written.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await _start(
             temporal=temporal,
             settings=settings,
             new=new,
+            summary=summary,
             # A creation refused by a concurrent change failed the workflow:
             # the same key may try again. A created order's key returns it.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -760,7 +782,11 @@ async def create_prepaid(
     retry, even while the first call still runs, meets the same seats and
     starts only those not written yet; `replayed` when all already were."""
     offering = await _offering_of_product(session, product_id, course_code)
-    await orders.choose_organization(session=session, offering=offering, wanted=organization_id)
+    chosen = await orders.choose_organization(
+        session=session, offering=offering, wanted=organization_id
+    )
+    organization = next(item for item in offering.organizations if item.id == chosen)
+    summary = _summary(offering, organization, total=offering.product.price, prepaid=True)
     seats = [
         NewOrder(
             order_id=_seat_id(admin_id=admin_id, idempotency_key=idempotency_key, position=index),
@@ -791,6 +817,7 @@ async def create_prepaid(
                     if idempotency_key
                     else WorkflowIDConflictPolicy.FAIL,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                    summary=summary,
                 )
 
     await asyncio.gather(*(start(seat) for seat in seats if seat.order_id not in written))

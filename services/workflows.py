@@ -125,9 +125,11 @@ async def update_with_start(
     within: timedelta,
     id_conflict_policy: WorkflowIDConflictPolicy,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    summary: str | None = None,
 ) -> Any:
     """Send `update` to the workflow, starting it with `workflow_input` unless
-    one is running: the start and the first answer in one round trip."""
+    one is running: the start and the first answer in one round trip.
+    `summary`: the line the Web UI shows for it (no personal data)."""
     operation = WithStartWorkflowOperation(
         run,
         workflow_input,
@@ -135,6 +137,7 @@ async def update_with_start(
         task_queue=task_queue,
         id_conflict_policy=id_conflict_policy,
         id_reuse_policy=id_reuse_policy,
+        static_summary=summary,
     )
     return await workflow_call(
         temporal.execute_update_with_start_workflow(

@@ -93,33 +93,47 @@ class InstallmentCollector:
         if step is CollectionStep.RETRY_LATER:
             moment = retry_at(self._dunning, item)
             assert moment is not None
-            if await self._sleep_until(moment, seen):
+            if await self._sleep_until(moment, seen, summary=f"retry {self._of(item)}"):
                 return  # a new card, a cancel: the next step decides
         if step is CollectionStep.AWAIT_LEARNER and not await self._learner_news(item, seen):
             return  # a new card, a cancel: the next step decides
         if step is CollectionStep.DEBIT_WHEN_DUE:
-            if await self._sleep_until(item.due_at - self._reminder_before, seen):
+            reminder = item.due_at - self._reminder_before
+            if await self._sleep_until(reminder, seen, summary=f"reminder {self._of(item)}"):
                 return
             await self._remind(item)
-            if await self._sleep_until(item.due_at, seen):
+            if await self._sleep_until(item.due_at, seen, summary=f"debit {self._of(item)}"):
                 return
         await self._debit(item)
 
+    def _of(self, item: InstallmentInfo) -> str:
+        """ "2/3": the installment's place in its schedule, for timer summaries."""
+        ids = [each.id for each in self._order.process.snapshot.schedule]
+        return f"{ids.index(item.id) + 1}/{len(ids)}" if item.id in ids else "?"
+
     async def _sleep_until(
-        self, moment: datetime | None, seen: int, *, news_of: object | None = None
+        self,
+        moment: datetime | None,
+        seen: int,
+        *,
+        news_of: object | None = None,
+        summary: str | None = None,
     ) -> bool:
         """Sleep until `moment` (None: until something changes); True if a
         change (or the provider's news of installment `news_of`) woke us
-        first. The grace period ending first suspends the order: a change."""
+        first. The grace period ending first suspends the order: a change.
+        `summary`: what the timer is for, in the Web UI."""
         suspend_at = self._suspension_at()
         if suspend_at is None or (moment is not None and moment <= suspend_at):
-            return await self._wait(moment, seen, news_of)
-        if await self._wait(suspend_at, seen, news_of):
+            return await self._wait(moment, seen, news_of, summary)
+        if await self._wait(suspend_at, seen, news_of, "grace period ends: suspend"):
             return True
         await self._order.suspend()
         return True
 
-    async def _wait(self, moment: datetime | None, seen: int, news_of: object | None) -> bool:
+    async def _wait(
+        self, moment: datetime | None, seen: int, news_of: object | None, summary: str | None
+    ) -> bool:
 
         def woken() -> bool:
             process = self._order.process
@@ -132,7 +146,7 @@ class InstallmentCollector:
         if delay <= timedelta(0):
             return False
         try:
-            await workflow.wait_condition(woken, timeout=delay)
+            await workflow.wait_condition(woken, timeout=delay, timeout_summary=summary)
         except TimeoutError:
             return False
         return True
@@ -169,6 +183,7 @@ class InstallmentCollector:
         answer = await workflow.execute_activity_method(
             DebitActivities.debit,
             DebitRequest(order_id=self._order.process.order_id, installment_id=item.id),
+            summary=f"debit {self._of(item)}",
             **MONEY_OPTIONS,
         )
         outcome = answer if isinstance(answer, DebitOutcome) else DebitOutcome(state=answer)
@@ -204,7 +219,9 @@ class InstallmentCollector:
         changed first (a new card, a cancel, the grace period's end)."""
         waited = workflow.now() - (item.first_refused_at or workflow.now())
         poll = min(max(waited, self._pending_charge_poll), ACTION_POLL_MAX)
-        if not await self._sleep_until(workflow.now() + poll, seen, news_of=item.id):
+        asked = workflow.now() + poll
+        summary = f"ask the bank again {self._of(item)}"
+        if not await self._sleep_until(asked, seen, news_of=item.id, summary=summary):
             return True  # time to ask again
         return item.id in self._order.process.payment_news
 

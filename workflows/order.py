@@ -68,7 +68,7 @@ with workflow.unsafe.imports_passed_through():
         call,
         db_step,
     )
-    from workflows.search import order_attributes
+    from workflows.search import order_attributes, order_details
 
 WORKFLOW_ID_PREFIX = "order:"
 SIGNAL_PAYMENT_UPDATED = "payment_updated"
@@ -122,6 +122,8 @@ class OrderWorkflow:
     def process(self, value: OrderProcess) -> None:
         self._process = value
         self._index.set(order_attributes(value))
+        # Not a command: the Web UI asks for it; replays need no patch.
+        workflow.set_current_details(order_details(value))
 
     # --- the order's life ---------------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import OrderProcess
+    from domain.orders import PAYABLE_NOW, InstallmentInfo, InstallmentState, OrderProcess
 from temporalio.common import (
     SearchAttributeIndexedValueType,
     SearchAttributeKey,
@@ -79,6 +79,29 @@ def order_attributes(process: OrderProcess) -> list[tuple[SearchAttributeKey, Va
         (NEXT_DUE_AT, process.next_due_at),
         (OVERDUE_SINCE, process.overdue_since),
     ]
+
+
+def order_details(process: OrderProcess) -> str:
+    """What is next for the order, as the Web UI shows it ("current details")."""
+    snapshot = process.snapshot
+    schedule = snapshot.schedule
+    lines = [f"state: {process.state.value}"]
+
+    def installment(item: InstallmentInfo) -> str:
+        amount = f", {item.amount} {snapshot.currency or ''}".rstrip() if item.amount else ""
+        return f"installment {schedule.index(item) + 1}/{len(schedule)}{amount}"
+
+    refused = [item for item in schedule if item.state in PAYABLE_NOW]
+    for item in refused:
+        reason = f" ({item.decline_code})" if item.decline_code else ""
+        lines.append(f"overdue: {installment(item)}, {item.state.value}{reason}")
+    waiting = [item for item in schedule if item.state is InstallmentState.PENDING]
+    if waiting and not process.is_over:
+        item = min(waiting, key=lambda each: each.due_at)
+        lines.append(f"next: {installment(item)}, due {item.due_at:%Y-%m-%d}")
+    if process.suspended:
+        lines.append("enrollments suspended until paid")
+    return "\n".join(lines)
 
 
 class Index:

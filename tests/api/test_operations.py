@@ -10,6 +10,8 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from cli import temporal_binary
@@ -177,3 +179,27 @@ async def test_guichet_orders_find_and_show_answer_without_an_id(
     moments = [line[:23] for line in lines[1:]]
     assert moments == sorted(moments)
     assert max(moments) > f"{datetime.now(UTC) + timedelta(days=7):%Y-%m-%d}"
+    await _the_web_ui_reads_what_the_order_is_and_waits_for(temporal_env, paying)
+
+
+async def _the_web_ui_reads_what_the_order_is_and_waits_for(
+    temporal_env: WorkflowEnvironment, order: dict
+) -> None:
+    """Its summary (static), its current details, and what its timers and
+    activities are for: what the Web UI shows beside the workflow id."""
+    handle = temporal_env.client.get_workflow_handle(f"order:{order['id']}")
+    course, organization = order["offering"]["course"]["code"], order["organization"]["code"]
+    assert await (await handle.describe()).static_summary() == (
+        f"Order · 450.00 EUR · {course} · organization {organization}"
+    )
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details.splitlines()
+    assert details[0] == "state: pending"
+    assert details[1].startswith("next: installment 1/3, 135.00 EUR, due ")
+    converter = DataConverter.default.payload_converter
+    summaries = [
+        converter.from_payload(event.user_metadata.summary, str)
+        for event in (await handle.fetch_history()).events
+        if event.HasField("timer_started_event_attributes") and event.HasField("user_metadata")
+    ]
+    assert "reminder 1/3" in summaries
