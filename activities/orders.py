@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.failures import raises_domain_errors
 from activities.liveness import heartbeating
 from domain.errors import Unprocessable, error_class
@@ -86,12 +87,35 @@ class RefundOrder(BaseModel):
     reason: str = "requested"
 
 
+async def _transition(
+    *,
+    session: AsyncSession,
+    order_id: uuid.UUID,
+    from_state: OrderState,
+    to_state: OrderState,
+    event: str,
+    detail: dict | None = None,
+) -> bool:
+    """orders.record_transition, counted once committed."""
+    moved = await orders.record_transition(
+        session=session,
+        order_id=order_id,
+        from_state=from_state,
+        to_state=to_state,
+        event=event,
+        detail=detail,
+    )
+    if moved:
+        metrics.order_moved(session, from_state=from_state, to_state=to_state)
+    return moved
+
+
 async def _enter_refunding(session: AsyncSession, order: Order, request: RefundOrder) -> None:
     """refunding, and nothing more to collect; once."""
     state = OrderState(order.state)
     if state is OrderState.REFUNDING:
         return
-    await orders.record_transition(
+    await _transition(
         session=session,
         order_id=order.id,
         from_state=state,
@@ -170,7 +194,7 @@ class OrderActivities:
             target = next_state(snapshot.facts)
             if target is snapshot.state or target is OrderState.PENDING:
                 return snapshot
-            await orders.record_transition(
+            await _transition(
                 session=session,
                 order_id=order.id,
                 from_state=snapshot.state,
@@ -189,7 +213,7 @@ class OrderActivities:
     @raises_domain_errors
     async def transition(self, transition: Transition) -> None:
         async with self._sessionmaker.begin() as session:
-            await orders.record_transition(
+            await _transition(
                 session=session,
                 order_id=transition.order_id,
                 from_state=transition.from_state,
@@ -209,7 +233,7 @@ class OrderActivities:
             )
             if has_schedule is None:
                 await self._store_schedule(session, order, transition, request.policy)
-            await orders.record_transition(
+            await _transition(
                 session=session,
                 order_id=order.id,
                 from_state=transition.from_state,
@@ -340,7 +364,7 @@ class OrderActivities:
     async def cancel(self, request: CancelOrder) -> None:
         await withdraw_waiting_charges(self._sessionmaker, self._payments, request.order_id)
         async with self._sessionmaker.begin() as session:
-            moved = await orders.record_transition(
+            moved = await _transition(
                 session=session,
                 order_id=request.order_id,
                 from_state=request.from_state,
@@ -405,6 +429,10 @@ async def _record_movement(
     )
 
 
+async def _currency_of(session: AsyncSession, order_id: uuid.UUID) -> str:
+    return (await session.scalars(select(Order.currency).where(Order.id == order_id))).one()
+
+
 async def _record(
     sessionmaker: async_sessionmaker[AsyncSession],
     installment: Installment,
@@ -439,6 +467,13 @@ async def _record(
             return  # paid by an earlier run: nothing more to write
         if state is InstallmentState.PAID:
             await _record_movement(session, installment, TransactionKind.PAYMENT, changed)
+        metrics.charged(
+            session,
+            state=state,
+            decline_code=decline_code,
+            amount=installment.amount,
+            currency=await _currency_of(session, installment.order_id),
+        )
         await orders.add_event(
             session=session,
             order_id=installment.order_id,
@@ -540,7 +575,7 @@ class DebitActivities:
         for installment in paid:
             await self._refund_installment(order, installment)
         async with self._sessionmaker.begin() as session:
-            await orders.record_transition(
+            await _transition(
                 session=session,
                 order_id=order.id,
                 from_state=OrderState.REFUNDING,
@@ -578,6 +613,11 @@ class DebitActivities:
         if refunded is None:
             return  # recorded by an earlier run, or never paid
         await _record_movement(session, installment, TransactionKind.REFUND, reference)
+        metrics.refunded(
+            session,
+            amount=installment.amount,
+            currency=await _currency_of(session, installment.order_id),
+        )
         await orders.add_event(
             session=session,
             order_id=installment.order_id,

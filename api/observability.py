@@ -10,6 +10,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +36,28 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Business metrics of the API (the worker's are in activities/metrics.py).
+        self.webhook_to_signal = Histogram(
+            "guichet_webhook_to_signal_seconds",
+            "From a provider's webhook received to its news signalled to the "
+            "workflow (stored once, verified), by provider.",
+            ["source"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.promo_activations = Counter(
+            "guichet_promo_activations_total",
+            "Promo-code activations by outcome (activated, or why not).",
+            ["outcome"],
+            registry=registry,
+        )
+
+
+def timed_webhook(request: Any, source: str, started: float) -> None:
+    """A webhook handled (stored and signalled, or a duplicate): its time."""
+    request.app.state.metrics.webhook_to_signal.labels(source).observe(
+        time.perf_counter() - started
+    )
 
 
 def route_template(scope: Scope) -> str:

@@ -147,10 +147,12 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
     try:
         await _within_limits(request, member)
     except RateLimited as limited:
+        _count(request, "rate_limited")
         return _answer(429, TOO_MANY_ATTEMPTS, [TOO_MANY_ATTEMPTS], **_retry(limited))
     code = await _typed_code(request)
     if code is None:
         # Malformed or a wrong check character: refused before any lookup.
+        _count(request, "malformed")
         return _failed()
     await ensure_user(request, member)
     try:
@@ -159,9 +161,14 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
         )
     except CartNotFound:
         return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])
+    _count(request, "activated" if refusal is None else refusal.name.lower())
     if refusal is None:
         return _answer(200, ACTIVATION_SUCCEEDED)
     return _failed(refusal)
+
+
+def _count(request: Request, outcome: str) -> None:
+    request.app.state.metrics.promo_activations.labels(outcome).inc()
 
 
 def _retry(limited: RateLimited) -> dict[str, str]:

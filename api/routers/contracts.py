@@ -3,6 +3,7 @@ and the embedded (dummy) signature page."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ERROR_RESPONSES, HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
+from api.observability import timed_webhook
 from api.pagination import Page, PageDep, build_page
 from api.schemas.orders import ContractOut, InvitationLink, SignatureStateOut
 from domain.errors import BadRequest, error_class
@@ -151,6 +153,7 @@ async def signature_webhook(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> dict[str, str]:
+    started = time.perf_counter()
     status = await signatures.receive_webhook(
         session=session,
         temporal=temporal,
@@ -160,6 +163,7 @@ async def signature_webhook(
         headers=request.headers,
         body=await request.body(),
     )
+    timed_webhook(request, f"signature_{backend}", started)
     return {"status": status}
 
 

@@ -8,6 +8,7 @@ at the provider, and tell an academy checkout it is paid.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
@@ -18,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import ReadSessionDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import HTML_ROUTE_ERROR_RESPONSES, WEBHOOK_RESPONSES
+from api.observability import timed_webhook
 from services import payments
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
@@ -50,6 +52,7 @@ async def _receive(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> dict[str, str]:
+    started = time.perf_counter()
     status = await payments.receive_webhook(
         session=session,
         temporal=temporal,
@@ -59,6 +62,7 @@ async def _receive(
         body=await request.body(),
         headers=request.headers,
     )
+    timed_webhook(request, backend, started)
     return {"status": status}
 
 
