@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -284,6 +285,23 @@ def cmd_temporal_setup(_args: argparse.Namespace) -> None:
     done_with_temporal()
 
 
+def cmd_codec_server(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = load_settings()
+    if not settings.payload_keys:
+        fail("GUICHET_PAYLOAD_KEYS is empty: payloads are not encrypted, nothing to decode")
+    _jwt_secret(settings)
+    _configure_logging(settings)
+    uvicorn.run(
+        "api.app:codec_app_from_environment",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.codec_port,
+        log_level="warning",
+    )
+
+
 def cmd_check_worker(args: argparse.Namespace) -> None:
     try:
         print(asyncio.run(_check_worker(load_settings(), args.timeout)))
@@ -379,6 +397,18 @@ def _dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _dev_payload_key(data_dir: Path) -> str:
+    """GUICHET_PAYLOAD_KEYS for the embedded stack: one key kept in the data
+    dir (0600), so the dev Temporal's histories stay readable across restarts."""
+    from integrations.payload_codec import new_key
+
+    path = data_dir / "payload-key"
+    if not path.exists():
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(new_key())
+    return json.dumps([{"id": "dev", "key": path.read_text().strip()}])
+
+
 def _wait_until(
     what: str, ready: Callable[[], bool], children: list[Child], seconds: float
 ) -> None:
@@ -438,6 +468,11 @@ def _dev_environment(settings: Settings, data_dir: Path) -> tuple[Settings, dict
     env["GUICHET_DATA_DIR"] = str(data_dir)
     env.setdefault("GUICHET_DEV_MODE", "true")
     env.setdefault("GUICHET_JWT_SECRET", _dev_secret(data_dir))
+    env.setdefault("GUICHET_PAYLOAD_KEYS", _dev_payload_key(data_dir))
+    ui_port = env.get("GUICHET_TEMPORAL_UI_PORT", str(settings.temporal_ui_port))
+    env.setdefault(
+        "GUICHET_CODEC_CORS_ORIGINS", f"http://127.0.0.1:{ui_port},http://localhost:{ui_port}"
+    )
     if not settings.worker_metrics_address:
         env["GUICHET_WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{free_port()}"
     os.environ.update(env)
@@ -467,6 +502,7 @@ def _banner(settings: Settings, data_dir: Path) -> str:
 Guichet is running.
   API           {api}   docs {api}/docs   health {api}/readyz
   Temporal      {settings.effective_temporal_address}   Web UI http://127.0.0.1:{settings.temporal_ui_port}
+  Codec server  http://127.0.0.1:{settings.codec_port} (payloads encrypted; the Web UI decodes through it)
   Worker        task queue {settings.task_queue!r}, metrics http://{settings.worker_metrics_address}/metrics
   Data          {data_dir} (SQLite db, Temporal db, mail)
   Admin token   (30 days)
@@ -490,14 +526,17 @@ def _start_stack(settings: Settings, env: dict[str, str], data_dir: Path) -> lis
         "--namespace", settings.temporal_namespace,
         "--log-level", "error",
         "--ui-disable-news-fetch",
+        "--ui-codec-endpoint", f"http://127.0.0.1:{settings.codec_port}",
         *search.dev_server_flags(),
     ]  # fmt: skip
     children.append(_spawn("temporal", temporal_command, env))
     _wait_until("Temporal", _port_open(settings.temporal_port), children, 60)
     children.append(_spawn("worker", [sys.executable, "-m", "cli", "worker"], env))
     children.append(_spawn("api", [sys.executable, "-m", "cli", "api"], env))
+    children.append(_spawn("codec", [sys.executable, "-m", "cli", "codec-server"], env))
     api = f"http://127.0.0.1:{settings.api_port}"
     _wait_until("API", _http_ok(f"{api}/healthz"), children, 60)
+    _wait_until("codec server", _port_open(settings.codec_port), children, 60)
     _wait_until(
         "Temporal Web UI", _http_ok(f"http://127.0.0.1:{settings.temporal_ui_port}"), children, 60
     )
@@ -621,6 +660,13 @@ def parser() -> argparse.ArgumentParser:
     )
     show.add_argument("order_id")
     show.set_defaults(func=cmd_orders_show)
+
+    codec_server = commands.add_parser(
+        "codec-server", help="serve the Temporal Web UI's remote codec (admin tokens)"
+    )
+    codec_server.add_argument("--host")
+    codec_server.add_argument("--port", type=int)
+    codec_server.set_defaults(func=cmd_codec_server)
 
     temporal_command = commands.add_parser("temporal", help="prepare a Temporal namespace")
     temporal_commands = temporal_command.add_subparsers(dest="temporal_command", required=True)

@@ -6,6 +6,7 @@ test can override the environment and clear the cache in one place.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
@@ -18,6 +19,7 @@ from typing import Annotated, Self
 from limits import parse
 from pydantic import (
     AnyHttpUrl,
+    BaseModel,
     BeforeValidator,
     Field,
     SecretStr,
@@ -89,6 +91,25 @@ LINK_PLACEHOLDERS = {
 }
 
 
+class PayloadKey(BaseModel):
+    """A key of the Temporal payload codec: an id stored beside each
+    encrypted payload, and 32 bytes (AES-256-GCM), base64-encoded."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    key: SecretStr
+
+    @field_validator("key")
+    @classmethod
+    def _thirty_two_bytes(cls, key: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(key.get_secret_value(), validate=True)
+        except ValueError:
+            raise ValueError("a payload key is base64") from None
+        if len(raw) != 32:
+            raise ValueError("a payload key is 32 bytes (base64 of `openssl rand 32`)")
+        return key
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="ignore", frozen=True)
 
@@ -107,6 +128,14 @@ class Settings(BaseSettings):
     task_queue: str = "guichet"
     temporal_port: Port = 7233
     temporal_ui_port: Port = 8233
+    # Workflow and activity payloads are encrypted with the first key; older
+    # payloads decode with theirs (rotation). JSON list of {"id", "key"}.
+    # None: payloads stay plain (`guichet dev` makes a key in the data dir).
+    payload_keys: list[PayloadKey] = Field(default_factory=list)
+    # `guichet codec-server`: the Web UI's remote codec (admin tokens only),
+    # and the origins (the UI's) allowed to call it from a browser.
+    codec_port: Port = 8234
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Prometheus endpoint of the worker (Temporal SDK metrics); empty disables it.
     worker_metrics_address: str = ""
     # Activities one worker process runs at once (regular, local). A task the
@@ -261,7 +290,7 @@ class Settings(BaseSettings):
             reminder_days=self.installment_reminder_days,
         )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "codec_cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
         if isinstance(value, str):

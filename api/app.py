@@ -27,6 +27,7 @@ from api.routers import (
     accounting,
     carts,
     catalog,
+    codec,
     contracts,
     deep_links,
     dev,
@@ -39,6 +40,7 @@ from api.routers import (
     promo_codes,
 )
 from integrations import temporal
+from integrations.payload_codec import AesGcmCodec
 from integrations.payments import payment_provider
 from integrations.payments.dummy import DummyCharge
 from integrations.signature import signature_provider
@@ -171,6 +173,33 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     docs.install(app)
     return app
+
+
+def create_codec_app(settings: Settings) -> FastAPI:
+    """`guichet codec-server`: the Temporal Web UI's remote codec, over the
+    payload keys (GUICHET_PAYLOAD_KEYS), for admin tokens, callable from the
+    UI's origin (GUICHET_CODEC_CORS_ORIGINS)."""
+    app = FastAPI(title="Guichet payload codec", version="0.1.0", openapi_url=None)
+    app.state.settings = settings
+    app.state.codec = AesGcmCodec(settings.payload_keys)
+    install_error_handlers(app)
+    app.include_router(codec.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.codec_cors_origins,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+        max_age=600,
+    )
+    return app
+
+
+def codec_app_from_environment() -> FastAPI:
+    """uvicorn's factory (`guichet codec-server`)."""
+    from settings import get_settings
+
+    return create_codec_app(get_settings())
 
 
 def app_from_environment() -> FastAPI:

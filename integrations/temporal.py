@@ -6,6 +6,7 @@ Also the reading side of business errors raised by activities and updates
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,11 +19,13 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError
+from integrations.payload_codec import AesGcmCodec
 from settings import Settings
 
 
@@ -32,9 +35,18 @@ async def connect(
     return await Client.connect(
         settings.effective_temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
+    )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as payloads, encrypted when payload keys are set."""
+    if not settings.payload_keys:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter, payload_codec=AesGcmCodec(settings.payload_keys)
     )
 
 

@@ -4,6 +4,8 @@ catalogue with deep links, and stops everything on Ctrl-C."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import signal
@@ -55,7 +57,7 @@ def _wait_for_banner(stack: DevStack) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     data_dir = tmp_path_factory.mktemp("stack")
-    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port(), "codec": free_port()}
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(data_dir)),
@@ -63,6 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         "GUICHET_API_PORT": str(ports["api"]),
         "GUICHET_TEMPORAL_PORT": str(ports["temporal"]),
         "GUICHET_TEMPORAL_UI_PORT": str(ports["ui"]),
+        "GUICHET_CODEC_PORT": str(ports["codec"]),
     }
     log = data_dir / "dev.log"
     with log.open("w") as sink:
@@ -146,6 +149,43 @@ def test_an_order_waits_for_its_card_in_the_stack(stack: DevStack) -> None:
     response = httpx.post(f"{stack.api}/api/v1/orders", json=body, headers=headers, timeout=30)
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "to_save_payment_method"
+
+
+def test_histories_hold_no_personal_data_and_the_ui_codec_reads_them(stack: DevStack) -> None:
+    """The order's input (the learner's billing address) is encrypted in
+    Temporal; the codec server decodes it for the Web UI's origin (dev mode)
+    and for an admin token, for nobody else."""
+    headers = {"Authorization": f"Bearer {stack.token('Learner')}"}
+    # Another offering than the order test's (one active order per offering).
+    web = httpx.get(f"{stack.api}/api/v1/offerings", params={"query": "web"}).json()
+    others = httpx.get(f"{stack.api}/api/v1/offerings").json()["results"]
+    offering = next(item for item in others if item["id"] != web["results"][0]["id"])
+    address = {"first_name": "Grace", "last_name": "Hopper", "address": "7 rue Cobol"}
+    address |= {"postcode": "75005", "city": "Paris", "country": "FR"}
+    body = {"offering_id": offering["id"], "billing_address": address}
+    order = httpx.post(f"{stack.api}/api/v1/orders", json=body, headers=headers, timeout=30)
+    assert order.status_code == 201, order.text
+    shown = subprocess.run(
+        [temporal_binary(), "workflow", "show", "--workflow-id", f"order:{order.json()['id']}",
+         "--address", f"127.0.0.1:{stack.ports['temporal']}", "--output", "json"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "Hopper" not in shown.stdout and "Cobol" not in shown.stdout
+    assert "learner@guichet.localhost" not in shown.stdout
+    started = json.loads(shown.stdout)["events"][0]
+    payloads = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    codec = f"http://127.0.0.1:{stack.ports['codec']}/decode"
+    ui = {"Origin": f"http://127.0.0.1:{stack.ports['ui']}"}
+    admin = {"Authorization": f"Bearer {stack.token('Admin')}"}
+    for allowed in (ui, admin):
+        decoded = httpx.post(codec, json={"payloads": payloads}, headers=allowed, timeout=10)
+        assert decoded.status_code == 200, decoded.text
+        data = base64.b64decode(decoded.json()["payloads"][0]["data"])
+        assert b"Hopper" in data and b"7 rue Cobol" in data
+    for refused, status in (({}, 401), (headers, 403)):
+        answer = httpx.post(codec, json={"payloads": payloads}, headers=refused, timeout=10)
+        assert answer.status_code == status
 
 
 def test_demo_academies_are_served_and_scheduled(stack: DevStack) -> None:
