@@ -3,6 +3,7 @@ here, so this checks its structure and that its Guichet settings are valid."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -14,8 +15,11 @@ from settings import Settings
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 
 
-def _filled(variable: str) -> str:
-    """A value for a `${VAR:?...}` the operator sets at run time."""
+def _filled(variable: str) -> object:
+    """A value for a `${VAR:?...}` the operator sets at run time (as the
+    settings read it from the environment)."""
+    if variable == "GUICHET_PAYLOAD_KEYS":
+        return [{"id": "k1", "key": base64.b64encode(b"k" * 32).decode()}]
     return "https://provider.example" if variable.endswith("_URL") else "x" * 40
 
 
