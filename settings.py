@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # the server (bench.orders: with 100, card saves timed out under load).
     worker_max_concurrent_activities: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_max_concurrent_local_activities: Annotated[int, Field(ge=1, le=1000)] = 16
+    # On SIGTERM a worker stops polling and lets its running activities
+    # finish for this long (a debit in flight completes), then exits.
+    worker_shutdown_grace: Duration = timedelta(seconds=30)
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8000

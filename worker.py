@@ -13,7 +13,6 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -226,7 +225,7 @@ def build_worker(client: Client, deps: WorkerDeps, *, task_queue: str) -> Worker
         workflows=registered_workflows(),
         activities=registered_activities(deps),
         interceptors=[ActivityLogInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        graceful_shutdown_timeout=deps.settings.worker_shutdown_grace,
         workflow_runner=workflow_runner(),
         max_concurrent_activities=deps.settings.worker_max_concurrent_activities,
         max_concurrent_local_activities=deps.settings.worker_max_concurrent_local_activities,

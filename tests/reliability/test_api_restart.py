@@ -81,6 +81,9 @@ class ApiProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
+    def log_text(self) -> str:
+        return self._log.read_text()
+
 
 @pytest.fixture
 def api(settings: Settings, tmp_path: Path) -> Iterator[ApiProcess]:
