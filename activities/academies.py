@@ -30,7 +30,7 @@ from integrations.academies import (
     SourceUnavailable,
     sync_rules,
 )
-from models import academies, accounting
+from models import academies, accounting, cache_notices
 from models.base import utcnow
 from settings import Settings
 
@@ -96,6 +96,7 @@ class AcademyActivities:
             await academies.upsert_academies(
                 session=session, academies=payload.academies, result=result
             )
+        await self._announce()
         return result
 
     @activity.defn(name="academies.sync_prices")
@@ -106,7 +107,17 @@ class AcademyActivities:
         except SourceUnavailable as outage:
             raise ApplicationError(str(outage), type="source_unavailable") from None
         async with self._sessionmaker.begin() as session:
-            return await academies.store_prices(session=session, prices=prices)
+            stored = await academies.store_prices(session=session, prices=prices)
+        await self._announce()
+        return stored
+
+    async def _announce(self) -> None:
+        """The API processes' catalogue caches empty now, not at their TTL."""
+        engine = self._sessionmaker.kw["bind"]
+        try:
+            await cache_notices.announce(engine)
+        except Exception:  # the sync is done; a stale cache expires by itself
+            activity.logger.warning("read-cache notice not sent", exc_info=True)
 
     @activity.defn(name="academies.record_sync")
     async def record_sync(self, record: SyncRecord) -> None:

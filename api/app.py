@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +47,7 @@ from integrations.payments import payment_provider
 from integrations.payments.dummy import DummyCharge
 from integrations.signature import signature_provider
 from integrations.signature.dummy import DummyProcedure
+from models import cache_notices
 from models.payments import SqlChargeStore
 from models.session import autocommit, create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
@@ -83,10 +86,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Lazy: the API starts and serves catalogue reads while Temporal is away;
     # /readyz says so.
     app.state.temporal = await temporal.connect(app.state.settings, lazy=True)
+    listening = _listen_for_cache_notices(app)
     try:
         yield
     finally:
+        if listening is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
         await app.state.engine.dispose()
+
+
+def _listen_for_cache_notices(app: FastAPI) -> asyncio.Task[None] | None:
+    """Other processes' writes empty this one's read cache (PostgreSQL)."""
+    engine = app.state.engine
+    if not cache_notices.supported(engine) or app.state.settings.read_cache_seconds <= 0:
+        return None
+    return asyncio.create_task(
+        cache_notices.listen(engine, lambda: app.state.read_cache.clear()),
+        name="read-cache notices",
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -121,6 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.ratelimit_storage_url)
     app.state.known_users = KnownUsers()
     app.state.read_cache = ReadCache(settings.read_cache_seconds)
+    # What the admin routes call once a write is committed.
+    app.state.announce_cache_clear = lambda: cache_notices.announce(app.state.engine)
     install_error_handlers(app)
     access.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_body_bytes)

@@ -5,9 +5,10 @@ Those answers change only when an admin edits a link or the catalogue sync
 runs, yet each page view asked the database: one query per request made the
 read path several times slower than the framework alone (bench/read_api.py).
 Entries live `GUICHET_READ_CACHE_SECONDS` (0 turns the cache off). A change
-made through this process's admin routes empties the cache once committed;
-one made by another process (another API replica, the sync in the worker)
-shows within that many seconds."""
+made through an admin route empties the cache of this process once
+committed, and on PostgreSQL of every other API process too, within moments
+(models/cache_notices.py: LISTEN/NOTIFY, also sent by the worker's catalogue
+sync); a change made otherwise (a script) shows within the TTL."""
 
 from __future__ import annotations
 
@@ -83,3 +84,5 @@ async def cleared_after_writes(request: Request) -> AsyncIterator[None]:
     yield
     if request.method not in {"GET", "HEAD", "OPTIONS"}:
         request.app.state.read_cache.clear()
+        # And every other API process (PostgreSQL LISTEN/NOTIFY).
+        await request.app.state.announce_cache_clear()
