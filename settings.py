@@ -15,6 +15,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import quote
 
 from limits import parse
 from pydantic import (
@@ -128,6 +129,9 @@ class Settings(BaseSettings):
     task_queue: str = "guichet"
     temporal_port: Port = 7233
     temporal_ui_port: Port = 8233
+    # Where operators open the Temporal Web UI (the back office links each
+    # order's workflows there); default the dev UI.
+    temporal_ui_url: str = ""
     # Workflow and activity payloads are encrypted with the first key; older
     # payloads decode with theirs (rotation). JSON list of {"id", "key"}.
     # None: payloads stay plain (`guichet dev` makes a key in the data dir).
@@ -396,6 +400,15 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_temporal_ui_url(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+
+    def workflow_ui_url(self, workflow_id: str) -> str:
+        """The workflow's page in the Temporal Web UI (the back office links it)."""
+        namespace = quote(self.temporal_namespace, safe="")
+        return f"{self.effective_temporal_ui_url}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"
 
     @property
     def effective_public_url(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
+
+from domain.errors import Unprocessable, error_class
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -59,3 +61,26 @@ def build_page(
         previous=link(params.page - 1) if params.page > 1 else None,
         results=results,
     )
+
+
+UnknownQueryParameter = error_class(Unprocessable, "unknown_query_parameter")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """A filter misspelt (`?owner=` for `?learner=`) is a 422 that names it,
+    not a silently unfiltered list."""
+    route = request.scope.get("route")
+    known = _query_names(route.dependant) if route is not None else set()
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise UnknownQueryParameter(
+            f"Unknown query parameter {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
+            details={"unknown": unknown},
+        )

@@ -14,11 +14,11 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -65,6 +65,7 @@ from models import catalog, orders
 from models.base import utcnow
 from models.catalog import Course, Offering, Organization, list_page
 from models.orders import Installment, Order, OrderEvent
+from models.users import User
 from models.vouchers import Voucher
 from services import workflows
 from settings import Settings
@@ -145,32 +146,59 @@ async def page_of_owner(
     return await list_page(session=session, query=query, offset=offset, limit=limit)
 
 
-def _admin_query(
-    state: OrderState | None, voucher_code: str | None, product_id: uuid.UUID | None
-) -> Any:
+@dataclass(frozen=True)
+class OrderSearch:
+    """What an operator looks orders up by (the admin list, the back office):
+    a learner by id or email, an organization by code, an offering, the
+    day the order was created (from, to: both included, UTC days)."""
+
+    state: OrderState | None = None
+    voucher_code: str | None = None
+    product_id: uuid.UUID | None = None
+    learner: str | None = None
+    organization: str | None = None
+    offering_id: uuid.UUID | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _admin_query(search: OrderSearch) -> Any:
     """Orders newest first, filtered as the admin list (and the back office) asks."""
     query = orders.order_view_query().order_by(Order.created_at.desc(), Order.id)
-    if state is not None:
-        query = query.where(Order.state == state.value)
-    if product_id is not None:
-        query = query.where(Order.offering.has(Offering.product_id == product_id))
-    if voucher_code:
+    if search.state is not None:
+        query = query.where(Order.state == search.state.value)
+    if search.product_id is not None:
+        query = query.where(Order.offering.has(Offering.product_id == search.product_id))
+    if search.offering_id is not None:
+        query = query.where(Order.offering_id == search.offering_id)
+    if search.voucher_code:
         query = query.join(Voucher, Voucher.id == Order.voucher_id).where(
-            Voucher.code == normalize_code(voucher_code)
+            Voucher.code == normalize_code(search.voucher_code)
         )
+    if search.learner:
+        learner = search.learner.strip()
+        by_email = select(User.id).where(func.lower(User.email) == learner.lower())
+        query = query.where((Order.owner_id == learner) | Order.owner_id.in_(by_email))
+    if search.organization:
+        codes = select(Organization.id).where(
+            func.lower(Organization.code) == search.organization.strip().lower()
+        )
+        query = query.where(Order.organization_id.in_(codes))
+    if search.created_from is not None:
+        query = query.where(Order.created_at >= _day_start(search.created_from))
+    if search.created_to is not None:
+        query = query.where(Order.created_at < _day_start(search.created_to + timedelta(days=1)))
     return query
 
 
 async def admin_page(
-    *,
-    session: AsyncSession,
-    state: OrderState | None = None,
-    voucher_code: str | None = None,
-    product_id: uuid.UUID | None = None,
-    offset: int,
-    limit: int,
+    *, session: AsyncSession, search: OrderSearch, offset: int, limit: int
 ) -> tuple[int, list[Order]]:
-    query = _admin_query(state, voucher_code, product_id)
+    query = _admin_query(search)
     return await list_page(session=session, query=query, offset=offset, limit=limit)
 
 
@@ -234,15 +262,20 @@ async def payment_issues(
     return count, issues
 
 
+def workflow_ids(order_id: uuid.UUID) -> dict[str, str]:
+    """The workflows an order may have, by what they do (operators open them
+    in the Temporal Web UI)."""
+    return {"order": workflow_id(order_id), "refund": refund_workflow_id(order_id)}
+
+
 async def admin_batches(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
-    state: OrderState | None,
-    voucher_code: str | None,
+    search: OrderSearch,
 ) -> AsyncIterator[Sequence[Order]]:
     """Every order the filters keep, a batch at a time (CSV exports):
     memory stays flat whatever the count."""
-    query = _admin_query(state, voucher_code, None)
+    query = _admin_query(search)
     async with sessionmaker() as session:
         offset = 0
         while batch := (await session.scalars(query.offset(offset).limit(CSV_BATCH))).all():

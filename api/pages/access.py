@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Claims, Role, Unauthenticated, verify_token
 from api.deps import ensure_user
+from domain.payment_schedule import PARIS
 from services import access
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "backoffice"
@@ -61,7 +63,15 @@ def tone(state: object) -> str:
     return next((name for name, states in TONES.items() if value in states), "off")
 
 
+def paris(moment: datetime | None) -> str:
+    """A moment as operators in France read it: Paris time, to the second."""
+    if moment is None:
+        return ""
+    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+
+
 templates.env.globals["tone"] = tone
+templates.env.filters["paris"] = paris
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ def render(
         template,
         {
             "staff": staff,
+            "settings": request.app.state.settings,
             "menu": [entry for entry in MENU if staff and _may(staff, entry.roles)],
             "csrf_token": csrf_token(request),
             **context,

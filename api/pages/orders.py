@@ -5,8 +5,9 @@ functions: the same checks, the same workflows."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -44,22 +45,31 @@ def _choice(value: str, kind):
         return None
 
 
+# The list's filters, as the form sends them (an unreadable one is ignored:
+# the page shows it back, empty of results rather than an error page).
+FILTERS = ("state", "product_id", "voucher_code", "learner", "organization", "from", "to")
+
+
+def _search(filters: dict[str, str]) -> orders.OrderSearch:
+    return orders.OrderSearch(
+        state=_choice(filters["state"], OrderState),
+        voucher_code=filters["voucher_code"].strip() or None,
+        product_id=_choice(filters["product_id"], uuid.UUID),
+        learner=filters["learner"].strip()[:320] or None,
+        organization=filters["organization"].strip()[:100] or None,
+        created_from=_choice(filters["from"], date.fromisoformat),
+        created_to=_choice(filters["to"], date.fromisoformat),
+    )
+
+
 @router.get("/orders")
-async def orders_list(
-    request: Request,
-    staff: Admin,
-    state: str = "",
-    product_id: str = "",
-    voucher_code: str = "",
-    page: int = 1,
-) -> HTMLResponse:
+async def orders_list(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
     page = page_number(page)
+    filters = {name: request.query_params.get(name, "").replace("\x00", "") for name in FILTERS}
     async with request.app.state.read_sessionmaker() as session:
         count, found = await orders.admin_page(
             session=session,
-            state=_choice(state, OrderState),
-            voucher_code=voucher_code.strip() or None,
-            product_id=_choice(product_id, uuid.UUID),
+            search=_search(filters),
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
         )
@@ -71,7 +81,8 @@ async def orders_list(
         orders=[admin_order_out(order) for order in found],
         states=list(OrderState),
         products=products,
-        filters={"state": state, "product_id": product_id, "voucher_code": voucher_code},
+        filters=filters,
+        query=urlencode({name: value for name, value in filters.items() if value}),
         page=page,
         pages=pages_of(count),
         count=count,
@@ -100,6 +111,7 @@ async def _order_page(
         staff=staff,
         order=order,
         invoices=[invoice_out(issued) for issued in documents],
+        workflows=orders.workflow_ids(order_id),
         error=error,
         notice=notice,
         confirming=confirming,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.csv import csv_line
@@ -21,7 +22,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ERROR_RESPONSES, RATE_LIMITED_RESPONSE
-from api.pagination import Page, PageDep, build_page
+from api.pagination import Page, PageDep, build_page, known_query_only
 from api.schemas.common import QueryText
 from api.schemas.orders import (
     AdminOrderDetail,
@@ -346,22 +347,47 @@ async def create_prepaid_orders(
     return [admin_order_out(order) for order in created.orders]
 
 
-@admin_router.get("", summary="List orders")
-async def admin_list_orders(
-    request: Request,
-    session: ReadSessionDep,
-    params: PageDep,
+async def order_search(
     state: OrderState | None = None,
     voucher_code: QueryText | None = None,
     product_id: uuid.UUID | None = None,
-) -> Page[AdminOrderOut]:
-    count, found = await orders.admin_page(
-        session=session,
+    learner: Annotated[
+        QueryText | None, Query(max_length=320, description="the learner's user id or email")
+    ] = None,
+    organization: Annotated[
+        QueryText | None, Query(max_length=100, description="the organization's code")
+    ] = None,
+    offering_id: uuid.UUID | None = None,
+    created_from: Annotated[date | None, Query(description="created on or after (UTC day)")] = None,
+    created_to: Annotated[date | None, Query(description="created on or before (UTC day)")] = None,
+) -> orders.OrderSearch:
+    return orders.OrderSearch(
         state=state,
         voucher_code=voucher_code,
         product_id=product_id,
-        offset=params.offset,
-        limit=params.page_size,
+        learner=learner,
+        organization=organization,
+        offering_id=offering_id,
+        created_from=created_from,
+        created_to=created_to,
+    )
+
+
+SearchDep = Annotated[orders.OrderSearch, Depends(order_search)]
+
+
+@admin_router.get(
+    "",
+    summary="List orders",
+    description="Filtered by state, voucher, product, learner (id or email), organization "
+    "(code), offering and creation day; 422 `unknown_query_parameter` for any other parameter.",
+    dependencies=[Depends(known_query_only)],
+)
+async def admin_list_orders(
+    request: Request, session: ReadSessionDep, params: PageDep, search: SearchDep
+) -> Page[AdminOrderOut]:
+    count, found = await orders.admin_page(
+        session=session, search=search, offset=params.offset, limit=params.page_size
     )
     return build_page(
         request=request,
@@ -400,13 +426,10 @@ def _csv_row(order) -> list[str]:
     summary="Export orders as CSV",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[Depends(known_query_only)],
 )
-async def admin_orders_csv(
-    request: Request, state: OrderState | None = None, voucher_code: QueryText | None = None
-) -> StreamingResponse:
-    batches = orders.admin_batches(
-        sessionmaker=request.app.state.read_sessionmaker, state=state, voucher_code=voucher_code
-    )
+async def admin_orders_csv(request: Request, search: SearchDep) -> StreamingResponse:
+    batches = orders.admin_batches(sessionmaker=request.app.state.read_sessionmaker, search=search)
 
     async def lines() -> AsyncIterator[str]:
         yield csv_line(CSV_COLUMNS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli import temporal_binary
 from integrations import temporal
+from tests.api.test_backoffice import browser, log_in  # noqa: F401 - fixture
 from tests.api.test_installments import _paid_order, _until
-from tests.api.test_orders import app  # noqa: F401 - the API with a worker
+from tests.api.test_orders import _create, _offering, app  # noqa: F401 - the API with a worker
+from tests.api.tunnel import ADDRESS
 from tests.conftest import ROOT, process_env
 from tests.factories import Factory
 from tests.workflows.histories import save_history
@@ -203,3 +206,56 @@ async def _the_web_ui_reads_what_the_order_is_and_waits_for(
         if event.HasField("timer_started_event_attributes") and event.HasField("user_metadata")
     ]
     assert "reminder 1/3" in summaries
+
+
+async def test_admins_find_orders_by_learner_organization_and_day(
+    client_for,
+    admin,
+    browser,  # noqa: F811 - the fixture imported above
+    factory: Factory,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ada = await client_for(sub=f"ada-{tag}", email=f"ada-{tag}@example.org")
+    bob = await client_for(sub=f"bob-{tag}")
+    first, second = await _offering(factory), await _offering(factory)
+    made = {
+        "ada_first": (await _create(ada, first, billing_address=ADDRESS)).json(),
+        "ada_second": (await _create(ada, second, billing_address=ADDRESS)).json(),
+        "bob_first": (await _create(bob, first, billing_address=ADDRESS)).json(),
+    }
+    code = made["ada_first"]["organization"]["code"]
+    today = datetime.now(UTC).date()
+
+    async def found(**params: str) -> set[str]:
+        answer = await admin.get("/api/v1/admin/orders", params=params)
+        assert answer.status_code == 200, answer.text
+        ids = {item["id"] for item in answer.json()["results"]}
+        return {name for name, order in made.items() if order["id"] in ids}
+
+    assert await found(learner=f"ADA-{tag}@Example.org") == {"ada_first", "ada_second"}
+    assert await found(learner=f"bob-{tag}") == {"bob_first"}
+    assert await found(organization=code.lower()) == {"ada_first", "bob_first"}
+    assert await found(learner=f"ada-{tag}", organization=code) == {"ada_first"}
+    assert await found(learner=f"ada-{tag}", created_to=str(today)) == {"ada_first", "ada_second"}
+    tomorrow = str(today + timedelta(days=1))
+    assert await found(learner=f"ada-{tag}", created_from=tomorrow) == set()
+    misspelt = await admin.get("/api/v1/admin/orders", params={"owner": f"ada-{tag}"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["error"]["code"] == "unknown_query_parameter"
+    assert "owner" in misspelt.json()["error"]["message"]
+
+    client = browser()
+    await log_in(client, "admin")
+    page = await client.get("/backoffice/orders", params={"learner": f"ada-{tag}@example.org"})
+    assert page.status_code == 200
+    for name in ("ada_first", "ada_second"):
+        assert f'href="/backoffice/orders/{made[name]["id"]}"' in page.text
+    assert made["bob_first"]["id"] not in page.text
+    assert f"ada-{tag}" in page.text and code in page.text
+    order_page = await client.get(f"/backoffice/orders/{made['ada_first']['id']}")
+    workflow = f"/namespaces/default/workflows/order%3A{made['ada_first']['id']}"
+    assert workflow in order_page.text
+    assert "organization_id: " in order_page.text  # the events' details
+    assert re.search(
+        r"<td data-label=\"When\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", order_page.text
+    )
