@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,9 +27,10 @@ from models.orders import Installment, Order
 from models.payments import DummyChargeRow
 from settings import Settings
 from tests.api.tunnel import ADDRESS, CARD
-from tests.conftest import ROOT, process_env, token_for
+from tests.conftest import process_env, token_for
 from tests.factories import Factory
 from tests.reliability.test_api_restart import ApiProcess
+from tests.reliability.test_worker_kill import WorkerProcess
 
 LEARNERS = 10
 RETRYABLE = {502, 503, 504}
@@ -45,28 +45,6 @@ def settings(settings, temporal_env) -> Settings:
             "task_queue": f"rolling-{uuid.uuid4()}",
         }
     )
-
-
-class WorkerProcess:
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self._env = process_env(settings)
-        self._log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self._log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli", "worker"],
-                cwd=ROOT,
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 async def _terminated(process: subprocess.Popen[bytes] | None) -> int:
@@ -137,7 +115,8 @@ async def test_rolling_restarts_lose_nothing(
     settings: Settings, factory: Factory, sessionmaker, tmp_path: Path
 ) -> None:
     apis = [ApiProcess(settings, tmp_path / f"api-{n}.log") for n in range(2)]
-    workers = [WorkerProcess(settings, tmp_path / f"worker-{n}.log") for n in range(2)]
+    env = process_env(settings)
+    workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in range(2)]
     try:
         for worker in workers:
             worker.start()

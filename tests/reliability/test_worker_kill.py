@@ -65,14 +65,10 @@ def settings(settings, temporal_env, proxy: ConfirmHoldingProxy) -> Settings:
 
 
 class WorkerProcess:
-    """`guichet worker` in its own process, on this test's queue."""
+    """`guichet worker` in its own process, with `env` (process_env and more)."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self._env = process_env(settings) | {
-            "GUICHET_PAYMENT_BACKEND": "stripe",
-            "GUICHET_STRIPE_API_KEY": API_KEY,
-            "GUICHET_STRIPE_API_BASE": str(settings.stripe_api_base),
-        }
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self._env = env
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -102,7 +98,12 @@ class WorkerProcess:
 
 @pytest.fixture
 def worker_process(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    running = WorkerProcess(settings, tmp_path / "worker.log")
+    env = process_env(settings) | {
+        "GUICHET_PAYMENT_BACKEND": "stripe",
+        "GUICHET_STRIPE_API_KEY": API_KEY,
+        "GUICHET_STRIPE_API_BASE": str(settings.stripe_api_base),
+    }
+    running = WorkerProcess(env, tmp_path / "worker.log")
     running.start()
     yield running
     running.stop()
