@@ -45,9 +45,7 @@ def value(page: dict, name: str, **labels: str) -> float:
     """The sum of `name`'s samples with these labels (the worker's carry
     more: its activity, namespace and task queue)."""
     wanted = set(labels.items())
-    return sum(
-        found for (sample, have), found in page.items() if sample == name and wanted <= have
-    )
+    return sum(found for (sample, have), found in page.items() if sample == name and wanted <= have)
 
 
 async def _scraped(url: str, name: str, minimum: float, **labels: str) -> dict:
