@@ -4,6 +4,7 @@ one JSON line of figures.
 
     python -m bench.load orders --url U --count N --concurrency C [--free F] --paid P
     python -m bench.load empty --address A --queue Q --count N --concurrency C
+    python -m bench.load soak --urls U1,U2 --paid P --minutes M --concurrency C
 """
 
 from __future__ import annotations
@@ -87,6 +88,88 @@ async def _empty(args: argparse.Namespace) -> dict:
     return {"seconds": elapsed, "outcomes": outcomes, "p95": percentile(latencies, 0.95)}
 
 
+class Soak:
+    """A fixed number of clients, each in turn ordering with a card (two
+    requests) or reading (its orders, the academy catalogue), on the APIs
+    in turn, for a while. A failure is any 5xx or broken connection."""
+
+    # A learner's orders, the offerings search, a deep link (the academy
+    # catalogue is throttled per IP: from one machine it would be 429s).
+    READS = ("/api/v1/orders", "/api/v1/offerings", "/api/v1/offerings/{paid}/deep-link")
+    WINDOW_SECONDS = 300
+
+    def __init__(self, urls: list[str], paid: str, seconds: float) -> None:
+        self.urls = urls
+        self.paid = paid
+        self.until = time.monotonic() + seconds
+        self.started = time.monotonic()
+        self.requests = 0
+        self.failures: Counter = Counter()
+        self.created: list[str] = []
+        # Read latencies per 5-minute window.
+        self.windows: dict[int, list[float]] = {}
+
+    async def _send(self, client: httpx.AsyncClient, method: str, path: str, **kwargs):
+        self.requests += 1
+        try:
+            answer = await client.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            self.failures[f"{method} {path.split('/')[3]} {type(error).__name__}"] += 1
+            return None
+        if answer.status_code >= 500:
+            self.failures[f"{method} {path.split('/')[3]} {answer.status_code}"] += 1
+            return None
+        return answer
+
+    async def _order(self, client: httpx.AsyncClient, headers: dict) -> None:
+        body = {"offering_id": self.paid, "billing_address": ADDRESS}
+        created = await self._send(client, "POST", "/api/v1/orders", json=body, headers=headers)
+        if created is None or created.status_code != 201:
+            return
+        self.created.append(created.json()["id"])
+        path = f"/api/v1/orders/{created.json()['id']}/payment-method"
+        await self._send(client, "POST", path, json=CARD, headers=headers)
+
+    async def _read(self, client: httpx.AsyncClient, headers: dict, number: int) -> None:
+        started = time.perf_counter()
+        path = self.READS[number % len(self.READS)].format(paid=self.paid)
+        answer = await self._send(client, "GET", path, headers=headers)
+        if answer is not None:
+            window = int((time.monotonic() - self.started) // self.WINDOW_SECONDS)
+            self.windows.setdefault(window, []).append(time.perf_counter() - started)
+
+    async def client(self, number: int) -> None:
+        url = self.urls[number % len(self.urls)]
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            step = 0
+            while time.monotonic() < self.until:
+                # A learner of its own per order: one active order per offering.
+                learner = f"soak-{number}-{step}"
+                headers = {"Authorization": f"Bearer {bench_token(learner)}"}
+                if step % 3 == 0:
+                    await self._order(client, headers)
+                else:
+                    await self._read(client, headers, step)
+                step += 1
+
+    def figures(self) -> dict:
+        return {
+            "requests": self.requests,
+            "failures": dict(self.failures),
+            "created": self.created,
+            "read_p99_by_window": {
+                str(window): percentile(values, 0.99)
+                for window, values in sorted(self.windows.items())
+            },
+        }
+
+
+async def _soak(args: argparse.Namespace) -> dict:
+    soak = Soak(args.urls.split(","), args.paid, args.minutes * 60)
+    await asyncio.gather(*(soak.client(number) for number in range(args.concurrency)))
+    return soak.figures()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,8 +183,14 @@ def main() -> None:
     for command in (orders, empty):
         command.add_argument("--count", type=int, required=True)
         command.add_argument("--concurrency", type=int, default=32)
+    soak = commands.add_parser("soak")
+    soak.add_argument("--urls", required=True, help="the APIs, comma-separated")
+    soak.add_argument("--paid", required=True)
+    soak.add_argument("--minutes", type=float, required=True)
+    soak.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    figures = asyncio.run(_orders(args) if args.command == "orders" else _empty(args))
+    run = {"orders": _orders, "empty": _empty, "soak": _soak}[args.command]
+    figures = asyncio.run(run(args))
     print(json.dumps(figures), flush=True)
     # No interpreter finalization: the Temporal client's native threads may
     # abort it (SIGABRT), as cli.py's worker explains.
