@@ -19,6 +19,7 @@ from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.pages import academies as academy_pages
 from api.pages import access
 from api.pages import accounting as accounting_pages
+from api.pages import catalog as catalog_pages
 from api.pages import deep_links as deep_link_pages
 from api.pages import orders as order_pages
 from api.pages import promo_codes as promo_code_pages
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
         dev.router,
         access.router,
         deep_link_pages.router,
+        catalog_pages.router,
         order_pages.router,
         promo_code_pages.router,
         accounting_pages.router,

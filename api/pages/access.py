@@ -72,6 +72,7 @@ def paris(moment: datetime | None) -> str:
 
 templates.env.globals["tone"] = tone
 templates.env.filters["paris"] = paris
+templates.env.filters["format_signatory"] = lambda person: f"{person['name']} <{person['email']}>"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class MenuEntry:
 
 MENU = (
     MenuEntry("Offerings", f"{PREFIX}/offerings", ()),
+    MenuEntry("Organizations", f"{PREFIX}/organizations", ()),
+    MenuEntry("Products", f"{PREFIX}/products", ()),
     MenuEntry("Orders", f"{PREFIX}/orders", ()),
     MenuEntry("Payment issues", f"{PREFIX}/payment-issues", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),

@@ -139,7 +139,16 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
     [
         (
             ("admin",),
-            ["Offerings", "Orders", "Payment issues", "Promo campaigns", "Cash book", "Academies"],
+            [
+                "Offerings",
+                "Organizations",
+                "Products",
+                "Orders",
+                "Payment issues",
+                "Promo campaigns",
+                "Cash book",
+                "Academies",
+            ],
             200,
         ),
         (("promo_manager",), ["Promo campaigns"], 403),
