@@ -114,19 +114,13 @@ async def _page(
 ) -> HTMLResponse:
     """The list with its creation form, or one item's edit form."""
     page = page_number(page)
+    item, count, items = None, 0, []
     async with request.app.state.read_sessionmaker() as session:
-        if item_id is None:
-            item, (count, items) = (
-                None,
-                await catalog.page_of(
-                    session=session, kind=path, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-                ),
-            )
+        if item_id is not None:
+            item = await catalog.get_item(session=session, kind=path, id=item_id)
         else:
-            item, count, items = (
-                await catalog.get_item(session=session, kind=path, id=item_id),
-                0,
-                [],
+            count, items = await catalog.page_of(
+                session=session, kind=path, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
             )
     message, status = _problem(error) if error else (None, 200)
     return render(
