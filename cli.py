@@ -340,7 +340,12 @@ def cmd_worker(_args: argparse.Namespace) -> None:
     settings = load_settings()
     _serving(settings)
     _configure_logging(settings)
-    asyncio.run(worker.run(settings))
+    try:
+        asyncio.run(worker.run(settings))
+    except SystemExit as refused:
+        # Said in one line, then out without finalization (see below).
+        print(refused.code, file=sys.stderr, flush=True)
+        os._exit(2)
     # The worker has shut down cleanly (activities drained, engine disposed).
     # Skip interpreter finalization: with workflows still cached, the Temporal
     # core's native threads can touch Python objects while it tears down and
