@@ -70,8 +70,17 @@ def paris(moment: datetime | None) -> str:
     return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def paris_input(moment: object) -> str:
+    """A moment as a `datetime-local` field holds it, in Paris time; what was
+    typed (a refused form shown again) stays as typed; nothing is empty."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    return str(moment) if isinstance(moment, str) else ""
+
+
 templates.env.globals["tone"] = tone
 templates.env.filters["paris"] = paris
+templates.env.filters["paris_input"] = paris_input
 templates.env.filters["format_signatory"] = lambda person: f"{person['name']} <{person['email']}>"
 
 
@@ -84,8 +93,10 @@ class MenuEntry:
 
 MENU = (
     MenuEntry("Offerings", f"{PREFIX}/offerings", ()),
-    MenuEntry("Organizations", f"{PREFIX}/organizations", ()),
+    MenuEntry("Courses", f"{PREFIX}/courses", ()),
+    MenuEntry("Course runs", f"{PREFIX}/course-runs", ()),
     MenuEntry("Products", f"{PREFIX}/products", ()),
+    MenuEntry("Organizations", f"{PREFIX}/organizations", ()),
     MenuEntry("Orders", f"{PREFIX}/orders", ()),
     MenuEntry("Payment issues", f"{PREFIX}/payment-issues", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),

@@ -1,12 +1,17 @@
-"""Back office: organizations (with their signatories and what their invoices
-print) and products (with their tax rate), created and edited through the
-functions the JSON admin routes call, checked by the same request models: a
-refusal (a code taken, a bad email) is shown on the page with its reason."""
+"""Back office: the catalogue. Organizations (with their signatories and what
+their invoices print), courses (with the organizations that teach them),
+course runs (dates typed in Paris time), products (with their tax rate) and
+offerings (a course sold as a product by organizations), created and edited
+through the functions the JSON admin routes call, checked by the same request
+models: a refusal (a code taken, a bad email, an offering that exists) is
+shown on the page with its reason. An offering's organizations and deep links
+are edited on its own page (api/pages/deep_links.py)."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -27,6 +32,11 @@ from api.pages.access import (
     staff_with,
 )
 from api.schemas.catalog import (
+    CourseCreate,
+    CourseRunCreate,
+    CourseRunUpdate,
+    CourseUpdate,
+    OfferingCreate,
     OrganizationCreate,
     OrganizationUpdate,
     ProductCreate,
@@ -34,6 +44,7 @@ from api.schemas.catalog import (
 )
 from domain.catalog import ProductType
 from domain.errors import DomainError
+from domain.payment_schedule import PARIS
 from services import catalog
 
 Admin = Annotated[Claims, Depends(staff_with())]
@@ -46,7 +57,13 @@ SIGNATORY = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>\s]+)>\s*$")
 ISSUER_ADDRESS = ("address", "postcode", "city", "country")
 
 
-LISTED = {"organizations": "organization", "products": "product"}
+LISTED = {
+    "organizations": "organization",
+    "courses": "course",
+    "course-runs": "course run",
+    "products": "product",
+}
+COURSE_RUN_DATES = ("start", "end", "enrollment_start", "enrollment_end")
 # Cleared in the edit form: cleared on the organization.
 CLEARABLE = ("legal_name", "address", "registration_number", "vat_number")
 
@@ -82,6 +99,34 @@ def _product_fields(form: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
+def _course_fields(form: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        name: form.get(name, "").strip() or None for name in ("code", "title")
+    }
+    fields["organization_ids"] = form["organization_ids"]
+    return fields
+
+
+def _paris_moment(text: str) -> datetime | None:
+    """A `datetime-local` field, typed in Paris time as every page shows
+    times; the API keeps UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Not a date and time: {text!r}") from None
+    return moment.replace(tzinfo=PARIS) if moment.tzinfo is None else moment
+
+
+def _course_run_fields(form: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: _paris_moment(form.get(name, "")) for name in COURSE_RUN_DATES}
+    fields["title"] = form.get("title", "").strip() or None
+    fields["course_id"] = form.get("course_id") or None
+    return fields
+
+
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -98,8 +143,22 @@ def _problem(error: Exception) -> tuple[str, int]:
     return str(error), 422
 
 
-async def _form(request: Request) -> dict[str, str]:
-    return {key: str(value) for key, value in (await request.form()).items()}
+async def _form(request: Request) -> dict[str, Any]:
+    """The fields typed, and the organizations ticked (a list, maybe empty)."""
+    form = await request.form()
+    fields: dict[str, Any] = {key: str(value) for key, value in form.items()}
+    fields["organization_ids"] = [str(value) for value in form.getlist("organization_ids")]
+    return fields
+
+
+async def _choices(session: Any, path: str) -> dict[str, Any]:
+    """What the page's forms offer to pick from."""
+    if path == "courses":
+        return {"organizations": await catalog.organizations_by_title(session=session)}
+    if path == "course-runs":
+        courses = await catalog.courses_by_code(session=session)
+        return {"courses": courses, "course_codes": {item.id: item.code for item in courses}}
+    return {}
 
 
 async def _page(
@@ -122,6 +181,7 @@ async def _page(
             count, items = await catalog.page_of(
                 session=session, kind=path, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
             )
+        choices = await _choices(session, path)
     message, status = _problem(error) if error else (None, 200)
     return render(
         request,
@@ -137,6 +197,7 @@ async def _page(
         pages=pages_of(count),
         count=count,
         status_code=status,
+        **choices,
     )
 
 
@@ -222,3 +283,152 @@ async def update_product(request: Request, staff: Admin, item_id: uuid.UUID) -> 
         )
 
     return await _saved(request, staff, "products", item_id, write)
+
+
+# --- courses -----------------------------------------------------------------------
+
+
+@router.get("/courses")
+async def courses(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
+    return await _page(request, staff, "courses", page=page)
+
+
+@router.get("/courses/{item_id}")
+async def course(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
+    return await _page(request, staff, "courses", item_id=item_id)
+
+
+@router.post("/courses", dependencies=[Depends(csrf_checked)])
+async def create_course(request: Request, staff: Admin) -> Response:
+    async def write(session, form: dict[str, Any]) -> Any:
+        body = CourseCreate.model_validate(_present(_course_fields(form)))
+        return await catalog.create_course(
+            session=session,
+            code=body.code,
+            title=body.title,
+            organization_ids=body.organization_ids,
+        )
+
+    return await _saved(request, staff, "courses", None, write)
+
+
+@router.post("/courses/{item_id}", dependencies=[Depends(csrf_checked)])
+async def update_course(request: Request, staff: Admin, item_id: uuid.UUID) -> Response:
+    async def write(session, form: dict[str, Any]) -> None:
+        # Every box unticked: the course is taught by no organization.
+        changes = CourseUpdate.model_validate(_present(_course_fields(form)))
+        await catalog.update_course(
+            session=session,
+            id=item_id,
+            changes=changes.model_dump(exclude_none=True, exclude={"organization_ids"}),
+            organization_ids=changes.organization_ids,
+        )
+
+    return await _saved(request, staff, "courses", item_id, write)
+
+
+# --- course runs -------------------------------------------------------------------
+
+
+@router.get("/course-runs")
+async def course_runs(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
+    return await _page(request, staff, "course-runs", page=page)
+
+
+@router.get("/course-runs/{item_id}")
+async def course_run(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
+    return await _page(request, staff, "course-runs", item_id=item_id)
+
+
+@router.post("/course-runs", dependencies=[Depends(csrf_checked)])
+async def create_course_run(request: Request, staff: Admin) -> Response:
+    async def write(session, form: dict[str, Any]) -> Any:
+        body = CourseRunCreate.model_validate(_present(_course_run_fields(form)))
+        return await catalog.create_course_run(session=session, fields=body.model_dump())
+
+    return await _saved(request, staff, "course-runs", None, write)
+
+
+@router.post("/course-runs/{item_id}", dependencies=[Depends(csrf_checked)])
+async def update_course_run(request: Request, staff: Admin, item_id: uuid.UUID) -> Response:
+    async def write(session, form: dict[str, Any]) -> None:
+        fields = _course_run_fields(form)
+        fields.pop("course_id")  # a run stays with its course
+        # A date emptied in the form is emptied on the run.
+        changes = CourseRunUpdate.model_validate(_present(fields)).model_dump(exclude_none=True)
+        changes |= {name: None for name in COURSE_RUN_DATES if fields[name] is None}
+        await catalog.update_course_run(session=session, id=item_id, changes=changes)
+
+    return await _saved(request, staff, "course-runs", item_id, write)
+
+
+# --- offerings ---------------------------------------------------------------------
+
+
+async def _offerings_page(
+    request: Request,
+    staff: Claims,
+    *,
+    query: str = "",
+    page: int = 1,
+    form: dict[str, Any] | None = None,
+    error: Exception | None = None,
+) -> HTMLResponse:
+    """The offerings found, and the form that creates one."""
+    page = page_number(page)
+    async with request.app.state.read_sessionmaker() as session:
+        count, found = await catalog.search_offerings(
+            session=session,
+            query=query.strip() or None,
+            course_code=None,
+            product_type=None,
+            offset=(page - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+        )
+        choices = {
+            "courses": await catalog.courses_by_code(session=session),
+            "products": await catalog.products_by_title(session=session),
+            "organizations": await catalog.organizations_by_title(session=session),
+        }
+    message, status = _problem(error) if error else (None, 200)
+    return render(
+        request,
+        "offerings.html",
+        staff=staff,
+        offerings=[item.offering for item in found],
+        active={item.offering.id: item.deep_link for item in found},
+        query=query,
+        page=page,
+        pages=pages_of(count),
+        count=count,
+        form=form or {"organization_ids": []},
+        error=message,
+        status_code=status,
+        **choices,
+    )
+
+
+@router.get("/offerings")
+async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
+    return await _offerings_page(request, staff, query=query, page=page)
+
+
+@router.post("/offerings", dependencies=[Depends(csrf_checked)])
+async def create_offering(request: Request, staff: Admin) -> Response:
+    form = await _form(request)
+    fields = {name: form.get(name) or None for name in ("course_id", "product_id")}
+    try:
+        body = OfferingCreate.model_validate(
+            _present(fields) | {"organization_ids": form["organization_ids"]}
+        )
+        async with request.app.state.sessionmaker.begin() as session:
+            served = await catalog.create_offering(
+                session=session,
+                course_id=body.course_id,
+                product_id=body.product_id,
+                organization_ids=body.organization_ids,
+            )
+    except (ValidationError, DomainError) as error:
+        return await _offerings_page(request, staff, form=form, error=error)
+    # Its page: where its deep links are added.
+    return see_other(f"{PREFIX}/offerings/{served.offering.id}?done={quote('Offering created.')}")

@@ -1,8 +1,11 @@
-"""Back office: offerings and their CPF deep links (admin).
+"""Back office: an offering's page, its selling organizations and its CPF
+deep links (admin). The offerings list and creation are catalogue pages
+(api/pages/catalog.py).
 
-Every change goes through services/deep_links.py, the functions the JSON API
-calls: a refusal there (an active link deleted, a URL used elsewhere…) is
-shown on the page with its reason."""
+Every change goes through services/deep_links.py and services/catalog.py,
+the functions the JSON API calls: a refusal there (an active link deleted, a
+URL used elsewhere, an organization removed while it has a link…) is shown
+on the page with its reason."""
 
 from __future__ import annotations
 
@@ -12,19 +15,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from api.auth import Claims
 from api.cache import cleared_after_writes
 from api.pages.access import (
-    PAGE_SIZE,
     PREFIX,
     csrf_checked,
-    page_number,
-    pages_of,
     render,
     see_other,
     staff_with,
 )
+from api.schemas.catalog import OfferingUpdate
 from domain.errors import DomainError
 from services import catalog, deep_links
 
@@ -32,31 +34,6 @@ Admin = Annotated[Claims, Depends(staff_with())]
 router = APIRouter(
     prefix=PREFIX, include_in_schema=False, dependencies=[Depends(cleared_after_writes)]
 )
-
-
-@router.get("/offerings")
-async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
-    page = page_number(page)
-    async with request.app.state.read_sessionmaker() as session:
-        count, found = await catalog.search_offerings(
-            session=session,
-            query=query.strip() or None,
-            course_code=None,
-            product_type=None,
-            offset=(page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
-        )
-    return render(
-        request,
-        "offerings.html",
-        staff=staff,
-        offerings=[item.offering for item in found],
-        active={item.offering.id: item.deep_link for item in found},
-        query=query,
-        page=page,
-        pages=pages_of(count),
-        count=count,
-    )
 
 
 async def _offering_page(
@@ -71,6 +48,7 @@ async def _offering_page(
     async with request.app.state.read_sessionmaker() as session:
         offering = (await catalog.get_offering(session=session, id=offering_id)).offering
         links = await deep_links.list_for_offering(session=session, offering_id=offering_id)
+        organizations = await catalog.organizations_by_title(session=session)
     names = {item.id: item.title for item in offering.organizations}
     return render(
         request,
@@ -79,6 +57,8 @@ async def _offering_page(
         offering=offering,
         links=links,
         names=names,
+        organizations=organizations,
+        selling={item.id for item in offering.organizations},
         free_organizations=[
             item
             for item in offering.organizations
@@ -109,6 +89,24 @@ async def _change(
             request, staff, offering_id, error=error.message, status_code=error.status
         )
     return see_other(f"{PREFIX}/offerings/{offering_id}?done={quote(done)}")
+
+
+@router.post("/offerings/{offering_id}/organizations", dependencies=[Depends(csrf_checked)])
+async def set_organizations(request: Request, staff: Admin, offering_id: uuid.UUID) -> Response:
+    """The organizations that sell it: those ticked (at least one)."""
+    ticked = (await request.form()).getlist("organization_ids")
+    try:
+        body = OfferingUpdate.model_validate({"organization_ids": ticked})
+    except ValidationError:
+        said = "Tick at least one organization: an offering is sold by someone."
+        return await _offering_page(request, staff, offering_id, error=said, status_code=422)
+
+    async def change(session) -> None:
+        await catalog.set_offering_organizations(
+            session=session, id=offering_id, organization_ids=body.organization_ids
+        )
+
+    return await _change(request, staff, offering_id, change, "Organizations saved.")
 
 
 @router.post("/offerings/{offering_id}/deep-links", dependencies=[Depends(csrf_checked)])

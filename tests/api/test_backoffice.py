@@ -141,8 +141,10 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
             ("admin",),
             [
                 "Offerings",
-                "Organizations",
+                "Courses",
+                "Course runs",
                 "Products",
+                "Organizations",
                 "Orders",
                 "Payment issues",
                 "Promo campaigns",

@@ -1,6 +1,8 @@
 """The back office's catalogue pages (spec 65): organizations with their
-signatories and invoice fields, products with their tax rate, created and
-edited as the JSON admin routes do, refusals shown with their reason."""
+signatories and invoice fields, courses with their organizations, course runs
+with dates typed in Paris time, products with their tax rate, offerings and
+who sells them, created and edited as the JSON admin routes do, refusals
+shown with their reason."""
 
 from __future__ import annotations
 
@@ -82,8 +84,164 @@ async def test_a_product_is_created_with_its_tax_rate(browser) -> None:  # noqa:
     )
     assert created.status_code == 303, created.text
     page = await client.get(created.headers["location"])
-    assert (title in page.text and 'value="0.2000"' in page.text) or 'value="0.20"' in page.text
+    assert title in page.text
+    assert 'value="0.2000"' in page.text or 'value="0.20"' in page.text
     refused = await client.post(
         "/backoffice/products", data={"csrf_token": _csrf(listing), **fields, "tax_rate": "1.5"}
     )
     assert refused.status_code == 422 and "tax_rate" in refused.text
+
+
+async def _organization(admin: httpx.AsyncClient, title: str) -> dict:
+    code = f"ORG-{uuid.uuid4().hex[:6].upper()}"
+    created = await admin.post("/api/v1/admin/organizations", json={"code": code, "title": title})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def _created_id(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text
+    return response.headers["location"].split("/")[-1].split("?")[0]
+
+
+async def test_a_course_is_created_with_the_organizations_ticked_and_edited(
+    browser,  # noqa: F811
+    admin: httpx.AsyncClient,
+) -> None:
+    client = browser()
+    await log_in(client, "admin")
+    lyon, nantes = [await _organization(admin, name) for name in ("Lyon", "Nantes")]
+    listing = await client.get("/backoffice/courses")
+    assert 'href="/backoffice/course-runs"' in listing.text
+    assert f'value="{nantes["id"]}"' in listing.text  # offered as a box to tick
+    code = f"PY-{uuid.uuid4().hex[:6].upper()}"
+    fields = {"csrf_token": _csrf(listing), "code": code, "title": "Python, les bases"}
+    created = await client.post(
+        "/backoffice/courses", data={**fields, "organization_ids": [lyon["id"], nantes["id"]]}
+    )
+    course_id = _created_id(created)
+    course = (await admin.get(f"/api/v1/admin/courses/{course_id}")).json()
+    assert {item["id"] for item in course["organizations"]} == {lyon["id"], nantes["id"]}
+    page = await client.get(created.headers["location"])
+    assert "Course created." in page.text and page.text.count(" checked") == 2
+
+    saved = await client.post(
+        f"/backoffice/courses/{course_id}",
+        data={**fields, "title": "Python, premiers pas", "organization_ids": [nantes["id"]]},
+    )
+    assert saved.status_code == 303, saved.text
+    course = (await admin.get(f"/api/v1/admin/courses/{course_id}")).json()
+    assert course["title"] == "Python, premiers pas"
+    assert [item["id"] for item in course["organizations"]] == [nantes["id"]]
+
+    refused = await client.post("/backoffice/courses", data=fields)  # the code is taken
+    assert refused.status_code == 409 and code in refused.text
+    # What was typed is still there to correct.
+    assert 'value="Python, les bases"' in refused.text
+
+
+async def test_a_course_run_takes_its_dates_in_paris_time(
+    browser,  # noqa: F811
+    admin: httpx.AsyncClient,
+) -> None:
+    client = browser()
+    await log_in(client, "admin")
+    code = f"RUN-{uuid.uuid4().hex[:6].upper()}"
+    course = (
+        await admin.post("/api/v1/admin/courses", json={"code": code, "title": "Sessions"})
+    ).json()
+    listing = await client.get("/backoffice/course-runs")
+    fields = {
+        "csrf_token": _csrf(listing),
+        "course_id": course["id"],
+        "title": "Printemps 2027",
+        # Winter time (UTC+1), then summer time (UTC+2).
+        "enrollment_start": "2027-01-04T09:00",
+        "enrollment_end": "2027-03-28T23:59",
+        "start": "2027-04-01T09:30",
+        "end": "2027-06-30T18:00",
+    }
+    created = await client.post("/backoffice/course-runs", data=fields)
+    run_id = _created_id(created)
+    run = (await admin.get(f"/api/v1/admin/course-runs/{run_id}")).json()
+    assert run["course_id"] == course["id"]
+    assert run["enrollment_start"].startswith("2027-01-04T08:00:00")
+    assert run["start"].startswith("2027-04-01T07:30:00")
+    page = await client.get(created.headers["location"])
+    # Shown as typed: Paris time.
+    assert 'value="2027-04-01T09:30"' in page.text and code in page.text
+    listing = await client.get("/backoffice/course-runs")
+    assert "2027-04-01 09:30:00" in listing.text
+
+    emptied = await client.post(
+        f"/backoffice/course-runs/{run_id}", data={**fields, "enrollment_end": ""}
+    )
+    assert emptied.status_code == 303, emptied.text
+    run = (await admin.get(f"/api/v1/admin/course-runs/{run_id}")).json()
+    assert run["enrollment_end"] is None and run["end"].startswith("2027-06-30T16:00:00")
+
+    for bad, said in (
+        ({"end": "2027-03-01T09:00"}, "end must be after start"),
+        ({"start": "next spring"}, "Not a date and time"),
+        ({"course_id": ""}, "course_id"),
+    ):
+        refused = await client.post("/backoffice/course-runs", data={**fields, **bad})
+        assert refused.status_code in {400, 422}, refused.text
+        assert said in refused.text
+
+
+async def test_an_offering_is_created_and_its_sellers_changed_from_the_pages(
+    browser,  # noqa: F811
+    admin: httpx.AsyncClient,
+) -> None:
+    client = browser()
+    await log_in(client, "admin")
+    lyon, nantes = [await _organization(admin, name) for name in ("Lyon", "Nantes")]
+    course = (
+        await admin.post(
+            "/api/v1/admin/courses",
+            json={"code": f"OF-{uuid.uuid4().hex[:6].upper()}", "title": "Offre"},
+        )
+    ).json()
+    product = (
+        await admin.post(
+            "/api/v1/admin/products",
+            json={"type": "credential", "title": f"Titre {uuid.uuid4().hex[:6]}", "price": "90.00"},
+        )
+    ).json()
+    listing = await client.get("/backoffice/offerings")
+    fields = {
+        "csrf_token": _csrf(listing),
+        "course_id": course["id"],
+        "product_id": product["id"],
+    }
+    refused = await client.post("/backoffice/offerings", data=fields)  # nobody sells it
+    assert refused.status_code == 422 and "organization_ids" in refused.text
+
+    created = await client.post(
+        "/backoffice/offerings", data={**fields, "organization_ids": [lyon["id"]]}
+    )
+    offering_id = _created_id(created)
+    offering = (await admin.get(f"/api/v1/admin/offerings/{offering_id}")).json()
+    assert [item["id"] for item in offering["organizations"]] == [lyon["id"]]
+    page = await client.get(created.headers["location"])
+    assert "Offering created." in page.text
+
+    again = await client.post(
+        "/backoffice/offerings", data={**fields, "organization_ids": [lyon["id"]]}
+    )
+    assert again.status_code == 409, again.text
+
+    saved = await client.post(
+        f"/backoffice/offerings/{offering_id}/organizations",
+        data={"csrf_token": _csrf(page), "organization_ids": [lyon["id"], nantes["id"]]},
+    )
+    assert saved.status_code == 303, saved.text
+    offering = (await admin.get(f"/api/v1/admin/offerings/{offering_id}")).json()
+    assert {item["id"] for item in offering["organizations"]} == {lyon["id"], nantes["id"]}
+    none = await client.post(
+        f"/backoffice/offerings/{offering_id}/organizations", data={"csrf_token": _csrf(page)}
+    )
+    assert none.status_code == 422 and "at least one organization" in none.text
+    offering = (await admin.get(f"/api/v1/admin/offerings/{offering_id}")).json()
+    assert len(offering["organizations"]) == 2

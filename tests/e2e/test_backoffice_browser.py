@@ -105,6 +105,20 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     await page.get_by_text("An active deep link cannot be deleted").wait_for()
     await shoot(page, "offering")
 
+    # The catalogue: a course run typed in Paris time, shown back as typed.
+    await page.get_by_role("link", name="Course runs", exact=True).click()
+    await page.get_by_label("Course", exact=True).select_option(str(offering.course.id))
+    await page.get_by_label("Title").fill("Session d'automne")
+    await page.get_by_label("Starts (Paris time)").fill("2027-10-04T09:00")
+    await page.get_by_label("Ends", exact=True).fill("2027-12-17T17:00")
+    await shoot(page, "course-runs")
+    await page.get_by_role("button", name="Create").click()
+    await page.get_by_text("Course run created.").wait_for()
+    assert await page.get_by_label("Starts (Paris time)").input_value() == "2027-10-04T09:00"
+    await page.get_by_role("link", name="Courses", exact=True).click()
+    await page.get_by_role("link", name=offering.course.code).click()
+    await shoot(page, "course")
+
     # Two standalone orders, a voucher code copied.
     await page.get_by_role("link", name="Orders", exact=True).click()
     await page.get_by_role("link", name="New standalone order(s)").click()
