@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -700,17 +701,59 @@ def _unreachable(error: BaseException) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> None:
+    from domain.errors import DomainError
+
     try:
         args.func(args)
     except SettingsError as error:
         fail(str(error))
+    except DomainError as error:
+        # What the API would answer with a 4xx: one line, not a traceback.
+        fail(f"{args.command}: {error.message}")
     except Exception as error:
         reason = _unreachable(error)
         if reason is None:
             raise
         fail(f"{args.command}: {reason}")
+
+
+def _temporal_core_loaded() -> bool:
+    return "temporalio.bridge.temporal_sdk_bridge" in sys.modules
+
+
+def _leave(code: int) -> NoReturn:
+    """Out with `code`, without interpreter finalization (see
+    done_with_temporal): a command refused after it used a Temporal client
+    (`orders find --learner "o'neil"`) was aborted after its message, exit
+    -6 instead of 2."""
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        _run(args)
+    except SystemExit as stop:
+        if not _temporal_core_loaded():
+            raise
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+        _leave(stop.code if isinstance(stop.code, int) else int(stop.code is not None))
+    except KeyboardInterrupt:
+        if not _temporal_core_loaded():
+            raise
+        _leave(130)
+    except BaseException:
+        if not _temporal_core_loaded():
+            raise
+        traceback.print_exc()
+        _leave(1)
 
 
 if __name__ == "__main__":
