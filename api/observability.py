@@ -6,10 +6,11 @@ never by the raw path, so label cardinality stays bounded."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -69,6 +70,10 @@ class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled series, found once each: `labels()` validates and
+        # locks on every call, a cost each request paid twice.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,8 +98,8 @@ class ObservabilityMiddleware:
     def _record(self, scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         route = route_template(scope)
         method = scope["method"]
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(elapsed)
+        self._counter(method, route, status).inc()
+        self._timer(method, route).observe(elapsed)
         # The path only: query strings may carry codes or tokens.
         path = _logged_path(scope, route)
         logger.info(
@@ -114,6 +119,20 @@ class ObservabilityMiddleware:
             },
         )
 
+    def _counter(self, method: str, route: str, status: int) -> Any:
+        key = (method, route, status)
+        found = self._counters.get(key)
+        if found is None:
+            found = self._counters[key] = self.metrics.requests.labels(method, route, str(status))
+        return found
+
+    def _timer(self, method: str, route: str) -> Any:
+        key = (method, route)
+        found = self._timers.get(key)
+        if found is None:
+            found = self._timers[key] = self.metrics.latency.labels(method, route)
+        return found
+
 
 # A request id from the client is kept only if it is one: letters, digits,
 # `.`, `_`, `-` (it is logged and sent back as a header).
@@ -123,11 +142,26 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 CAPABILITY_PATHS = ("/api/v1/dummy-signature/", "/api/v1/dummy-payments/")
 
 
+# Ours: this process's random half, then a count. Unique across processes
+# and restarts like a uuid4 (32 hex digits), without a syscall per request.
+_PROCESS_ID = os.urandom(8).hex()
+_NUMBERS = itertools.count()
+
+
+def _new_process_id() -> None:
+    """A forked child (a pre-forking server) counts under a half of its own."""
+    global _PROCESS_ID, _NUMBERS
+    _PROCESS_ID, _NUMBERS = os.urandom(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_process_id)
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return f"{_PROCESS_ID}{next(_NUMBERS):016x}"
 
 
 def _logged_path(scope: Scope, route: str) -> str:
