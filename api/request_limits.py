@@ -32,8 +32,14 @@ class RequestLimits:
         if where is not None:
             await _refuse_nul(where, scope, receive, send)
             return
-        if self._declared(scope) > self._max:
+        declared, framed = self._framing(scope)
+        if declared > self._max:
             await self._refuse(scope, receive, send)
+            return
+        if not framed:
+            # Neither a length nor chunks: HTTP/1.1 says there is no body
+            # (every GET of a page or a link): nothing to read or cap.
+            await self._app(scope, receive, send)
             return
         # Read up to the cap here (routes read whole bodies anyway), then
         # hand the body on: a chunked body that lies about nothing is capped too.
@@ -53,14 +59,19 @@ class RequestLimits:
         await self._app(scope, _replaying(whole, receive), send)
 
     @staticmethod
-    def _declared(scope: Scope) -> int:
+    def _framing(scope: Scope) -> tuple[int, bool]:
+        """(the declared length, whether a body may follow at all)."""
+        length, framed = 0, False
         for name, value in scope["headers"]:
             if name == b"content-length":
+                framed = True
                 try:
-                    return int(value)
+                    length = int(value)
                 except ValueError:
-                    return 0  # the server refuses a malformed length itself
-        return 0
+                    length = 0  # the server refuses a malformed length itself
+            elif name == b"transfer-encoding":
+                framed = True
+        return length, framed
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
@@ -85,7 +96,10 @@ def _nul_in(scope: Scope) -> list[str] | None:
     """Where a NUL character is (["path"] or ["query", name]), if anywhere."""
     if "\x00" in scope["path"]:  # the server has decoded the path already
         return ["path"]
-    query = scope.get("query_string", b"").decode("latin-1")
+    raw = scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return None  # the common case, without parsing the query
+    query = raw.decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True):
         if "\x00" in name or "\x00" in value:
             return ["query", name.replace("\x00", "")]
