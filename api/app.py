@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from api.cache import ReadCache
 from api.deps import KnownUsers
 from api.errors import install_error_handlers
+from api.hot_reads import HotReads
 from api.observability import HttpMetrics, ObservabilityMiddleware
 from api.pages import academies as academy_pages
 from api.pages import access
@@ -119,6 +120,9 @@ def create_app(settings: Settings) -> FastAPI:
         # Served by api/routers/docs.py from local assets (no CDN).
         docs_url=None,
         redoc_url=None,
+        # Our metrics are Prometheus's and our request log (api/observability.py);
+        # FastAPI's OpenTelemetry hooks looked for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     settings.check_providers()
     app.state.settings = settings
@@ -144,6 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
     # What the admin routes call once a write is committed.
     app.state.announce_cache_clear = lambda: cache_notices.announce(app.state.engine)
     install_error_handlers(app)
+    # Innermost: inside the request log, the metrics and CORS.
+    app.add_middleware(HotReads, state=app.state)
     access.install(app)
     app.add_middleware(RequestLimits, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -67,6 +67,19 @@ class ReadCache:
             if self._loading.get(key) is future:
                 del self._loading[key]
 
+    def peek(self, key: Hashable) -> tuple[bool, Any]:
+        """(True, the cached value) while fresh, else (False, None); never
+        loads (api/hot_reads.py answers from it before any routing)."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= self._clock():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep `value` for the TTL (nothing when the cache is off)."""
+        if self.ttl > 0:
+            self._store(key, value)
+
     def _store(self, key: Hashable, value: Any) -> None:
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()

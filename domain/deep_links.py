@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import random
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -54,7 +54,9 @@ def check_can_delete(*, is_active: bool) -> None:
 
 
 def choose_link(active_links: Sequence[str]) -> str | None:
-    """Spread learners evenly over the organizations that sell the offering."""
+    """Spread learners evenly over the organizations that sell the offering.
+    Uniform, not secret: whoever knows which link comes next gains nothing,
+    and the system generator's syscall was a tenth of a served deep link."""
     if not active_links:
         return None
-    return secrets.choice(active_links)
+    return random.choice(active_links)  # noqa: S311 - see above

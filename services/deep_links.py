@@ -38,6 +38,7 @@ __all__ = [
     "get_link",
     "list_for_offering",
     "served",
+    "served_if_cached",
     "set_all_active",
     "update_link",
 ]
@@ -52,8 +53,22 @@ async def served(*, read_engine: AsyncEngine, cache, offering_id: uuid.UUID) -> 
         async with read_engine.connect() as connection:
             return await active_links_of(connection=connection, offering_id=offering_id)
 
-    active = await cache.get_or_load(("deep-links", offering_id), load)
+    active = await cache.get_or_load(_cache_key(offering_id), load)
     return served_link(offering_id=offering_id, active_links=active)
+
+
+def served_if_cached(*, cache, offering_id: uuid.UUID) -> tuple[bool, str | None]:
+    """(True, one of its active links at random, or None) when the cache
+    holds a known offering's links; (False, None) when it must be read, or
+    is unknown (its 404 is `served`'s)."""
+    held, active = cache.peek(_cache_key(offering_id))
+    if not held or active is None:
+        return False, None
+    return True, served_link(offering_id=offering_id, active_links=active)
+
+
+def _cache_key(offering_id: uuid.UUID) -> tuple[str, uuid.UUID]:
+    return ("deep-links", offering_id)
 
 
 def _uniqueness_checks(

@@ -43,12 +43,26 @@ SYNC_REFUSED = {"sync": ["sync=true is not supported on this public endpoint."]}
 T = TypeVar("T")
 
 
-async def throttle(request: Request) -> None:
-    """Per client IP, GUICHET_ACADEMY_RATE_LIMIT (429 with Retry-After over it)."""
-    client = request.client.host if request.client else "unknown"
-    await request.app.state.rate_limiter.check(
-        limit=request.app.state.settings.academy_rate_limit, scope="academy-products", key=client
+async def throttle_client(state: Any, client: tuple[str, int] | None) -> None:
+    """Per client IP, GUICHET_ACADEMY_RATE_LIMIT (429 with Retry-After over
+    it): for the routes here and their answers in api/hot_reads.py."""
+    await state.rate_limiter.check(
+        limit=state.settings.academy_rate_limit,
+        scope="academy-products",
+        key=client[0] if client else "unknown",
     )
+
+
+async def throttle(request: Request) -> None:
+    await throttle_client(request.app.state, request.scope.get("client"))
+
+
+def products_query_key(query_string: bytes) -> tuple[str, bytes]:
+    """Where the cache notes which list a query, as sent, was answered with:
+    api/hot_reads.py finds the list without parsing the query, and only a
+    query this route validated is ever noted. The lists themselves stay
+    keyed by what they hold, so a flood of spellings stores no more lists."""
+    return ("academy-products-query", query_string)
 
 
 public_router = APIRouter(
@@ -141,7 +155,9 @@ async def list_products(
     async def read() -> Response:
         # The serialized page is what is cached: building 50 products is the cost.
         key = ("academy-products", tuple(sorted(tag)), product_key, academy_id, include_inactive)
-        body = await request.app.state.read_cache.get_or_load(key, load)
+        cache = request.app.state.read_cache
+        body = await cache.get_or_load(key, load)
+        cache.put(products_query_key(request.scope["query_string"]), key)
         return Response(body, media_type="application/json")
 
     return await _served(read)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -30,22 +31,31 @@ admin_router = APIRouter(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def served_body(link: str | None) -> bytes:
+    """The answer's JSON, here and in api/hot_reads.py alike; made once per
+    link (a few thousand active links at most, each served many times)."""
+    return ServedDeepLink(deep_link=link).model_dump_json().encode()
+
+
 @public_router.get(
     "/{offering_id}/deep-link",
     summary="The CPF deep link to show for an offering",
+    response_model=ServedDeepLink,
 )
-async def served_deep_link(offering_id: uuid.UUID, request: Request) -> ServedDeepLink:
+async def served_deep_link(offering_id: uuid.UUID, request: Request) -> Response:
     """One of the offering's active links, chosen uniformly at random at each
     call so learners are spread over its organizations; null when none is
     active. Anonymous; 404 `offering_not_found` for an unknown offering.
-    Served from a short per-process cache (api/cache.py)."""
+    Served from a short per-process cache (api/cache.py); once cached,
+    answered before routing (api/hot_reads.py)."""
 
     link = await deep_links.served(
         read_engine=request.app.state.read_engine,
         cache=request.app.state.read_cache,
         offering_id=offering_id,
     )
-    return ServedDeepLink(deep_link=link)
+    return Response(served_body(link), media_type="application/json")
 
 
 @admin_router.get("/offerings/{offering_id}/deep-links", summary="List an offering's deep links")

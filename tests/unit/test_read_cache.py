@@ -93,3 +93,19 @@ async def test_a_failed_load_is_not_cached() -> None:
             await cache.get_or_load("k", failing)
     assert calls == 2
     assert await cache.get_or_load("k", Source("back").load) == "back"
+
+
+async def test_peek_sees_only_what_is_fresh_and_never_loads() -> None:
+    clock = Clock()
+    cache = ReadCache(2.0, clock=clock)
+    assert cache.peek("k") == (False, None)
+    cache.put("k", None)  # None is a value: an offering without links
+    assert cache.peek("k") == (True, None)
+    clock.now += 2.1
+    assert cache.peek("k") == (False, None)
+    cache.put("k", "a")
+    cache.clear()
+    assert cache.peek("k") == (False, None)
+    off = ReadCache(0)
+    off.put("k", "a")
+    assert off.peek("k") == (False, None)
