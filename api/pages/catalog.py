@@ -214,17 +214,24 @@ async def _saved(request: Request, staff: Claims, path: str, item_id, write) -> 
     return see_other(f"{PREFIX}/{path}/{item_id or written.id}?done={quote(done)}")
 
 
+def _register_pages(path: str) -> None:
+    """The list (with its creation form) and one item's edit form of a kind."""
+
+    async def listed(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
+        return await _page(request, staff, path, page=page)
+
+    async def one(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
+        return await _page(request, staff, path, item_id=item_id)
+
+    router.add_api_route(f"/{path}", listed, methods=["GET"], name=f"{path} page")
+    router.add_api_route(f"/{path}/{{item_id}}", one, methods=["GET"], name=f"one of {path}")
+
+
+for _path in LISTED:
+    _register_pages(_path)
+
+
 # --- organizations -----------------------------------------------------------------
-
-
-@router.get("/organizations")
-async def organizations(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
-    return await _page(request, staff, "organizations", page=page)
-
-
-@router.get("/organizations/{item_id}")
-async def organization(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
-    return await _page(request, staff, "organizations", item_id=item_id)
 
 
 @router.post("/organizations", dependencies=[Depends(csrf_checked)])
@@ -248,16 +255,6 @@ async def update_organization(request: Request, staff: Admin, item_id: uuid.UUID
 
 
 # --- products ----------------------------------------------------------------------
-
-
-@router.get("/products")
-async def products(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
-    return await _page(request, staff, "products", page=page)
-
-
-@router.get("/products/{item_id}")
-async def product(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
-    return await _page(request, staff, "products", item_id=item_id)
 
 
 @router.post("/products", dependencies=[Depends(csrf_checked)])
@@ -286,16 +283,6 @@ async def update_product(request: Request, staff: Admin, item_id: uuid.UUID) -> 
 
 
 # --- courses -----------------------------------------------------------------------
-
-
-@router.get("/courses")
-async def courses(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
-    return await _page(request, staff, "courses", page=page)
-
-
-@router.get("/courses/{item_id}")
-async def course(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
-    return await _page(request, staff, "courses", item_id=item_id)
 
 
 @router.post("/courses", dependencies=[Depends(csrf_checked)])
@@ -328,16 +315,6 @@ async def update_course(request: Request, staff: Admin, item_id: uuid.UUID) -> R
 
 
 # --- course runs -------------------------------------------------------------------
-
-
-@router.get("/course-runs")
-async def course_runs(request: Request, staff: Admin, page: int = 1) -> HTMLResponse:
-    return await _page(request, staff, "course-runs", page=page)
-
-
-@router.get("/course-runs/{item_id}")
-async def course_run(request: Request, staff: Admin, item_id: uuid.UUID) -> HTMLResponse:
-    return await _page(request, staff, "course-runs", item_id=item_id)
 
 
 @router.post("/course-runs", dependencies=[Depends(csrf_checked)])

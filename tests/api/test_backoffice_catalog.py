@@ -99,6 +99,13 @@ async def _organization(admin: httpx.AsyncClient, title: str) -> dict:
     return created.json()
 
 
+async def _with_two_organizations(browser, admin: httpx.AsyncClient):  # noqa: F811
+    """A logged-in admin's browser, and two organizations to pick from."""
+    client = browser()
+    await log_in(client, "admin")
+    return client, [await _organization(admin, name) for name in ("Lyon", "Nantes")]
+
+
 def _created_id(response: httpx.Response) -> str:
     assert response.status_code == 303, response.text
     return response.headers["location"].split("/")[-1].split("?")[0]
@@ -108,9 +115,7 @@ async def test_a_course_is_created_with_the_organizations_ticked_and_edited(
     browser,  # noqa: F811
     admin: httpx.AsyncClient,
 ) -> None:
-    client = browser()
-    await log_in(client, "admin")
-    lyon, nantes = [await _organization(admin, name) for name in ("Lyon", "Nantes")]
+    client, (lyon, nantes) = await _with_two_organizations(browser, admin)
     listing = await client.get("/backoffice/courses")
     assert 'href="/backoffice/course-runs"' in listing.text
     assert f'value="{nantes["id"]}"' in listing.text  # offered as a box to tick
@@ -194,9 +199,7 @@ async def test_an_offering_is_created_and_its_sellers_changed_from_the_pages(
     browser,  # noqa: F811
     admin: httpx.AsyncClient,
 ) -> None:
-    client = browser()
-    await log_in(client, "admin")
-    lyon, nantes = [await _organization(admin, name) for name in ("Lyon", "Nantes")]
+    client, (lyon, nantes) = await _with_two_organizations(browser, admin)
     course = (
         await admin.post(
             "/api/v1/admin/courses",
