@@ -79,12 +79,20 @@ def uvicorn(
         process.wait(15)
 
 
+LOG_KEEP_BYTES = 100 * 1024 * 1024
+
+
 def _log_file(name: str):
     """Where a bench's server process writes its log: .guichet/bench/<name>.log,
     kept after the run (errors under load are read there)."""
     directory = ROOT / ".guichet" / "bench"
     directory.mkdir(parents=True, exist_ok=True)
-    return (directory / f"{name}.log").open("ab")
+    path = directory / f"{name}.log"
+    # Appended to by the processes of a run (two APIs share one); a run
+    # that finds it large starts it afresh: read_api logs 10,000 lines a second.
+    if path.exists() and path.stat().st_size > LOG_KEEP_BYTES:
+        path.unlink()
+    return path.open("ab")
 
 
 def peak_rss_mb(pid: int) -> float:
