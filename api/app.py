@@ -200,6 +200,8 @@ def create_app(settings: Settings) -> FastAPI:
         academy_pages.router,
     ):
         app.include_router(router)
+    # The member-site client of e-venement calls /tck.php/api/v2/… (spec 55).
+    app.include_router(carts.router, prefix="/tck.php", include_in_schema=False)
     docs.install(app)
     return app
 

@@ -39,6 +39,14 @@ class ActivationRefusal(StrEnum):
     EXPIRED = "Expired code"
 
 
+class Activated(StrEnum):
+    """A code in the member's cart: taken now, or by their own earlier
+    request (a retry; nothing added)."""
+
+    NOW = "activated"
+    ALREADY = "retried"
+
+
 class NewCampaign(BaseModel):
     """A campaign to write, as the service checked it."""
 

@@ -209,6 +209,16 @@ async def add_promo_code(
     return True
 
 
+async def holds_code(*, connection: AsyncConnection, cart_id: int, code: str) -> bool:
+    """Whether the cart has a line for this promo code."""
+    found = await connection.execute(
+        select(_lines.c.id)
+        .join(_codes, _codes.c.id == _lines.c.promo_code_id)
+        .where(_lines.c.cart_id == cart_id, _codes.c.code == code)
+    )
+    return found.first() is not None
+
+
 async def is_open_cart_of(*, connection: AsyncConnection, cart_id: int, member_id: str) -> bool:
     found = await connection.execute(
         select(_carts.c.id).where(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.carts import CartEmpty, CartNotFound, CartState, PaymentMethod, PaymentRequired, Tariff
-from domain.promo_codes import ActivationRefusal, ledger_label
+from domain.promo_codes import Activated, ActivationRefusal, ledger_label
 from models import accounting, carts, promo_codes
 from models.base import utcnow
 from models.carts import Cart, LineView
@@ -35,22 +35,26 @@ def cart_number(cart_id: str) -> int:
 
 async def activate_code(
     *, engine: AsyncEngine, cart_id: str, member_id: str, code: str
-) -> ActivationRefusal | None:
+) -> Activated | ActivationRefusal:
     """Take the code for the member's open cart and add its line, in one
     transaction of two prebuilt statements (the hot path, bench/activation.py):
-    None when it was activated, else why not; CartNotFound for no open cart of
-    theirs. However many requests race for one code, exactly one succeeds."""
+    Activated when it is in the cart, else why not; CartNotFound for no open
+    cart of theirs. However many requests race for one code, exactly one succeeds.
+    A member's retry of a code already in this cart of theirs (a mobile
+    client retrying on a timeout) succeeds again, adding nothing."""
     cart = cart_number(cart_id)
     async with engine.begin() as connection:
         now = utcnow()
         if await carts.add_promo_code(
             connection=connection, cart_id=cart, member_id=member_id, code=code, now=now
         ):
-            return None
+            return Activated.NOW
         if not await carts.is_open_cart_of(
             connection=connection, cart_id=cart, member_id=member_id
         ):
             raise CartNotFound(f"No open cart {cart_id}.")
+        if await carts.holds_code(connection=connection, cart_id=cart, code=code):
+            return Activated.ALREADY
         return await promo_codes.why_not(connection=connection, code=code, now=now)
 
 

@@ -37,7 +37,7 @@ from domain.carts import (
     Tariff,
 )
 from domain.errors import RateLimited
-from domain.promo_codes import ActivationRefusal
+from domain.promo_codes import Activated, ActivationRefusal
 from services import carts as cart_services
 from services.carts import MAX_CART_ID
 
@@ -156,15 +156,16 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
         return _failed()
     await ensure_user(request, member)
     try:
-        refusal = await cart_services.activate_code(
+        outcome = await cart_services.activate_code(
             engine=request.app.state.engine, cart_id=cart_id, member_id=member.sub, code=code
         )
     except CartNotFound:
         return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])
-    _count(request, "activated" if refusal is None else refusal.name.lower())
-    if refusal is None:
+    if isinstance(outcome, Activated):
+        _count(request, outcome.value)
         return _answer(200, ACTIVATION_SUCCEEDED)
-    return _failed(refusal)
+    _count(request, outcome.name.lower())
+    return _failed(outcome)
 
 
 def _count(request: Request, outcome: str) -> None:

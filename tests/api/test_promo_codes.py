@@ -190,7 +190,21 @@ async def test_500_codes_exported_one_activated_and_paid_by_nothing(
     )
     assert (item["product_id"], item["promocode"]) == (str(membership.id), code)
     assert filled["total"] == "0.00"
-    assert (await activate(student, cart["id"], code)).json() == INVALID  # used now
+    # A retry from the member (a timeout on their phone): success again, no
+    # second line; from anyone else, the code is used.
+    assert (await activate(student, cart["id"], code)).json() == SUCCESS
+    assert (await cart_of(student))["items"] == filled["items"]
+    other = await client_for(sub="student-2")
+    assert (await activate(other, (await cart_of(other))["id"], code)).json() == INVALID
+    # The existing member-site client's path answers the same.
+    assert (
+        await student.post(
+            f"/tck.php/api/v2/carts/{cart['id']}/promocodes/activate", json={"promocode": code}
+        )
+    ).json() == SUCCESS
+    counted = (await student.get("/metrics")).text
+    assert 'guichet_promo_activations_total{outcome="activated"} 1.0' in counted
+    assert 'guichet_promo_activations_total{outcome="retried"} 2.0' in counted
 
     paid = await student.post(
         f"/api/v2/checkouts/select-payment/{cart['id']}", json={"method_id": None}
