@@ -23,6 +23,7 @@ from tests.api.test_promo_codes import (  # noqa: F401 - app and settings: with 
     settings,
     until_status,
 )
+from tests.api.tunnel import ADDRESS
 from tests.conftest import token_for
 from tests.factories import Factory
 
@@ -513,3 +514,20 @@ async def test_payment_issues_retry_now_and_a_refund_confirmed_first(
     )
     assert refunded.status_code == 303
     await _until(learner, paying["id"], "refunded")
+
+
+async def test_an_order_with_something_to_pay_and_no_card_warns(
+    browser, learner: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Seed 001: a warning alert, not a dash; an order with its card has none."""
+    offering = await _offering(factory, price="300.00")
+    created = await _create(learner, offering, billing_address=ADDRESS)
+    assert created.status_code == 201, created.text
+    waiting = created.json()
+    paying = await _paid_order(learner, factory, "pm_card_visa")
+    client = browser()
+    await log_in(client, "admin")
+    warning = "No payment method saved yet"
+    page = await client.get(f"/backoffice/orders/{waiting['id']}")
+    assert page.status_code == 200 and f'role="alert">{warning}' in page.text
+    assert (await client.get(f"/backoffice/orders/{paying['id']}")).text.count(warning) == 0
