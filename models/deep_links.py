@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
+    exists,
     select,
     text,
 )
@@ -111,6 +113,12 @@ async def active_links_of(
     if not rows:
         return None
     return tuple(link for link in rows if link is not None)
+
+
+def having_links(*, has: bool) -> ColumnElement[bool]:
+    """Offerings with at least one deep link (active or not), or with none."""
+    linked = exists().where(OfferingDeepLink.offering_id == Offering.id)
+    return linked if has else ~linked
 
 
 def served_link(*, offering_id: uuid.UUID, active_links: tuple[str, ...] | None) -> str | None:

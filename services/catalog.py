@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.catalog import ProductType
 from models import catalog
+from models import deep_links as deep_link_rows
 from models.base import Base
 from models.catalog import Course, CourseRun, Offering, Organization, Product, list_page
 from services import deep_links
@@ -156,11 +157,15 @@ async def search_offerings(
     product_type: ProductType | None,
     offset: int,
     limit: int,
+    has_deep_links: bool | None = None,
 ) -> tuple[int, list[ServedOffering]]:
-    """Case-insensitive search over product title, course title and course code."""
+    """Case-insensitive search over product title, course title and course
+    code; `has_deep_links`: only those with (or without) a deep link."""
     statement = catalog.search_offerings(
         query=query, course_code=course_code, product_type=product_type
     )
+    if has_deep_links is not None:
+        statement = statement.where(deep_link_rows.having_links(has=has_deep_links))
     count, found = await list_page(session=session, query=statement, offset=offset, limit=limit)
     return count, await _served(session, found)
 

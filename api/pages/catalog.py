@@ -64,6 +64,8 @@ LISTED = {
     "products": "product",
 }
 COURSE_RUN_DATES = ("start", "end", "enrollment_start", "enrollment_end")
+# The offerings page's deep-link filter: anything else is no filter.
+LINK_FILTERS = {"with": True, "without": False}
 # Cleared in the edit form: cleared on the organization.
 CLEARABLE = ("legal_name", "address", "registration_number", "vat_number")
 
@@ -347,6 +349,7 @@ async def _offerings_page(
     staff: Claims,
     *,
     query: str = "",
+    links: str = "",
     page: int = 1,
     form: dict[str, Any] | None = None,
     error: Exception | None = None,
@@ -361,6 +364,7 @@ async def _offerings_page(
             product_type=None,
             offset=(page - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
+            has_deep_links=LINK_FILTERS.get(links),
         )
         choices = {
             "courses": await catalog.courses_by_code(session=session),
@@ -375,6 +379,7 @@ async def _offerings_page(
         offerings=[item.offering for item in found],
         active={item.offering.id: item.deep_link for item in found},
         query=query,
+        links=links if links in LINK_FILTERS else "",
         page=page,
         pages=pages_of(count),
         count=count,
@@ -386,8 +391,10 @@ async def _offerings_page(
 
 
 @router.get("/offerings")
-async def offerings(request: Request, staff: Admin, query: str = "", page: int = 1) -> HTMLResponse:
-    return await _offerings_page(request, staff, query=query, page=page)
+async def offerings(
+    request: Request, staff: Admin, query: str = "", links: str = "", page: int = 1
+) -> HTMLResponse:
+    return await _offerings_page(request, staff, query=query, links=links, page=page)
 
 
 @router.post("/offerings", dependencies=[Depends(csrf_checked)])

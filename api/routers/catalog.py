@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.cache import cleared_after_writes
 from api.deps import ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
-from api.pagination import Page, PageDep, PageParams, build_page
+from api.pagination import Page, PageDep, PageParams, build_page, known_query_only
 from api.schemas.catalog import (
     CourseCreate,
     CourseOut,
@@ -56,6 +56,7 @@ async def _offerings_page(
     query: str | None = None,
     course_code: str | None = None,
     product_type: ProductType | None = None,
+    has_deep_links: bool | None = None,
 ) -> Page[OfferingOut]:
     count, found = await catalog.search_offerings(
         session=session,
@@ -64,6 +65,7 @@ async def _offerings_page(
         product_type=product_type,
         offset=params.offset,
         limit=params.page_size,
+        has_deep_links=has_deep_links,
     )
     results = [offering_out(served) for served in found]
     return build_page(request=request, params=params, count=count, results=results)
@@ -235,11 +237,24 @@ async def update_product(id: uuid.UUID, body: ProductUpdate, session: SessionDep
 # --- offerings -------------------------------------------------------------------
 
 
-@admin_router.get("/offerings", summary="List offerings")
+@admin_router.get(
+    "/offerings",
+    summary="List offerings",
+    description="`query`: substring of the product title, course title or course code; "
+    "`has_deep_links`: only offerings with (true) or without (false) a deep link, active "
+    "or not. An unknown query parameter is a 422 `unknown_query_parameter`.",
+    dependencies=[Depends(known_query_only)],
+)
 async def list_offerings(
-    request: Request, session: SessionDep, params: PageDep
+    request: Request,
+    session: SessionDep,
+    params: PageDep,
+    query: Annotated[QueryText | None, Query(max_length=200)] = None,
+    has_deep_links: bool | None = None,
 ) -> Page[OfferingOut]:
-    return await _offerings_page(request, session, params)
+    return await _offerings_page(
+        request, session, params, query=query, has_deep_links=has_deep_links
+    )
 
 
 @admin_router.get("/offerings/{id}", summary="Read an offering")

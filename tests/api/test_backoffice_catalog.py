@@ -229,6 +229,12 @@ async def test_an_offering_is_created_and_its_sellers_changed_from_the_pages(
     assert [item["id"] for item in offering["organizations"]] == [lyon["id"]]
     page = await client.get(created.headers["location"])
     assert "Offering created." in page.text
+    # The list's deep-link filter: it has none yet.
+    code = course["code"]
+    without = await client.get("/backoffice/offerings", params={"query": code, "links": "without"})
+    assert f'href="/backoffice/offerings/{offering_id}"' in without.text
+    with_links = await client.get("/backoffice/offerings", params={"query": code, "links": "with"})
+    assert offering_id not in with_links.text and "No offering matches." in with_links.text
 
     again = await client.post(
         "/backoffice/offerings", data={**fields, "organization_ids": [lyon["id"]]}

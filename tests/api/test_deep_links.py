@@ -328,3 +328,32 @@ async def test_cached_links_follow_admin_writes_at_once(
     # seen before the entry expires: the documented bound of the cache.
     await factory.deep_link(offering=offering, organization=second, is_active=True)
     assert (await anonymous.get(served)).json() == {"deep_link": None}
+
+
+async def test_the_admin_offerings_list_filters_by_text_and_by_deep_links(
+    admin: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Spec 55: `query` and `has_deep_links` on the admin list; a misspelt
+    filter is a 422 naming it, not every offering."""
+    tag = uuid.uuid4().hex[:8]
+    linked, (org, _) = await _credential_offering(factory)
+    await factory.deep_link(offering=linked, organization=org, is_active=False)
+    bare, _ = await _credential_offering(factory)
+    for offering in (linked, bare):
+        renamed = await admin.patch(
+            f"{ADMIN}/courses/{offering.course_id}", json={"title": f"Parcours {tag}"}
+        )
+        assert renamed.status_code == 200, renamed.text
+
+    async def found(**params: str) -> set[str]:
+        answer = await admin.get(f"{ADMIN}/offerings", params={"query": tag, **params})
+        assert answer.status_code == 200, answer.text
+        return {item["id"] for item in answer.json()["results"]}
+
+    assert await found() == {str(linked.id), str(bare.id)}
+    # With a link, active or not; without any.
+    assert await found(has_deep_links="true") == {str(linked.id)}
+    assert await found(has_deep_links="false") == {str(bare.id)}
+    misspelt = await admin.get(f"{ADMIN}/offerings", params={"has_links": "true"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["error"]["code"] == "unknown_query_parameter"
