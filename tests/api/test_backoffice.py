@@ -355,8 +355,12 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     result = await client.get(created.headers["location"])
     assert "2 orders created" in result.text
     codes = re.findall(r'data-copy="([0-9A-Z]+)"', result.text)
-    assert len(codes) == 2 and result.text.count('chip ok">Available') == 2
-    assert 'aria-label="Copy voucher code' in result.text
+    # Seed 000: the green Available chip is the copy button.
+    buttons = re.findall(
+        r'<button type="button" class="chip ok" data-copy="[0-9A-Z]+"', result.text
+    )
+    assert len(codes) == 2 and len(buttons) == 2 and result.text.count(">Available</button>") == 2
+    assert 'aria-label="Available: copy voucher code' in result.text
     link = re.search(r'href="(/backoffice/orders/created\.csv\?ids=[^"]+)"', result.text).group(1)
     download = await client.get(link)
     header, *rows = download.text.strip().splitlines()
@@ -369,6 +373,8 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     listed = await client.get("/backoffice/orders", params={"voucher_code": codes[0]})
     assert listed.text.count('<td data-label="Voucher">') == 1
     assert 'class="voucher used"' in listed.text and 'chip off">Used' in listed.text
+    # Used: nothing to copy any more.
+    assert f'data-copy="{codes[0]}"' not in listed.text
     by_product = await client.get(
         "/backoffice/orders", params={"product_id": str(offering.product_id)}
     )
