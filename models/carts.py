@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     bindparam,
     exists,
+    func,
     insert,
     literal,
     select,
@@ -96,6 +97,35 @@ class Membership(Base):
     )
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    membership: Membership
+    product_title: str
+    # The code it was bought with, and its campaign (None: not with a code).
+    promocode: str | None
+    campaign_name: str | None
+
+
+async def memberships_of(
+    *, session: AsyncSession, user_id: str, offset: int, limit: int
+) -> tuple[int, list[MembershipView]]:
+    """A member's memberships, newest first, with what bought them."""
+    mine = Membership.user_id == user_id
+    count = await session.scalar(select(func.count()).select_from(Membership).where(mine))
+    rows = await session.execute(
+        select(Membership, Product.title, PromoCode.code, Campaign.name)
+        .join(Product, Product.id == Membership.product_id)
+        .join(CartLine, CartLine.id == Membership.cart_line_id)
+        .outerjoin(PromoCode, PromoCode.id == CartLine.promo_code_id)
+        .outerjoin(Campaign, Campaign.id == PromoCode.campaign_id)
+        .where(mine)
+        .order_by(Membership.activated_at.desc().nulls_last(), Membership.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(count or 0), [MembershipView(*row) for row in rows]
 
 
 @dataclass(frozen=True)

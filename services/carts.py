@@ -97,3 +97,10 @@ async def _nothing_to_pay(session: AsyncSession, cart: Cart, views: list[LineVie
             if view.line.tariff == Tariff.PROMO_CODE
         ],
     )
+
+
+async def memberships_of(
+    *, session: AsyncSession, user_id: str, offset: int, limit: int
+) -> tuple[int, list[carts.MembershipView]]:
+    """What the member's validated carts gave them, newest first."""
+    return await carts.memberships_of(session=session, user_id=user_id, offset=offset, limit=limit)

@@ -14,13 +14,15 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api.auth import Claims, Unauthenticated, decode_token
-from api.deps import CurrentUser, SessionDep, ensure_user
+from api.deps import CurrentUser, ReadSessionDep, SessionDep, ensure_user
 from api.errors import ERROR_RESPONSES
+from api.pagination import Page, PageDep, build_page
 from api.schemas.carts import (
     ActivationIn,
     Answer,
     CartItemOut,
     CartOut,
+    MembershipOut,
     SelectPaymentIn,
     SelectPaymentOut,
 )
@@ -42,6 +44,9 @@ from services import carts as cart_services
 from services.carts import MAX_CART_ID
 
 router = APIRouter(prefix="/api/v2", tags=["member site"], responses=ERROR_RESPONSES)
+memberships_router = APIRouter(
+    prefix="/api/v1/memberships", tags=["memberships"], responses=ERROR_RESPONSES
+)
 
 ANSWERS: dict[int | str, dict[str, Any]] = {
     status: {"model": Answer, "description": description}
@@ -194,3 +199,27 @@ async def select_payment(
         session=session, cart_id=cart_id, owner_id=user.sub
     )
     return SelectPaymentOut(methods=NOTHING_TO_PAY, cart=cart_out(cart, views))
+
+
+@memberships_router.get("", summary="List my memberships")
+async def list_memberships(
+    request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep
+) -> Page[MembershipOut]:
+    """What my validated carts gave me (a promo code's membership among
+    them), newest first."""
+    count, found = await cart_services.memberships_of(
+        session=session, user_id=user.sub, offset=params.offset, limit=params.page_size
+    )
+    results = [
+        MembershipOut(
+            id=view.membership.id,
+            product_id=view.membership.product_id,
+            product_title=view.product_title,
+            active=view.membership.active,
+            activated_at=view.membership.activated_at,
+            promocode=view.promocode,
+            campaign=view.campaign_name,
+        )
+        for view in found
+    ]
+    return build_page(request=request, params=params, count=count, results=results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,17 @@ class CartOut(OutputModel):
     items: list[CartItemOut]
     total: MoneyOut
     currency: str = "EUR"
+
+
+class MembershipOut(OutputModel):
+    id: uuid.UUID
+    product_id: uuid.UUID
+    product_title: str
+    active: bool
+    activated_at: datetime | None
+    # The promo code it was bought with, and its campaign; null otherwise.
+    promocode: str | None
+    campaign: str | None
 
 
 class ActivationIn(BaseModel):

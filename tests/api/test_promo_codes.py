@@ -223,6 +223,13 @@ async def test_500_codes_exported_one_activated_and_paid_by_nothing(
         )
         assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
     assert (await cart_of(student))["id"] != cart["id"]  # a new open cart
+    mine = (await student.get("/api/v1/memberships")).json()
+    assert mine["count"] == 1
+    (membership_out,) = mine["results"]
+    assert (membership_out["product_id"], membership_out["active"]) == (str(membership.id), True)
+    assert (membership_out["promocode"], membership_out["campaign"]) == (code, "Rentrée 2026")
+    assert membership_out["product_title"] and membership_out["activated_at"]
+    assert (await other.get("/api/v1/memberships")).json()["count"] == 0
 
     accountant = await client_for(sub="accountant-1", roles=["accountant"])
     today = datetime.now(UTC).date().isoformat()
