@@ -13,6 +13,8 @@ from domain import codes
 from domain.errors import Conflict, NotFound, Unprocessable, error_class
 
 CampaignNotFound = error_class(NotFound, "campaign_not_found")
+CodeNotFound = error_class(NotFound, "code_not_found")
+CodeUsed = error_class(Conflict, "code_used")
 CampaignNameTaken = error_class(Conflict, "campaign_name_taken")
 CodeSpaceTooSmall = error_class(Unprocessable, "code_space_too_small")
 InvalidCampaignName = error_class(Unprocessable, "invalid_campaign_name")

@@ -186,6 +186,7 @@ _TAKE = (
     .where(
         _codes.c.code == bindparam("typed"),
         _codes.c.used_by.is_(None),
+        _codes.c.revoked_at.is_(None),
         _codes.c.campaign_id.in_(
             select(_campaigns.c.id).where(
                 _campaigns.c.valid_until > bindparam("now"),

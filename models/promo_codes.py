@@ -41,6 +41,8 @@ from domain.promo_codes import (
     CampaignNameTaken,
     CampaignNotFound,
     CampaignStatus,
+    CodeNotFound,
+    CodeUsed,
     GenerationProgress,
 )
 from models.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
@@ -99,6 +101,8 @@ class PromoCode(Base):
     )
     used_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Out of use (a lost batch) since then: it answers Invalid code.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # --- campaigns -----------------------------------------------------------------------------
@@ -389,6 +393,25 @@ def _csv_text(value: str) -> str:
 
 
 # --- activation ----------------------------------------------------------------------------
+
+
+async def set_revoked(
+    *, session: AsyncSession, campaign_id: uuid.UUID, code: str, revoked_at: datetime | None
+) -> PromoCode:
+    """Take one of the campaign's codes out of use (a time) or back (None),
+    under a row lock: 404 for a code not of this campaign, 409 once used."""
+    found = await session.scalar(
+        select(PromoCode)
+        .where(PromoCode.campaign_id == campaign_id, PromoCode.code == code)
+        .with_for_update()
+    )
+    if found is None:
+        raise CodeNotFound(f"No code {code!r} in this campaign.")
+    if found.used_by is not None:
+        raise CodeUsed(f"The code {code!r} is used: it cannot be revoked or restored.")
+    if (found.revoked_at is None) != (revoked_at is None):
+        found.revoked_at = revoked_at
+    return found
 
 
 async def why_not(*, connection: AsyncConnection, code: str, now: datetime) -> ActivationRefusal:

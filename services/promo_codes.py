@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from domain import codes as code_text
 from domain.catalog import ProductType
 from domain.promo_codes import (
     CampaignInput,
@@ -141,6 +142,20 @@ async def codes(
     users = {item.used_by for item in rows if item.used_by}
     emails = await promo_codes.emails(session=session, user_ids=users) if users else {}
     return CodesPage(count=count, codes=rows, emails=emails)
+
+
+async def set_code_revoked(
+    *, session: AsyncSession, campaign_id: uuid.UUID, code: str, revoked: bool
+) -> PromoCode:
+    """One code out of use (a lost batch) or back; a used code cannot be:
+    409 `code_used`. Asking twice answers the same."""
+    await promo_codes.get_campaign(session=session, id=campaign_id)
+    return await promo_codes.set_revoked(
+        session=session,
+        campaign_id=campaign_id,
+        code=code_text.normalise(code),
+        revoked_at=utcnow() if revoked else None,
+    )
 
 
 async def membership_products(*, session: AsyncSession) -> list[Product]:

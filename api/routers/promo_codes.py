@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import Claims, Role
-from api.deps import ReadSessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import ReadSessionDep, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
 from api.schemas.promo_codes import CampaignIn, CampaignOut, PromoCodeOut, campaign_out, codes_csv
@@ -90,14 +90,45 @@ async def list_codes(
         limit=params.page_size,
     )
     results = [
-        PromoCodeOut(
-            code=item.code,
-            used_by=found.emails.get(item.used_by) if item.used_by else None,
-            activated_at=item.activated_at,
-        )
+        code_out(item, found.emails.get(item.used_by) if item.used_by else None)
         for item in found.codes
     ]
     return build_page(request=request, params=params, count=found.count, results=results)
+
+
+def code_out(code: Any, email: str | None = None) -> PromoCodeOut:
+    """A code row as the API shows it (`email`: who used it)."""
+    return PromoCodeOut(
+        code=code.code, used_by=email, activated_at=code.activated_at, revoked_at=code.revoked_at
+    )
+
+
+@router.post(
+    "/{campaign_id}/codes/{code}/revoke",
+    summary="Take one code out of use",
+    description="A lost or stolen card: the code answers `Invalid code` until restored. "
+    "404 `code_not_found` for a code of another campaign, 409 `code_used` once used. "
+    "Revoking a revoked code answers the same.",
+)
+async def revoke_code(campaign_id: uuid.UUID, code: str, session: SessionDep) -> PromoCodeOut:
+    return code_out(
+        await campaign_services.set_code_revoked(
+            session=session, campaign_id=campaign_id, code=code, revoked=True
+        )
+    )
+
+
+@router.post(
+    "/{campaign_id}/codes/{code}/restore",
+    summary="Put a revoked code back in use",
+    description="404 `code_not_found`, 409 `code_used` as for revoke.",
+)
+async def restore_code(campaign_id: uuid.UUID, code: str, session: SessionDep) -> PromoCodeOut:
+    return code_out(
+        await campaign_services.set_code_revoked(
+            session=session, campaign_id=campaign_id, code=code, revoked=False
+        )
+    )
 
 
 @router.get(

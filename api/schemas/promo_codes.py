@@ -60,6 +60,9 @@ class PromoCodeOut(OutputModel):
     code: str
     used_by: str | None = Field(description="the email of the member who used it")
     activated_at: datetime | None
+    revoked_at: datetime | None = Field(
+        default=None, description="out of use since then (it answers Invalid code); null: usable"
+    )
 
 
 def campaign_out(read: CampaignRead) -> CampaignOut:

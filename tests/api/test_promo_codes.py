@@ -589,3 +589,35 @@ async def test_a_generation_that_cannot_finish_fails_the_campaign(
     )
     assert await handle.result() == "failed"
     save_history("promo_campaign_failed", await handle.fetch_history())
+
+
+async def test_a_lost_code_is_revoked_then_restored(manager, client_for, membership) -> None:
+    """Spec 55: one code out of use and back; a used one cannot be; another
+    campaign's code is not found; only promo managers may."""
+    campaign = await create_campaign(manager, membership, count=20, name="Cartes perdues")
+    await until_status(manager, campaign, "ready")
+    lost, used, *_ = [item["code"] for item in await codes_of(manager, campaign)]
+    base = f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes"
+
+    revoked = await manager.post(f"{base}/{lost.lower()}/revoke")  # as typed: normalised
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["code"] == lost and revoked.json()["revoked_at"]
+    again = await manager.post(f"{base}/{lost}/revoke")
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # unchanged
+    listed = {item["code"]: item for item in await codes_of(manager, campaign)}
+    assert listed[lost]["revoked_at"] and listed[used]["revoked_at"] is None
+
+    member = await client_for(sub="finder-1")
+    cart = await cart_of(member)
+    assert (await activate(member, cart["id"], lost)).json() == INVALID
+    restored = await manager.post(f"{base}/{lost}/restore")
+    assert restored.status_code == 200 and restored.json()["revoked_at"] is None
+    assert (await activate(member, cart["id"], lost)).json() == SUCCESS
+
+    assert (await activate(member, cart["id"], used)).json() == SUCCESS
+    for action in ("revoke", "restore"):
+        refused = await manager.post(f"{base}/{used}/{action}")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "code_used"
+    unknown = await manager.post(f"{base}/NOT-A-CODE-OF-THIS-ONE/revoke")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "code_not_found"
+    assert (await member.post(f"{base}/{lost}/revoke")).status_code == 403
