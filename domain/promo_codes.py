@@ -39,6 +39,7 @@ class ActivationRefusal(StrEnum):
 
     INVALID = "Invalid code"
     EXPIRED = "Expired code"
+    LIMIT = "Code limit reached"
 
 
 class Activated(StrEnum):
@@ -59,6 +60,8 @@ class NewCampaign(BaseModel):
     codes_count: int
     code_length: int
     created_by: str
+    # None in runs started before the limit existed: no limit.
+    max_codes_per_member: int | None = None
 
 
 class CampaignInput(BaseModel):

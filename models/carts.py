@@ -33,6 +33,11 @@ from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, upsert
 from models.catalog import Product
 from models.promo_codes import ACTIVATABLE, Campaign, PromoCode
 
+
+class CodeLimitReached(Exception):
+    """The member would hold more of a campaign's codes than it allows."""
+
+
 STATES_SQL = ", ".join(f"'{state.value}'" for state in CartState)
 TARIFFS_SQL = ", ".join(f"'{tariff.value}'" for tariff in Tariff)
 OPEN_SQL = f"state = '{CartState.OPEN.value}'"
@@ -171,7 +176,9 @@ _campaigns, _products = Campaign.__table__, Product.__table__
 #
 # 1. The code is taken by one conditional UPDATE, so however many requests
 #    race for it exactly one gets it; only for the member's open cart, which
-#    it locks (shared) so the cart cannot be validated before the line is in.
+#    it locks so the cart cannot be validated before the line is in, and so
+#    one member's activations follow one another (a campaign's limit per
+#    member is counted after, with the lock held).
 _MEMBERS_OPEN_CART = (
     select(_carts.c.id)
     .where(
@@ -179,7 +186,7 @@ _MEMBERS_OPEN_CART = (
         _carts.c.owner_id == bindparam("member"),
         _carts.c.state == CartState.OPEN.value,
     )
-    .with_for_update(read=True)
+    .with_for_update()
 )
 _TAKE = (
     update(_codes)
@@ -198,7 +205,11 @@ _TAKE = (
     .values(used_by=bindparam("member"), activated_at=bindparam("now"))
     .returning(
         _codes.c.id,
+        _codes.c.campaign_id,
         select(_campaigns.c.product_id)
+        .where(_campaigns.c.id == _codes.c.campaign_id)
+        .scalar_subquery(),
+        select(_campaigns.c.max_codes_per_member)
         .where(_campaigns.c.id == _codes.c.campaign_id)
         .scalar_subquery(),
     )
@@ -225,7 +236,9 @@ async def add_promo_code(
     *, connection: AsyncConnection, cart_id: int, member_id: str, code: str, now: datetime
 ) -> bool:
     """Take the code and add its line to the member's open cart; False when
-    the code or the cart does not allow it (nothing written)."""
+    the code or the cart does not allow it (nothing written); CodeLimitReached
+    past the campaign's limit per member (the caller's transaction must roll
+    the code back)."""
     taken = (
         await connection.execute(
             _TAKE, {"typed": code, "member": member_id, "cart": cart_id, "now": now}
@@ -233,7 +246,17 @@ async def add_promo_code(
     ).first()
     if taken is None:
         return False
-    code_id, product_id = taken
+    code_id, campaign_id, product_id, limit = taken
+    if limit is not None:
+        # The cart's lock is held: another activation of this member waits
+        # for this transaction, and this count sees any it follows.
+        held = await connection.scalar(
+            select(func.count())
+            .select_from(_codes)
+            .where(_codes.c.campaign_id == campaign_id, _codes.c.used_by == member_id)
+        )
+        if held > limit:
+            raise CodeLimitReached(f"At most {limit} codes of this campaign per member.")
     await connection.execute(
         _ADD_PROMO_LINE, {"cart": cart_id, "product": product_id, "code_id": code_id, "at": now}
     )

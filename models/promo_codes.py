@@ -63,6 +63,10 @@ class Campaign(TimestampMixin, Base):
         CheckConstraint(f"status IN ({STATUSES_SQL})", name="status"),
         CheckConstraint("codes_count > 0", name="codes_count_positive"),
         CheckConstraint("generated_count >= 0", name="generated_count_positive"),
+        CheckConstraint(
+            "max_codes_per_member IS NULL OR max_codes_per_member > 0",
+            name="max_codes_per_member_positive",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -77,6 +81,8 @@ class Campaign(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.GENERATING.value)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # How many of its codes one member may activate; None: no limit.
+    max_codes_per_member: Mapped[int | None] = mapped_column(Integer)
 
 
 class PromoCode(Base):

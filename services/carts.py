@@ -43,6 +43,15 @@ async def activate_code(
     A member's retry of a code already in this cart of theirs (a mobile
     client retrying on a timeout) succeeds again, adding nothing."""
     cart = cart_number(cart_id)
+    try:
+        return await _activate(engine=engine, cart=cart, member_id=member_id, code=code)
+    except carts.CodeLimitReached:
+        return ActivationRefusal.LIMIT  # rolled back: the code is free again
+
+
+async def _activate(
+    *, engine: AsyncEngine, cart: int, member_id: str, code: str
+) -> Activated | ActivationRefusal:
     async with engine.begin() as connection:
         now = utcnow()
         if await carts.add_promo_code(
@@ -52,7 +61,7 @@ async def activate_code(
         if not await carts.is_open_cart_of(
             connection=connection, cart_id=cart, member_id=member_id
         ):
-            raise CartNotFound(f"No open cart {cart_id}.")
+            raise CartNotFound(f"No open cart {cart}.")
         if await carts.holds_code(connection=connection, cart_id=cart, code=code):
             return Activated.ALREADY
         return await promo_codes.why_not(connection=connection, code=code, now=now)

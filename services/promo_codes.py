@@ -46,6 +46,7 @@ async def start_campaign(
     code_length: int,
     valid_until: datetime,
     product_id: uuid.UUID,
+    max_codes_per_member: int | None = None,
 ) -> Campaign:
     """Check the request, then start the campaign's workflow; answers once
     the workflow has written the campaign (`generating`)."""
@@ -76,6 +77,7 @@ async def start_campaign(
             codes_count=count,
             code_length=code_length,
             created_by=manager_id,
+            max_codes_per_member=max_codes_per_member,
         ),
     )
     await workflows.update_with_start(

@@ -72,6 +72,7 @@ async def create(
     count: Annotated[str, Form()] = "",
     product_id: Annotated[str, Form()] = "",
     code_length: Annotated[str, Form()] = "",
+    max_codes_per_member: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
         "name": name,
@@ -79,6 +80,7 @@ async def create(
         "count": count,
         "product_id": product_id,
         "code_length": code_length,
+        "max_codes_per_member": max_codes_per_member,
     }
     try:
         body = CampaignIn(
@@ -88,6 +90,8 @@ async def create(
             count=int(count),
             product_id=uuid.UUID(product_id),
             code_length=int(code_length or codes.DEFAULT_LENGTH),
+            # Empty: no limit.
+            max_codes_per_member=int(max_codes_per_member) if max_codes_per_member else None,
         )
     except (ValueError, ValidationError) as error:
         message = _readable(error)

@@ -30,11 +30,26 @@ class CampaignIn(InputModel):
         le=codes.MAX_LENGTH,
         description="characters of the random part (5 bits each)",
     )
+    max_codes_per_member: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="how many of its codes one member may activate; null: no limit "
+        "(a student may use several codes)",
+    )
 
     def service_arguments(self) -> dict:
         """What services.promo_codes.start_campaign takes from the request."""
         return self.model_dump(
-            include={"name", "client_code", "count", "code_length", "valid_until", "product_id"}
+            include={
+                "name",
+                "client_code",
+                "count",
+                "code_length",
+                "valid_until",
+                "product_id",
+                "max_codes_per_member",
+            }
         )
 
 
@@ -51,6 +66,7 @@ class CampaignOut(OutputModel):
     used_count: int = 0
     status: CampaignStatus
     failure_reason: str | None
+    max_codes_per_member: int | None
     created_by: str
     created_at: datetime
     updated_at: datetime

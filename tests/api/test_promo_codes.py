@@ -474,6 +474,44 @@ async def test_concurrent_activations_of_one_code_make_one_success(
     assert lines == 1
 
 
+LIMITED = {"code": 400, "message": "Activation Failed", "errors": ["Code limit reached"]}
+
+
+async def test_a_member_gets_at_most_the_campaigns_codes_per_member(
+    manager, client_for, membership, sessionmaker
+) -> None:
+    """Spec 55: `max_codes_per_member`; beyond it Code limit reached, and the
+    code refused stays free for someone else; even when one member sends
+    their activations all at once."""
+    campaign = await create_campaign(
+        manager, membership, count=20, name="Un par personne", max_codes_per_member=1
+    )
+    assert campaign["max_codes_per_member"] == 1
+    await until_status(manager, campaign, "ready")
+    pool = [item["code"] for item in await codes_of(manager, campaign)]
+    member = await client_for(sub="limited-1")
+    cart = (await cart_of(member))["id"]
+    assert (await activate(member, cart, pool[0])).json() == SUCCESS
+    assert (await activate(member, cart, pool[1])).json() == LIMITED
+    other = await client_for(sub="limited-2")
+    assert (await activate(other, (await cart_of(other))["id"], pool[1])).json() == SUCCESS
+
+    hurried = await client_for(sub="limited-3")
+    cart = (await cart_of(hurried))["id"]
+    answers = await asyncio.gather(*(activate(hurried, cart, code) for code in pool[2:8]))
+    assert sorted(answer.json()["message"] for answer in answers) == ["Activation Failed"] * 5 + [
+        "Activation Succeeded"
+    ]
+    async with sessionmaker() as session:
+        held = await session.scalar(
+            select(func.count()).select_from(PromoCode).where(PromoCode.used_by == "limited-3")
+        )
+        lines = await session.scalar(
+            select(func.count()).select_from(CartLine).where(CartLine.cart_id == cart)
+        )
+    assert (held, lines) == (1, 1)
+
+
 # --- the back office -----------------------------------------------------------------------
 
 
