@@ -4,6 +4,7 @@ functions: the same checks, the same workflows."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import date
 from typing import Annotated
@@ -121,29 +122,52 @@ async def _order_page(
 
 
 @router.get("/orders/new")
-async def new_orders_form(request: Request, staff: Admin) -> HTMLResponse:
-    return await _new_orders_page(request, staff)
+async def new_orders_form(
+    request: Request, staff: Admin, q: str = "", offering_id: str = ""
+) -> HTMLResponse:
+    return await _new_orders_page(request, staff, search=q, offering_id=offering_id)
+
+
+# Offerings found by the form's search (seed 000: a search field, not a list of all).
+FOUND_AT_MOST = 20
 
 
 async def _new_orders_page(
     request: Request,
     staff: Claims,
     *,
+    search: str = "",
+    offering_id: str = "",
     form: dict | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    """First find the offering (server-side search: product title, course
+    title or code), then the seats, among its own organizations."""
+    chosen, found = None, []
     async with request.app.state.read_sessionmaker() as session:
-        products = await catalog.products_by_title(session=session)
-        courses = await catalog.courses_by_code(session=session)
-        organizations = await catalog.organizations_by_title(session=session)
+        if _choice(offering_id, uuid.UUID) is not None:
+            with contextlib.suppress(DomainError):
+                served = await catalog.get_offering(session=session, id=uuid.UUID(offering_id))
+                chosen = served.offering
+        if search.strip():
+            _count, hits = await catalog.search_offerings(
+                session=session,
+                query=search.strip()[:200],
+                course_code=None,
+                product_type=None,
+                offset=0,
+                limit=FOUND_AT_MOST,
+            )
+            found = [item.offering for item in hits]
     return render(
         request,
         "new_orders.html",
         staff=staff,
-        products=products,
-        courses=courses,
-        organizations=organizations,
+        search=search,
+        found=found,
+        searched=bool(search.strip()),
+        chosen=chosen,
         # A new key each time the form is shown (a corrected form is a new request).
         form=(form or {"count": "1"}) | {"idempotency_key": str(uuid.uuid4())},
         error=error,
@@ -160,6 +184,7 @@ async def create_orders(
     organization_id: Annotated[str, Form()] = "",
     count: Annotated[str, Form()] = "1",
     idempotency_key: Annotated[str, Form(max_length=64)] = "",
+    offering_id: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
         "product_id": product_id,
@@ -179,8 +204,9 @@ async def create_orders(
         return await _new_orders_page(
             request,
             staff,
+            offering_id=offering_id,
             form=form,
-            error="Choose a product and a number of seats from 1 to 1000.",
+            error="Choose an offering and a number of seats from 1 to 1000.",
             status_code=422,
         )
     try:
@@ -198,7 +224,12 @@ async def create_orders(
             )
     except DomainError as error:
         return await _new_orders_page(
-            request, staff, form=form, error=error.message, status_code=error.status
+            request,
+            staff,
+            offering_id=offering_id,
+            form=form,
+            error=error.message,
+            status_code=error.status,
         )
     ids = ",".join(str(order.id) for order in created.orders)
     return see_other(f"{PREFIX}/orders/created?ids={quote(ids)}")

@@ -335,8 +335,21 @@ async def test_standalone_orders_are_created_claimed_and_canceled_from_the_pages
     offering = await _offering(factory, price="1200.00")
     client = browser()
     await log_in(client, "admin")
-    form_page = await client.get("/backoffice/orders/new")
-    assert '<label for="product_search">Product</label>' in form_page.text
+    other_org = await factory.organization(title="Not selling it")
+    # Seed 000: the offering is searched for, then its own organizations offered.
+    searched = await client.get("/backoffice/orders/new", params={"q": offering.course.code})
+    choose = f"offering_id={offering.id}"
+    assert choose in searched.text and "Not selling it" not in searched.text
+    assert (
+        "No offering matches."
+        in (await client.get("/backoffice/orders/new", params={"q": "no such thing at all"})).text
+    )
+    form_page = await client.get(
+        "/backoffice/orders/new", params={"q": offering.course.code, "offering_id": offering.id}
+    )
+    sellers = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)
+    assert sellers == [str(item.id) for item in offering.organizations]
+    assert str(other_org.id) not in form_page.text
     key = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', form_page.text).group(1)
     form = {
         "csrf_token": _csrf(form_page),

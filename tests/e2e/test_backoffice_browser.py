@@ -122,7 +122,9 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     # Two standalone orders, a voucher code copied.
     await page.get_by_role("link", name="Orders", exact=True).click()
     await page.get_by_role("link", name="New standalone order(s)").click()
-    await page.get_by_label("Product", exact=True).select_option(str(offering.product_id))
+    await page.get_by_label("Find the offering").fill(offering.course.code)
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("link", name=re.compile(f"Choose {offering.course.code}")).click()
     await page.get_by_label("Number of seats").fill("2")
     await shoot(page, "new-orders")
     await page.get_by_role("button", name="Create").click()
