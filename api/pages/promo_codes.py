@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -125,6 +126,22 @@ def _readable(error: Exception) -> str:
 async def campaign(
     request: Request, staff: Manager, campaign_id: uuid.UUID, used: str = "", page: int = 1
 ) -> HTMLResponse:
+    return await _campaign_page(
+        request, staff, campaign_id, used=used, page=page, notice=request.query_params.get("done")
+    )
+
+
+async def _campaign_page(
+    request: Request,
+    staff: Claims,
+    campaign_id: uuid.UUID,
+    *,
+    used: str = "",
+    page: int = 1,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     page = page_number(page)
     filter_used = {"true": True, "false": False}.get(used)
     async with request.app.state.read_sessionmaker() as session:
@@ -148,7 +165,34 @@ async def campaign(
         page=page,
         pages=pages_of(listed.count),
         count=listed.count,
+        notice=notice,
+        error=error,
+        status_code=status_code,
     )
+
+
+@router.post(
+    "/promo-campaigns/{campaign_id}/codes/{code}/{action}", dependencies=[Depends(csrf_checked)]
+)
+async def revoke_or_restore(
+    request: Request,
+    staff: Manager,
+    campaign_id: uuid.UUID,
+    code: str,
+    action: Literal["revoke", "restore"],
+) -> Response:
+    """A lost code out of use, or back; a used one cannot be (said on the page)."""
+    try:
+        async with request.app.state.sessionmaker.begin() as session:
+            await campaign_services.set_code_revoked(
+                session=session, campaign_id=campaign_id, code=code, revoked=action == "revoke"
+            )
+    except DomainError as error:
+        return await _campaign_page(
+            request, staff, campaign_id, error=error.message, status_code=error.status
+        )
+    done = f"{code} revoked." if action == "revoke" else f"{code} restored."
+    return see_other(f"{PREFIX}/promo-campaigns/{campaign_id}?done={quote(done)}")
 
 
 @router.get("/promo-campaigns/{campaign_id}/status")

@@ -290,9 +290,23 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
     assert "student-9@example.org" in used.text
     unused = await client.get(detail_path, params={"used": "false"})
     assert len(re.findall(r'class="mono">', unused.text)) == 11
+    # A lost card: its code revoked, then restored, from the page.
+    lost, csrf = codes[5], {"csrf_token": _csrf(detail)}
+    assert f'aria-label="Revoke {lost}"' in detail.text
+    revoked = await client.post(f"{detail_path}/codes/{lost}/revoke", data=csrf)
+    assert revoked.status_code == 303, revoked.text
+    page = await client.get(revoked.headers["location"])
+    assert f"{lost} revoked." in page.text and f'aria-label="Restore {lost}"' in page.text
+    finder = await client_for(sub="finder-9")
+    assert (await activate(finder, (await cart_of(finder))["id"], lost)).status_code == 400
+    refused = await client.post(f"{detail_path}/codes/{codes[3]}/revoke", data=csrf)
+    assert refused.status_code == 409 and "is used" in refused.text
+    restored = await client.post(f"{detail_path}/codes/{lost}/restore", data=csrf)
+    assert restored.status_code == 303
+    assert (await activate(finder, (await cart_of(finder))["id"], lost)).status_code == 200
     listed = await client.get("/backoffice/promo-campaigns")
     assert re.search(
-        r'Salon 2026</a></td>\s*<td data-label="Codes">12</td>\s*<td data-label="Used">1</td>',
+        r'Salon 2026</a></td>\s*<td data-label="Codes">12</td>\s*<td data-label="Used">2</td>',
         listed.text,
     )
 
