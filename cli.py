@@ -46,9 +46,7 @@ def done_with_temporal() -> NoReturn:
     Python objects while it tears down and abort the process
     ("PyGILState_Release ... must be current"), failing a command that
     succeeded."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _leave(0)
 
 
 def load_settings() -> Settings:
@@ -723,10 +721,10 @@ def _temporal_core_loaded() -> bool:
 
 
 def _leave(code: int) -> NoReturn:
-    """Out with `code`, without interpreter finalization (see
-    done_with_temporal): a command refused after it used a Temporal client
-    (`orders find --learner "o'neil"`) was aborted after its message, exit
-    -6 instead of 2."""
+    """Out with `code`, logs and output flushed, without interpreter
+    finalization (see done_with_temporal); also for a command refused after
+    it used a Temporal client (`orders find --learner "o'neil"` was aborted
+    after its message, exit -6 instead of 2)."""
     import logging
 
     logging.shutdown()

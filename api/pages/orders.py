@@ -146,10 +146,10 @@ async def _new_orders_page(
     title or code), then the seats, among its own organizations."""
     chosen, found = None, []
     async with request.app.state.read_sessionmaker() as session:
-        if _choice(offering_id, uuid.UUID) is not None:
+        wanted = _choice(offering_id, uuid.UUID)
+        if wanted is not None:
             with contextlib.suppress(DomainError):
-                served = await catalog.get_offering(session=session, id=uuid.UUID(offering_id))
-                chosen = served.offering
+                chosen = (await catalog.get_offering(session=session, id=wanted)).offering
         if search.strip():
             _count, hits = await catalog.search_offerings(
                 session=session,
