@@ -89,6 +89,9 @@ class LogFormat(StrEnum):
 LINK_PLACEHOLDERS = {
     "frontend_order_page": ("frontend_url", "order_id"),
     "frontend_pay_page": ("frontend_url", "order_id", "installment_id"),
+    "frontend_checkout_success_page": ("frontend_url", "intent_id"),
+    "frontend_checkout_cancel_page": ("frontend_url", "intent_id"),
+    "frontend_subscriptions_page": ("frontend_url",),
 }
 
 
@@ -162,6 +165,11 @@ class Settings(BaseSettings):
     frontend_url: str = "http://localhost:3000"
     frontend_order_page: str = "{frontend_url}/orders/{order_id}"
     frontend_pay_page: str = "{frontend_url}/orders/{order_id}/installments/{installment_id}/pay"
+    # Where an academy checkout sends the learner back, paid or not
+    # ({intent_id}), and where they see their subscriptions.
+    frontend_checkout_success_page: str = "{frontend_url}/academies/checkout/{intent_id}/success"
+    frontend_checkout_cancel_page: str = "{frontend_url}/academies/checkout/{intent_id}/canceled"
+    frontend_subscriptions_page: str = "{frontend_url}/subscriptions"
 
     # Origins of the front ends allowed to call the API from a browser
     # (CORS); none by default. JSON list or comma-separated.
@@ -241,6 +249,9 @@ class Settings(BaseSettings):
     checkout_intent_lifetime: Duration = timedelta(hours=24)
     # A paid checkout not fulfilled by then is flagged errored_fulfillment_stalled.
     checkout_fulfilment_stall: Duration = timedelta(seconds=180)
+    # With Stripe, the `stripe-events-backfill` schedule applies the academy
+    # subscription events of the last 3 days a webhook did not bring.
+    stripe_events_backfill_interval: Duration = timedelta(hours=1)
 
     # Promo-code campaigns: the codes' first part, and how many a campaign may ask.
     promo_client_code: str = Field(default="GUICHET", min_length=1, max_length=16)
@@ -356,11 +367,16 @@ class Settings(BaseSettings):
             raise ValueError("must read like `10/minute` or `300 per hour`") from None
         return value
 
-    @field_validator("frontend_order_page", "frontend_pay_page")
+    @field_validator(*LINK_PLACEHOLDERS)
     @classmethod
     def _link_template(cls, value: str, info: ValidationInfo) -> str:
         check_link_template(value, placeholders=LINK_PLACEHOLDERS[info.field_name])
         return value
+
+    def frontend_page(self, name: str, **values: object) -> str:
+        """A front-end link template of LINK_PLACEHOLDERS, filled in."""
+        base = self.frontend_url.rstrip("/")
+        return getattr(self, name).replace("{frontend_url}", base).format(**values)
 
     def frontend_links(self) -> FrontendLinks:
         """The links our mails carry to the learner's front end."""

@@ -45,7 +45,9 @@ from activities.health import HealthActivities
 from activities.orders import DebitActivities, OrderActivities
 from activities.promo_codes import PromoCodeActivities
 from activities.signatures import SignatureActivities
+from activities.subscriptions import SubscriptionActivities
 from domain.academies import SCHEDULE_ID, SYNC_WORKFLOW_PREFIX
+from domain.subscriptions import BACKFILL_SCHEDULE_ID, BACKFILL_WORKFLOW_PREFIX
 from integrations import temporal
 from integrations.academies import catalog_source, price_source
 from integrations.mail import mailer
@@ -57,7 +59,7 @@ from integrations.signature.dummy import DummyProcedure
 from models.payments import SqlChargeStore
 from models.session import create_engine, create_sessionmaker
 from models.signatures import SqlProcedureStore
-from settings import Settings
+from settings import PaymentBackend, Settings
 from workflows import search
 from workflows.academy import CatalogSyncWorkflow, CheckoutIntentWorkflow
 from workflows.health import WorkerHealthWorkflow
@@ -65,6 +67,7 @@ from workflows.order import OrderWorkflow
 from workflows.promo_campaign import PromoCampaignWorkflow
 from workflows.refund import ProviderRefundWorkflow, RefundWorkflow
 from workflows.signature import SignatureWorkflow
+from workflows.subscription import StripeEventsBackfillWorkflow, SubscriptionNoticeWorkflow
 
 logger = logging.getLogger("guichet.worker")
 
@@ -145,6 +148,19 @@ REGISTRY: list[DomainRegistration] = [
                 settings=deps.settings,
                 catalog=catalog_source(deps.settings),
                 prices=price_source(deps.settings),
+                payments=_payments(deps),
+            )
+        ),
+    ),
+    DomainRegistration(
+        "subscriptions",
+        workflows=(SubscriptionNoticeWorkflow, StripeEventsBackfillWorkflow),
+        activities=lambda deps: defined_activities(
+            SubscriptionActivities(
+                sessionmaker=deps.sessionmaker,
+                payments=_payments(deps),
+                mailer=mailer(deps.settings),
+                subscriptions_url=deps.settings.frontend_page("frontend_subscriptions_page"),
             )
         ),
     ),
@@ -260,6 +276,29 @@ async def ensure_catalog_schedule(client: Client, settings: Settings) -> None:
         await handle.trigger(overlap=ScheduleOverlapPolicy.SKIP)
 
 
+async def ensure_backfill_schedule(client: Client, settings: Settings) -> None:
+    """With Stripe, the `stripe-events-backfill` schedule, created or brought
+    up to date (the dummy provider's events come from our own pages)."""
+    if settings.payment_backend is not PaymentBackend.STRIPE:
+        return
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            StripeEventsBackfillWorkflow.run,
+            id=f"{BACKFILL_WORKFLOW_PREFIX}scheduled",
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=settings.stripe_events_backfill_interval)]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(BACKFILL_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(BACKFILL_SCHEDULE_ID)
+        await handle.update(lambda _current: ScheduleUpdate(schedule=schedule))
+
+
 async def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let running activities finish."""
     client = await temporal.connect(settings, runtime=_runtime(settings))
@@ -295,6 +334,7 @@ async def run(settings: Settings) -> None:
                 },
             )
             await ensure_catalog_schedule(client, settings)
+            await ensure_backfill_schedule(client, settings)
             await stop.wait()
             logger.info("worker stopping")
     finally:

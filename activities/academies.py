@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
 from domain.academies import (
+    AcademyNotPurchasable,
     CatalogAcademy,
     IntentInput,
     IntentPaid,
@@ -22,15 +23,19 @@ from domain.academies import (
     SyncResult,
     UnreadableAcademy,
     apply_rules,
+    checkout_expiry,
     normalise,
 )
+from domain.payments import CheckoutRequest
 from integrations.academies import (
     CatalogSource,
     PriceSource,
     SourceUnavailable,
     sync_rules,
 )
-from models import academies, accounting, cache_notices
+from integrations.payments.base import CheckoutRefused, PaymentProvider, ProviderUnavailable
+from models import academies, accounting, cache_notices, orders, subscriptions
+from models.academies import CheckoutIntent
 from models.base import utcnow
 from settings import Settings
 
@@ -66,11 +71,13 @@ class AcademyActivities:
         settings: Settings,
         catalog: CatalogSource,
         prices: PriceSource,
+        payments: PaymentProvider,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._catalog = catalog
         self._prices = prices
+        self._payments = payments
 
     @activity.defn(name="academies.fetch_catalog")
     async def fetch_catalog(self) -> CatalogPayload:
@@ -138,6 +145,67 @@ class AcademyActivities:
         async with self._sessionmaker.begin() as session:
             await academies.create_intent(session=session, params=params)
 
+    @activity.defn(name="academies.open_checkout")
+    async def open_checkout(self, intent_id: uuid.UUID) -> str:
+        """The page where the learner pays, made once per intent (the
+        provider's idempotency key) and kept on it; its URL. A provider that
+        refuses (no price, a price gone) is told to the intent, not retried."""
+        async with self._sessionmaker() as session:
+            intent = await academies.get_intent(session=session, id=intent_id)
+            if intent.checkout_url:
+                return intent.checkout_url
+            checkout = await self._checkout_request(session, intent)
+        try:
+            opened = await self._payments.open_checkout(checkout=checkout)
+        except (CheckoutRefused, AcademyNotPurchasable) as refusal:
+            await self._checkout_failed(intent_id, str(refusal))
+            raise ApplicationError(
+                str(refusal), type="checkout_refused", non_retryable=True
+            ) from None
+        except ProviderUnavailable as outage:
+            raise ApplicationError(str(outage), type="provider_unavailable") from None
+        async with self._sessionmaker.begin() as session:
+            await academies.checkout_opened(
+                session=session,
+                intent_id=intent_id,
+                reference=opened.reference,
+                url=opened.url,
+                customer=opened.customer_reference,
+            )
+        return opened.url
+
+    async def _checkout_request(
+        self, session: AsyncSession, intent: CheckoutIntent
+    ) -> CheckoutRequest:
+        academy, price = await academies.academy_with_price(session=session, id=intent.academy_id)
+        if price is None:
+            raise AcademyNotPurchasable(f"{academy.name} has no price to subscribe at.")
+        customer = await orders.customer(
+            session=session, owner_id=intent.user_id, provider=self._payments.name
+        )
+        recurring = price.recurring or {}
+        settings = self._settings
+        return CheckoutRequest(
+            intent_id=str(intent.id),
+            customer=customer.model_copy(
+                update={"reference": customer.reference or intent.stripe_customer_id}
+            ),
+            price_id=price.id,
+            label=academy.long_name or academy.name,
+            amount=price.unit_amount,
+            currency=price.currency,
+            interval=str(recurring.get("interval") or "month"),
+            success_url=settings.frontend_page(
+                "frontend_checkout_success_page", intent_id=intent.id
+            ),
+            cancel_url=settings.frontend_page("frontend_checkout_cancel_page", intent_id=intent.id),
+            expires_at=checkout_expiry(intent.expires_at, now=utcnow()),
+        )
+
+    async def _checkout_failed(self, intent_id: uuid.UUID, reason: str) -> None:
+        async with self._sessionmaker.begin() as session:
+            await academies.note_intent_error(session=session, intent_id=intent_id, error=reason)
+
     @activity.defn(name="academies.move_intent")
     @raises_domain_errors
     async def move_intent(self, move: IntentMove) -> IntentState:
@@ -158,14 +226,15 @@ class AcademyActivities:
                 session=session,
                 intent_id=request.intent_id,
                 target=IntentState.PAID,
-                stripe_checkout_session_id=request.paid.checkout_session_id,
-                stripe_customer_id=request.paid.customer_id,
+                stripe_checkout_session_id=request.paid.checkout_session_id
+                or intent.stripe_checkout_session_id,
+                stripe_customer_id=request.paid.customer_id or intent.stripe_customer_id,
             )
             paid = request.paid
             if paid.amount is not None and paid.currency is not None:
-                await accounting.record_checkout_payment(
+                await accounting.record_academy_payment(
                     session=session,
-                    intent_id=intent.id,
+                    source=f"checkout:{intent.id}",
                     user_id=intent.user_id,
                     academy_id=intent.academy_id,
                     amount=paid.amount,
@@ -182,7 +251,7 @@ class AcademyActivities:
             intent = await academies.get_intent(session=session, id=intent_id)
             if IntentState(intent.state) is IntentState.FULFILLED:
                 return IntentState.FULFILLED
-            await academies.grant_subscription(session=session, intent=intent)
+            await subscriptions.grant(session=session, intent=intent)
             moved = await academies.move_intent(
                 session=session, intent_id=intent_id, target=IntentState.FULFILLED, last_error=None
             )

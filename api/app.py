@@ -42,6 +42,7 @@ from api.routers import (
     orders,
     payments,
     promo_codes,
+    subscriptions,
 )
 from integrations import temporal
 from integrations.payload_codec import AesGcmCodec
@@ -78,6 +79,7 @@ TAGS = [
     {"name": "dummy signature", "description": "The embedded signature page (dummy backend)."},
     {"name": "academy products", "description": "Public, throttled catalogue of academies."},
     {"name": "checkout intents", "description": "Buying an academy subscription."},
+    {"name": "subscriptions", "description": "A learner's academy subscriptions."},
     {"name": "admin: academies", "description": "The catalogue sync, on demand."},
     {"name": "ops", "description": "Health, readiness and metrics."},
     {"name": "dev", "description": "Development helpers (GUICHET_DEV_MODE only)."},
@@ -189,6 +191,7 @@ def create_app(settings: Settings) -> FastAPI:
         contracts.admin_router,
         academies.admin_router,
         academies.intents_router,
+        subscriptions.router,
         promo_codes.router,
         accounting.router,
         carts.router,

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from domain.errors import BadRequest, Conflict, NotFound, error_class
+from domain.errors import BadGateway, BadRequest, Conflict, NotFound, error_class
 
 AcademyNotFound = error_class(NotFound, "academy_not_found")
 InvalidAcademyUuid = error_class(BadRequest, "invalid_academy_uuid")
@@ -22,12 +22,20 @@ InvalidIntentTransition = error_class(Conflict, "invalid_checkout_intent_transit
 SyncNotFound = error_class(NotFound, "academy_sync_not_found")
 # Another request started this user's intent for this product first.
 CheckoutIntentExists = error_class(Conflict, "checkout_intent_exists")
+# No price to subscribe at (the sync found none for its lookup key).
+AcademyNotPurchasable = error_class(Conflict, "academy_not_purchasable")
+AlreadySubscribed = error_class(Conflict, "already_subscribed")
+# The provider would not make the payment page (its price is gone…).
+CheckoutUnavailable = error_class(BadGateway, "checkout_unavailable")
 
 SCHEDULE_ID = "catalog-sync"
 SYNC_WORKFLOW_PREFIX = "catalog-sync-"
 INTENT_WORKFLOW_PREFIX = "checkout-intent:"
 
 FULFILMENT_STALL = timedelta(seconds=180)
+# Stripe keeps a checkout session open at least 30 minutes, at most 24 hours.
+CHECKOUT_OPEN_MIN = timedelta(minutes=31)
+CHECKOUT_OPEN_MAX = timedelta(hours=23, minutes=59)
 
 
 # --- the catalogue sync -------------------------------------------------------------
@@ -254,6 +262,11 @@ class IntentPaid(BaseModel):
     # What it cashed, for the cash book (None when the provider did not say).
     amount: Decimal | None = None
     currency: str | None = None
+
+
+def checkout_expiry(intent_expires_at: datetime, *, now: datetime) -> datetime:
+    """When the payment page closes: with the intent, within what Stripe allows."""
+    return min(max(intent_expires_at, now + CHECKOUT_OPEN_MIN), now + CHECKOUT_OPEN_MAX)
 
 
 def intent_workflow_id(intent_id: object) -> str:

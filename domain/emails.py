@@ -31,6 +31,8 @@ class EmailKind(StrEnum):
     ORDER_WITHDRAWN = "order_withdrawn"
     ORDER_SUSPENDED = "order_suspended"
     CARD_EXPIRING = "card_expiring"
+    # About an academy subscription, not an order.
+    SUBSCRIPTION_PAYMENT_FAILED = "subscription_payment_failed"
 
 
 LANGUAGES = ("fr", "en")
@@ -123,12 +125,13 @@ class EmailContext(BaseModel):
     """Everything a template may show."""
 
     learner_name: str
-    order_id: uuid.UUID
+    # None in mails about an academy subscription (product_title: the academy).
+    order_id: uuid.UUID | None = None
     product_title: str
-    course_title: str
-    organization_title: str
-    total: Decimal
-    currency: str
+    course_title: str = ""
+    organization_title: str = ""
+    total: Decimal = Decimal("0.00")
+    currency: str = "EUR"
     card_last4: str | None = None
     # "12/2034": the month the saved card expires.
     card_expiry: str | None = None
@@ -142,6 +145,8 @@ class EmailContext(BaseModel):
     # The learner's front end: the order, and where to pay the installment.
     order_url: str | None = None
     pay_url: str | None = None
+    # Where the learner sees their academy subscriptions.
+    subscriptions_url: str | None = None
 
     @property
     def next_retry_on(self) -> date | None:
@@ -168,4 +173,5 @@ def sample_context() -> EmailContext:
         refunded=Decimal("292.50"),
         order_url="https://learn.example.org/orders/42",
         pay_url="https://learn.example.org/orders/42/installments/2/pay",
+        subscriptions_url="https://learn.example.org/subscriptions",
     )

@@ -54,6 +54,13 @@ class Unverifiable(DomainError):
     code = "invalid_signature"
 
 
+class BadGateway(DomainError):
+    """A provider Guichet depends on refused what it was asked."""
+
+    status = 502
+    code = "bad_gateway"
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

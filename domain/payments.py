@@ -147,3 +147,27 @@ class DunningPolicy(BaseModel):
         if index >= len(self.retry_delays):
             return None
         return first_refused_at + self.retry_delays[index]
+
+
+class CheckoutRequest(BaseModel):
+    """A hosted checkout for a subscription: the academy's recurring price,
+    for the learner, paid on the provider's page."""
+
+    intent_id: str
+    customer: Customer
+    price_id: str
+    # What the dummy page shows (Stripe shows its own).
+    label: str
+    amount: int | None = None
+    currency: str = "eur"
+    interval: str = "month"
+    success_url: str
+    cancel_url: str
+    # Stripe keeps a session open 30 minutes to 24 hours.
+    expires_at: datetime
+
+
+class CheckoutSession(BaseModel):
+    reference: Reference
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    customer_reference: str | None = None

@@ -17,6 +17,7 @@ from models import (
     payments,
     promo_codes,
     signatures,
+    subscriptions,
     users,
     vouchers,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "payments",
     "promo_codes",
     "signatures",
+    "subscriptions",
     "users",
     "vouchers",
 ]

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     func,
     or_,
     select,
@@ -126,23 +125,10 @@ class CheckoutIntent(TimestampMixin, Base):
     state: Mapped[str] = mapped_column(String(40), default=IntentState.CREATED.value)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    # Where the learner pays (the provider's hosted page, or the dummy's).
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class AcademySubscription(TimestampMixin, Base):
-    """What a fulfilled checkout intent grants."""
-
-    __tablename__ = "academy_subscriptions"
-    __table_args__ = (UniqueConstraint("user_id", "academy_id"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    academy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("academies.id", ondelete="CASCADE"))
-    checkout_intent_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("checkout_intents.id", ondelete="CASCADE")
-    )
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 # --- reads ------------------------------------------------------------------------------
@@ -359,16 +345,30 @@ async def move_intent(
     return intent
 
 
-async def grant_subscription(*, session: AsyncSession, intent: CheckoutIntent) -> None:
-    insert = upsert_insert(session)
-    await session.execute(
-        insert(AcademySubscription)
-        .values(
-            id=new_id(),
-            user_id=intent.user_id,
-            academy_id=intent.academy_id,
-            checkout_intent_id=intent.id,
-            is_active=True,
-        )
-        .on_conflict_do_nothing()
-    )
+async def academy_with_price(
+    *, session: AsyncSession, id: uuid.UUID
+) -> tuple[Academy, AcademyPrice | None]:
+    """An academy and the price its lookup key names, if the sync has it."""
+    academy = await session.get(Academy, id)
+    if academy is None:
+        raise AcademyNotFound(f"No academy {id}.")
+    key = academy.stripe_price_lookup_key
+    return academy, await session.get(AcademyPrice, key) if key else None
+
+
+async def checkout_opened(
+    *, session: AsyncSession, intent_id: uuid.UUID, reference: str, url: str, customer: str | None
+) -> None:
+    """The payment page made for an intent; its customer unless it had one."""
+    intent = await get_intent(session=session, id=intent_id)
+    intent.stripe_checkout_session_id = reference
+    intent.checkout_url = url
+    intent.stripe_customer_id = intent.stripe_customer_id or customer
+    intent.last_error = None
+    intent.updated_at = utcnow()
+
+
+async def note_intent_error(*, session: AsyncSession, intent_id: uuid.UUID, error: str) -> None:
+    intent = await get_intent(session=session, id=intent_id)
+    intent.last_error = error[:2000]
+    intent.updated_at = utcnow()

@@ -86,22 +86,23 @@ async def record_card_movement(
     await record(session=session, entries=[entry])
 
 
-async def record_checkout_payment(
+async def record_academy_payment(
     *,
     session: AsyncSession,
-    intent_id: uuid.UUID,
+    source: str,
     user_id: str,
     academy_id: uuid.UUID,
     amount: Decimal,
     currency: str,
     at: datetime,
 ) -> None:
-    """An academy checkout's first payment, once per checkout intent (the
-    session's and the invoice's webhooks tell of the same money)."""
+    """An academy subscription's payment, once per `source`: the checkout
+    (`checkout:<intent>`: its session's and first invoice's webhooks tell of
+    the same money), then each renewal (`invoice:<invoice id>`)."""
     name = await session.scalar(select(Academy.name).where(Academy.id == academy_id))
     entry = {
         "at": at,
-        "source": f"checkout:{intent_id}",
+        "source": source,
         "user_id": user_id,
         "method": PaymentMethod.CARD.value,
         "label": (name or "academy")[:300],

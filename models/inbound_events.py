@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,3 +34,17 @@ async def store_once(
     )
     # RETURNING, not rowcount: a skipped conflict returns no row on both databases.
     return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def stored_among(*, session: AsyncSession, source: str, event_ids: list[str]) -> set[str]:
+    """Which of these events are stored already."""
+    found: set[str] = set()
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        rows = await session.scalars(
+            select(InboundEvent.event_id).where(
+                InboundEvent.source == source, InboundEvent.event_id.in_(chunk)
+            )
+        )
+        found.update(rows)
+    return found

@@ -15,14 +15,17 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.academies import (
     SYNC_WORKFLOW_PREFIX,
+    AcademyNotPurchasable,
+    AlreadySubscribed,
     CheckoutIntentExists,
     IntentInput,
+    IntentState,
     SyncNotFound,
     SyncResult,
     intent_workflow_id,
 )
 from domain.errors import DomainError
-from models import academies
+from models import academies, subscriptions
 from models.academies import Academy, AcademyPrice, AcademySync, CheckoutIntent
 from models.base import utcnow
 from models.catalog import list_page
@@ -36,19 +39,67 @@ class Intent:
     intent: CheckoutIntent
     # False: the intent already in flight for this user and product.
     created: bool
+    # Where the learner pays (None once paid, or when it had expired).
+    checkout_url: str | None = None
 
 
 async def start_intent(
     *, session: AsyncSession, temporal: Client, settings: Settings, user_id: str, academy: str
 ) -> Intent:
-    """The user's intent in flight for this academy product, or a new one."""
+    """The user's intent in flight for this academy product, or a new one,
+    with the page where they pay. 409 `already_subscribed` while they have
+    it, `academy_not_purchasable` when it has no price."""
     found = await academies.find_academy(session=session, key=academy)
     product = found.stripe_product_id or str(found.id)
     existing = await academies.in_flight_intent(
         session=session, user_id=user_id, stripe_product_id=product
     )
     if existing is not None:
-        return Intent(intent=existing, created=False)
+        return await _with_checkout(session, temporal, settings, existing, created=False)
+    await _check_purchasable(session, user_id=user_id, academy=found)
+    intent = await _started(
+        session=session, temporal=temporal, settings=settings, user_id=user_id, found=found
+    )
+    return await _with_checkout(session, temporal, settings, intent.intent, created=intent.created)
+
+
+async def _check_purchasable(session: AsyncSession, *, user_id: str, academy: Academy) -> None:
+    if await subscriptions.live_one(session=session, user_id=user_id, academy_id=academy.id):
+        raise AlreadySubscribed(f"You already subscribe to {academy.name}.")
+    _, price = await academies.academy_with_price(session=session, id=academy.id)
+    if price is None:
+        raise AcademyNotPurchasable(f"{academy.name} has no price to subscribe at yet.")
+
+
+async def _with_checkout(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    intent: CheckoutIntent,
+    *,
+    created: bool,
+) -> Intent:
+    """The intent and its payment page, waiting for the page while its
+    workflow makes it (502 `checkout_unavailable` if the provider refused)."""
+    url = intent.checkout_url
+    if url is None and intent.state == IntentState.CREATED:
+        url = await workflows.update(
+            temporal=temporal,
+            run=CheckoutIntentWorkflow.run,
+            workflow_id=intent_workflow_id(intent.id),
+            update=CheckoutIntentWorkflow.checkout,
+            within=settings.workflow_call_timeout,
+        )
+        await session.refresh(intent)  # its workflow wrote the page's session and customer
+    if intent.state != IntentState.CREATED:
+        url = None  # paid or over: nothing to pay there any more
+    return Intent(intent=intent, created=created, checkout_url=url)
+
+
+async def _started(
+    *, session: AsyncSession, temporal: Client, settings: Settings, user_id: str, found: Academy
+) -> Intent:
+    product = found.stripe_product_id or str(found.id)
     params = IntentInput(
         intent_id=uuid.uuid4(),
         expires_at=utcnow() + settings.checkout_intent_lifetime,

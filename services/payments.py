@@ -8,26 +8,37 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from domain.academies import IntentPaid, intent_workflow_id
+from domain.academies import IntentState, intent_workflow_id
 from domain.errors import NotFound, error_class
 from domain.orders import PaymentNews
 from integrations.payloads import strict_json
-from integrations.payments.base import PaymentEvent, PaymentEventKind, PaymentProvider
+from integrations.payments import dummy_checkout
+from integrations.payments.base import (
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentProvider,
+    intent_paid,
+)
 from integrations.payments.dummy import (
     DUMMY_CHARGE_PAGE,
     DUMMY_SETUP_PAGE,
     DummyCharge,
     DummyPaymentProvider,
+    SetupNotFound,
 )
-from models import inbound_events
+from models import academies, inbound_events
+from models.academies import Academy, AcademyPrice, CheckoutIntent
+from models.base import utcnow
 from models.orders import Installment
-from services import orders, workflows
+from services import orders, subscriptions, workflows
 from services.signatures import UnknownAction
 from settings import Settings
 from workflows.academy import CheckoutIntentWorkflow
@@ -77,8 +88,8 @@ async def receive(
     )
     if not is_new:
         return "duplicate"
-    if event.checkout_intent_id is not None:
-        return await _checkout_paid(temporal, event)
+    if event.subscription is not None or event.pays_checkout:
+        return await _academy_news(session, temporal, settings, event)
     if event.kind is PaymentEventKind.SETUP_SUCCEEDED:
         return await _card_setup_succeeded(temporal, event)
     told = await _tell_installment(
@@ -136,27 +147,30 @@ async def _installment_paid_by(session: AsyncSession, charge_reference: str | No
     return (await session.execute(query)).one_or_none()
 
 
-async def _checkout_paid(temporal: Client, event: PaymentEvent) -> str:
-    """An academy checkout paid: its intent's workflow fulfils it."""
-    assert event.checkout_intent_id is not None
-    news = IntentPaid(
-        event=event.type,
-        checkout_session_id=event.checkout_session_id,
-        customer_id=event.customer_id,
-        amount=event.amount,
-        currency=event.currency,
+async def _academy_news(
+    session: AsyncSession, temporal: Client, settings: Settings, event: PaymentEvent
+) -> str:
+    """An academy subscription's event folded into it, and a checkout it
+    pays told to its intent's workflow (which fulfils it)."""
+    applied = event.subscription is not None and await subscriptions.receive_news(
+        session=session, temporal=temporal, settings=settings, news=event.subscription
     )
+    told = event.pays_checkout and await _checkout_paid(temporal, event)
+    return "accepted" if applied or told else "ignored"
+
+
+async def _checkout_paid(temporal: Client, event: PaymentEvent) -> bool:
+    assert event.checkout_intent_id is not None
     running = await workflows.signal(
         temporal=temporal,
         workflow_id=intent_workflow_id(event.checkout_intent_id),
         signal=CheckoutIntentWorkflow.paid,
-        argument=news,
+        argument=intent_paid(event),
         within=workflows.SIGNAL_BUDGET,
     )
     if not running:
-        logger.info("stripe checkout webhook for no running checkout intent")
-        return "ignored"
-    return "accepted"
+        logger.info("checkout paid for no running checkout intent")
+    return running
 
 
 # --- the dummy provider's bank challenge ------------------------------------------------
@@ -219,3 +233,86 @@ async def dummy_challenge(
         temporal=temporal, order_id=uuid.UUID(challenge.order_id), setup_reference=reference
     )
     return "Authenticated: the card is saved for your order."
+
+
+# --- the dummy provider's hosted checkout (academy subscriptions) ---------------------
+
+
+@dataclass(frozen=True)
+class DummyCheckout:
+    intent: CheckoutIntent
+    academy: Academy
+    price: AcademyPrice | None
+    # Where the learner goes back: the front end's success page once paid.
+    back_url: str
+
+
+async def dummy_checkout_of(
+    *,
+    session: AsyncSession,
+    provider: PaymentProvider,
+    settings: Settings,
+    intent_id: uuid.UUID,
+    key: str,
+    paid: bool = False,
+) -> DummyCheckout:
+    """The checkout the page shows, for whoever holds its link (404 otherwise)."""
+    page = dummy_checkout.DUMMY_CHECKOUT_PAGE
+    if not _dummy(provider).check_page_key(page=page, reference=str(intent_id), key=key):
+        raise SetupNotFound("No such checkout.")
+    intent = await academies.get_intent(session=session, id=intent_id)
+    academy, price = await academies.academy_with_price(session=session, id=intent.academy_id)
+    page_name = "frontend_checkout_success_page" if paid else "frontend_checkout_cancel_page"
+    back = settings.frontend_page(page_name, intent_id=intent_id)
+    return DummyCheckout(intent=intent, academy=academy, price=price, back_url=back)
+
+
+async def answer_dummy_checkout(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    provider: PaymentProvider,
+    intent_id: uuid.UUID,
+    key: str,
+    action: str,
+) -> tuple[DummyCheckout, str]:
+    """The learner pays (or leaves): paying tells Guichet what Stripe would,
+    through the same receiver as its webhooks. The page, and what it says."""
+    if action not in ("pay", "cancel"):
+        raise UnknownAction(f"Unknown action {action!r}: pay or cancel.")
+    checkout = await dummy_checkout_of(
+        session=session,
+        provider=provider,
+        settings=settings,
+        intent_id=intent_id,
+        key=key,
+        paid=action == "pay",
+    )
+    if action == "cancel":
+        return checkout, "Canceled: nothing was charged. You may come back until it expires."
+    if checkout.intent.state != IntentState.CREATED.value or checkout.price is None:
+        return checkout, f"Nothing to pay: this checkout is {checkout.intent.state}."
+    for event in _dummy_paid_events(checkout):
+        await receive(
+            session=session,
+            temporal=temporal,
+            settings=settings,
+            source=provider.name,
+            event=event,
+            payload=event.model_dump(mode="json"),
+        )
+    return checkout, "Paid: your subscription is active."
+
+
+def _dummy_paid_events(checkout: DummyCheckout) -> list[PaymentEvent]:
+    price = checkout.price
+    assert price is not None and price.unit_amount is not None
+    return dummy_checkout.paid_events(
+        intent_id=str(checkout.intent.id),
+        user_id=checkout.intent.user_id,
+        amount=Decimal(price.unit_amount).scaleb(-2),
+        currency=price.currency,
+        interval=str((price.recurring or {}).get("interval") or "month"),
+        now=utcnow(),
+    )

@@ -12,12 +12,13 @@ takes longer than the stall limit, and fulfilled once it succeeds.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import search
 from workflows.process_owned import WritesItsRow
@@ -29,11 +30,26 @@ with workflow.unsafe.imports_passed_through():
         IntentPaidRequest,
         SyncRecord,
     )
-    from domain.academies import IntentInput, IntentPaid, IntentState, SyncInput, SyncResult
+    from domain.academies import (
+        CheckoutUnavailable,
+        IntentInput,
+        IntentPaid,
+        IntentState,
+        SyncInput,
+        SyncResult,
+    )
 
 SIGNAL_PAID = "paid"
 # Runs started before the workflow wrote its own row replay without it.
 PATCH_WRITES_ITS_ROW = "intent-writes-its-row"
+# Runs started before intents had a payment page replay without one.
+PATCH_OPENS_CHECKOUT = "intent-opens-checkout"
+# The provider down: its page is asked again at most this far apart, until
+# the intent expires.
+CHECKOUT_OPTIONS = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
 WRITE_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=60),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -91,6 +107,8 @@ class CheckoutIntentWorkflow(WritesItsRow):
     def __init__(self) -> None:
         super().__init__()
         self._paid: IntentPaid | None = None
+        self._checkout_url: str | None = None
+        self._checkout_refusal: str | None = None
 
     @workflow.run
     async def run(self, params: IntentInput) -> IntentState:
@@ -102,11 +120,17 @@ class CheckoutIntentWorkflow(WritesItsRow):
                     AcademyActivities.create_intent, params, **WRITE_OPTIONS
                 )
             )
+        opening = None
+        if params.user_id is not None and workflow.patched(PATCH_OPENS_CHECKOUT):
+            # Beside the expiry timer: a provider down never keeps the intent alive.
+            opening = asyncio.create_task(self._open_checkout(params))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._paid is not None,
                 timeout=max(params.expires_at - workflow.now(), timedelta(0)),
             )
+        if opening is not None:
+            await self._stop_opening(opening)
         if self._paid is None:
             return await self._move(params, IntentState.EXPIRED)
         state = await workflow.execute_activity_method(
@@ -117,6 +141,37 @@ class CheckoutIntentWorkflow(WritesItsRow):
         if state is not IntentState.PAID:
             return state
         return await self._fulfil(params)
+
+    async def _open_checkout(self, params: IntentInput) -> None:
+        try:
+            self._checkout_url = await workflow.execute_activity_method(
+                AcademyActivities.open_checkout, params.intent_id, **CHECKOUT_OPTIONS
+            )
+        except ActivityError as error:
+            self._checkout_refusal = _cause(error)
+
+    @staticmethod
+    async def _stop_opening(opening: asyncio.Task[None]) -> None:
+        """Still asking the provider when the intent ends: no page is needed."""
+        if not opening.done():
+            opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+
+    @workflow.update(name="checkout")
+    async def checkout(self) -> str:
+        """The URL of the page where the learner pays, once it is made."""
+        await workflow.wait_condition(
+            lambda: self._checkout_url is not None or self._checkout_refusal is not None
+        )
+        if self._checkout_url is None:
+            refused = CheckoutUnavailable
+            raise ApplicationError(
+                f"The payment page could not be made: {self._checkout_refusal}",
+                {"status": refused.status, "details": None},
+                type=refused.code,
+            )
+        return self._checkout_url
 
     async def _fulfil(self, params: IntentInput) -> IntentState:
         fulfilment = workflow.start_activity_method(

@@ -30,9 +30,7 @@ from api.schemas.academies import (
     SyncStarted,
     SyncStatus,
 )
-from domain.academies import (
-    InvalidAcademyUuid,
-)
+from domain.academies import IntentState, InvalidAcademyUuid
 from domain.errors import DomainError
 from services import academies as academy_services
 
@@ -230,8 +228,11 @@ async def sync_status(
     summary="Start (or resume) buying an academy",
     description="One intent in flight (created or paid) per user and academy product: asking "
     "again returns it (200); a new one is 201, answered once its workflow has written it "
-    "(503 `temporal_unavailable` leaves nothing behind: retry). Several academies at once "
-    "are fine.",
+    "and made the page where the learner pays, `checkout_url` (Stripe Checkout, or the dummy "
+    "backend's own page). 503 `temporal_unavailable` leaves nothing behind: retry. Several "
+    "academies at once are fine. 409 `already_subscribed` while the learner has the academy, "
+    "`academy_not_purchasable` when it has no price; 502 `checkout_unavailable` when the "
+    "provider refuses the page.",
     status_code=201,
     responses={200: {"description": "the intent already in flight"}},
 )
@@ -249,7 +250,7 @@ async def create_intent(
         user_id=user.sub,
         academy=body.academy,
     )
-    out = CheckoutIntentOut.model_validate(started.intent)
+    out = intent_out(started.intent).model_copy(update={"checkout_url": started.checkout_url})
     if started.created:
         return out
     return JSONResponse(out.model_dump(mode="json"), status_code=200)
@@ -262,7 +263,7 @@ async def list_intents(
     count, found = await academy_services.intents_of(
         session=session, user_id=user.sub, offset=params.offset, limit=params.page_size
     )
-    results = [CheckoutIntentOut.model_validate(item) for item in found]
+    results = [intent_out(item) for item in found]
     return build_page(request=request, params=params, count=count, results=results)
 
 
@@ -272,4 +273,12 @@ async def read_intent(
 ) -> CheckoutIntentOut:
     owner = None if user.has_any_role(Role.ADMIN) else user.sub
     intent = await academy_services.intent(session=session, intent_id=intent_id, user_id=owner)
-    return CheckoutIntentOut.model_validate(intent)
+    return intent_out(intent)
+
+
+def intent_out(intent) -> CheckoutIntentOut:
+    """Its payment page only while there is something to pay there."""
+    out = CheckoutIntentOut.model_validate(intent)
+    if out.state is not IntentState.CREATED:
+        out = out.model_copy(update={"checkout_url": None})
+    return out

@@ -9,6 +9,7 @@ at the provider, and tell an academy checkout it is paid.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
@@ -93,6 +94,69 @@ async def stripe_webhook(
     return await _receive(
         request=request, backend="stripe", session=session, settings=settings, temporal=temporal
     )
+
+
+# --- the dummy provider's hosted checkout (academy subscriptions) ---------------------
+# Declared before the challenge pages: `/{kind}/{reference}` would take its path.
+
+
+def _checkout_page(checkout, key: str, message: str | None = None) -> HTMLResponse:
+    html = _pages.get_template("dummy_checkout.html").render(
+        checkout=checkout, key=key, message=message
+    )
+    return HTMLResponse(html)
+
+
+@dummy_router.get(
+    "/checkout/{intent_id}",
+    summary="The dummy checkout page of an academy subscription",
+    response_class=HTMLResponse,
+)
+async def dummy_checkout_page(
+    intent_id: uuid.UUID,
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    key: str = "",
+) -> HTMLResponse:
+    """For whoever holds the intent's `checkout_url` (`key`); another is a 404."""
+    checkout = await payments.dummy_checkout_of(
+        session=session,
+        provider=request.app.state.payment_provider,
+        settings=settings,
+        intent_id=intent_id,
+        key=key,
+    )
+    return _checkout_page(checkout, key)
+
+
+@dummy_router.post(
+    "/checkout/{intent_id}",
+    summary="Pay (or leave) on the dummy checkout page",
+    description="Paying tells Guichet what Stripe would (`checkout.session.completed`, then "
+    "the first `invoice.paid`), through the same receiver as the webhooks: the intent is "
+    "fulfilled and the subscription active. Paying twice changes nothing.",
+    response_class=HTMLResponse,
+)
+async def dummy_checkout_answer(
+    intent_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> HTMLResponse:
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    key = form.get("key", [""])[0]
+    checkout, message = await payments.answer_dummy_checkout(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        provider=request.app.state.payment_provider,
+        intent_id=intent_id,
+        key=key,
+        action=form.get("action", [""])[0],
+    )
+    return _checkout_page(checkout, key, message=message)
 
 
 # --- the dummy bank's challenge (3-D Secure) -------------------------------------------

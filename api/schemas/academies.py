@@ -61,6 +61,9 @@ class CheckoutIntentOut(OutputModel):
     state: IntentState
     expires_at: datetime
     stripe_checkout_session_id: str | None
+    checkout_url: str | None = Field(
+        description="Where the learner pays while the intent is `created`; null after."
+    )
     stripe_customer_id: str | None
     last_error: str | None
     created_at: datetime

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from domain.academies import IntentPaid
 from domain.errors import BadRequest, NotFound, error_class
 from domain.orders import SavedPaymentMethod
-from domain.payments import CardSetup, ChargeAction, Customer
+from domain.payments import (
+    CardSetup,
+    ChargeAction,
+    CheckoutRequest,
+    CheckoutSession,
+    Customer,
+)
+from domain.subscriptions import FIRST_INVOICE, CancelAnswer, SubscriptionNews
 
 InvalidPaymentMethod = error_class(BadRequest, "invalid_payment_method")
 WebhooksDisabled = error_class(NotFound, "payment_webhooks_disabled")
@@ -87,6 +96,28 @@ class PaymentProvider(Protocol):
         idempotency key never refunds twice."""
         ...
 
+    async def open_checkout(self, *, checkout: CheckoutRequest) -> CheckoutSession:
+        """A hosted page where the learner subscribes, made once per intent
+        (asking again gives the same). ProviderUnavailable to retry;
+        CheckoutRefused if the provider will not make it (a price gone)."""
+        ...
+
+    async def cancel_subscription(self, *, reference: str) -> CancelAnswer:
+        """Cancel a subscription at the end of the period paid (asking twice
+        is harmless). ProviderUnavailable to retry."""
+        ...
+
+    async def recent_events(self, *, since: datetime) -> list[str]:
+        """The ids of the provider's events an academy subscription lives
+        from, made since `since`, oldest first (none for a provider that
+        keeps no list)."""
+        ...
+
+    async def event(self, *, event_id: str) -> tuple[PaymentEvent, Any]:
+        """One event, read back from the provider: what it means and the
+        payload to store. MalformedNotification if it cannot be read."""
+        ...
+
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """The event the provider signed, in Guichet's terms. Unverifiable if
         it is not authentic (or stale), MalformedNotification if it cannot be
@@ -117,6 +148,11 @@ class ProviderUnavailable(Exception):
     """The provider could not answer (network, 5xx, rate limit): try again later."""
 
 
+class CheckoutRefused(Exception):
+    """The provider will not make this checkout (its price is gone, its
+    customer deleted): asking again will not help."""
+
+
 class ChargeResult(BaseModel):
     reference: str
 
@@ -133,6 +169,8 @@ class PaymentEventKind(StrEnum):
     SETUP_SUCCEEDED = "setup_succeeded"
     CHECKOUT_COMPLETED = "checkout_completed"
     INVOICE_PAID = "invoice_paid"
+    # About a subscription only (see `subscription`).
+    SUBSCRIPTION = "subscription"
     # Stored, then ignored.
     OTHER = "other"
 
@@ -161,3 +199,31 @@ class PaymentEvent(BaseModel):
     # What the checkout cashed (its first payment), in the currency's units.
     amount: Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"))] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    # What it says of an academy subscription (invoices, subscription events,
+    # the checkout that opened it).
+    subscription: SubscriptionNews | None = None
+
+    @property
+    def pays_checkout(self) -> bool:
+        """It tells an academy checkout it is paid: the session completed, or
+        the subscription's first invoice (not a renewal's)."""
+        if self.checkout_intent_id is None:
+            return False
+        if self.kind is PaymentEventKind.CHECKOUT_COMPLETED:
+            return True
+        first = self.subscription is None or self.subscription.billing_reason in (
+            None,
+            FIRST_INVOICE,
+        )
+        return self.kind is PaymentEventKind.INVOICE_PAID and first
+
+
+def intent_paid(event: PaymentEvent) -> IntentPaid:
+    """What an event paying an academy checkout tells its intent's workflow."""
+    return IntentPaid(
+        event=event.type,
+        checkout_session_id=event.checkout_session_id,
+        customer_id=event.customer_id,
+        amount=event.amount,
+        currency=event.currency,
+    )

@@ -38,13 +38,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import MalformedNotification, NotFound, Unverifiable, error_class
-from domain.payments import CardSetup, ChargeAction, requires_authentication
+from domain.payments import (
+    CardSetup,
+    ChargeAction,
+    CheckoutRequest,
+    CheckoutSession,
+    requires_authentication,
+)
+from domain.subscriptions import CancelAnswer
 from integrations.payloads import SIGNATURE_HEADER, is_signed, strict_json
+from integrations.payments import dummy_checkout
 from integrations.payments.base import (
     ChargeDeclined,
     ChargePending,
@@ -253,6 +261,32 @@ class DummyPaymentProvider:
         assert made.reference is not None
         return made.reference
 
+    # --- academy checkouts: a page of ours (dummy_checkout.py) ---------------------
+
+    async def open_checkout(self, *, checkout: CheckoutRequest) -> CheckoutSession:
+        """The dummy checkout page for this intent, for whoever holds its link."""
+        page = dummy_checkout.DUMMY_CHECKOUT_PAGE
+        return CheckoutSession(
+            reference=dummy_checkout.session_reference(checkout.intent_id),
+            url=self._page_url(page, checkout.intent_id),
+            customer_reference=dummy_checkout.customer_reference(checkout.customer.id),
+        )
+
+    async def cancel_subscription(self, *, reference: str) -> CancelAnswer:
+        # Canceled at the end of the period paid, which Guichet knows already.
+        return CancelAnswer()
+
+    async def recent_events(self, *, since: datetime) -> list[str]:
+        return []  # its events come from our own pages: none to catch up
+
+    async def event(self, *, event_id: str) -> tuple[PaymentEvent, Any]:
+        raise MalformedNotification("The dummy provider keeps no events.")
+
+    def check_page_key(self, *, page: str, reference: str, key: str) -> bool:
+        # As bytes: compare_digest refuses a str with non-ASCII characters.
+        expected = self.page_key(page, reference).encode()
+        return hmac.compare_digest(key.encode(errors="replace"), expected)
+
     # --- card setups ----------------------------------------------------------------
 
     async def create_setup(
@@ -311,7 +345,7 @@ class DummyPaymentProvider:
         """The setup or charge challenge a page shows; SetupNotFound for a wrong key."""
         prefix = SETUP_PREFIX if page == DUMMY_SETUP_PAGE else ACTION_PREFIX
         challenge = await self._store.load(prefix + reference)
-        if challenge is None or not hmac.compare_digest(key, self.page_key(page, reference)):
+        if challenge is None or not self.check_page_key(page=page, reference=reference, key=key):
             raise SetupNotFound("No such challenge.")
         return challenge
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,16 @@ from domain.payments import (
     AUTHENTICATION_REQUIRED,
     CardSetup,
     ChargeAction,
+    CheckoutRequest,
+    CheckoutSession,
     requires_authentication,
+)
+from domain.subscriptions import (
+    CancelAnswer,
+    SubscriptionNews,
+    SubscriptionNotice,
+    SubscriptionStatus,
+    status_of,
 )
 from integrations.payloads import strict_json
 from integrations.payments.base import (
@@ -31,6 +41,7 @@ from integrations.payments.base import (
     ChargePending,
     ChargeRequiresAction,
     ChargeResult,
+    CheckoutRefused,
     Customer,
     InvalidPaymentMethod,
     PaymentEvent,
@@ -209,6 +220,64 @@ class StripePaymentProvider:
             )
         return refund.id
 
+    async def open_checkout(self, *, checkout: CheckoutRequest) -> CheckoutSession:
+        """A Checkout Session in subscription mode for the academy's price,
+        once per intent (its idempotency key): a retried activity gets the
+        same session. The intent rides on the session and on the
+        subscription it opens, so every later event names it."""
+        async with _checkout_errors():
+            customer = await self._customer(checkout.customer)
+            marked = {"checkout_intent_id": checkout.intent_id}
+            session = await self._client.v1.checkout.sessions.create_async(
+                params={
+                    "mode": "subscription",
+                    "customer": customer,
+                    "line_items": [{"price": checkout.price_id, "quantity": 1}],
+                    "client_reference_id": checkout.intent_id,
+                    "metadata": marked,
+                    "subscription_data": {"metadata": marked},
+                    "success_url": checkout.success_url,
+                    "cancel_url": checkout.cancel_url,
+                    "expires_at": int(checkout.expires_at.timestamp()),
+                },
+                options={"idempotency_key": f"checkout-session:{checkout.intent_id}"},
+            )
+        if not session.url:
+            raise CheckoutRefused(f"Stripe gave checkout session {session.id} no URL.")
+        return CheckoutSession(reference=session.id, url=session.url, customer_reference=customer)
+
+    async def cancel_subscription(self, *, reference: str) -> CancelAnswer:
+        async with _provider_errors():
+            answer = await self._client.v1.subscriptions.update_async(
+                reference, params={"cancel_at_period_end": True}
+            )
+        facts = _subscription_facts(answer.to_dict(for_json=True))
+        return CancelAnswer(
+            status=facts["status"],
+            cancel_at=facts["cancel_at"],
+            current_period_end=facts["current_period_end"],
+        )
+
+    async def recent_events(self, *, since: datetime) -> list[str]:
+        """Stripe lists events newest first; the backfill applies them oldest first."""
+        params: dict[str, Any] = {
+            "created": {"gte": int(since.timestamp())},
+            "types": list(SUBSCRIPTION_LIFE),
+            "limit": 100,
+        }
+        found: list[str] = []
+        async with _provider_errors():
+            page = await self._client.v1.events.list_async(params=params)
+            async for item in page.auto_paging_iter():
+                found.append(item.id)
+        return found[::-1]
+
+    async def event(self, *, event_id: str) -> tuple[PaymentEvent, Any]:
+        async with _provider_errors():
+            found = await self._client.v1.events.retrieve_async(event_id)
+        payload = found.to_dict(for_json=True)
+        return _readable(payload), payload
+
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """The event Stripe signed with the endpoint's secret. A forged,
         altered or stale (over 5 minutes: a replay) event is refused."""
@@ -230,6 +299,16 @@ CHECKOUT_EVENTS = {
     "invoice.paid": PaymentEventKind.INVOICE_PAID,
 }
 SETUP_EVENT = "setup_intent.succeeded"
+INVOICE_FAILED = "invoice.payment_failed"
+SUBSCRIPTION_EVENTS = frozenset(
+    {
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+    }
+)
+# What an academy subscription lives from; the backfill lists these.
+SUBSCRIPTION_LIFE = (*CHECKOUT_EVENTS, INVOICE_FAILED, *sorted(SUBSCRIPTION_EVENTS))
 
 
 def _parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
@@ -242,7 +321,15 @@ def _parse_webhook(*, body: bytes, signature: str, secret: str) -> PaymentEvent:
     # Plain JSON from here (StripeObjects are not dicts), read as strictly as
     # it is stored: signed is not the same as well formed.
     try:
-        return _event_of(strict_json(body))
+        payload = strict_json(body)
+    except ValueError:
+        raise MalformedNotification("The body is not a Stripe event Guichet can read.") from None
+    return _readable(payload)
+
+
+def _readable(payload: Any) -> PaymentEvent:
+    try:
+        return _event_of(payload)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         raise MalformedNotification("The body is not a Stripe event Guichet can read.") from None
 
@@ -283,6 +370,7 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
             setup_reference=thing["id"],
             order_id=(thing.get("metadata") or {}).get("order_id"),
         )
+    news = _subscription_news(payload, thing)
     if event.type in CHECKOUT_EVENTS:
         return PaymentEvent(
             event_id=event.id,
@@ -291,9 +379,98 @@ def _event_of(payload: dict[str, Any]) -> PaymentEvent:
             checkout_intent_id=_checkout_intent_id(thing),
             checkout_session_id=thing["id"] if thing.get("object") == "checkout.session" else None,
             customer_id=thing.get("customer"),
+            subscription=news,
             **_cashed(thing),
         )
+    if news is not None:
+        return PaymentEvent(
+            event_id=event.id,
+            type=event.type,
+            kind=PaymentEventKind.SUBSCRIPTION,
+            checkout_intent_id=news.checkout_intent_id,
+            subscription=news,
+        )
     return PaymentEvent(event_id=event.id, type=event.type)
+
+
+def _moment(value: Any) -> datetime | None:
+    """Stripe's times are Unix seconds."""
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
+
+
+def _subscription_news(payload: dict[str, Any], thing: dict[str, Any]) -> SubscriptionNews | None:
+    """What an invoice, a subscription or the checkout that opened it says of
+    an academy subscription; None when it is about none."""
+    kind = thing.get("object")
+    if kind == "subscription" and payload["type"] in SUBSCRIPTION_EVENTS:
+        facts = _subscription_facts(thing)
+    elif kind == "invoice" and payload["type"] in ("invoice.paid", INVOICE_FAILED):
+        facts = _invoice_facts(payload["type"], thing)
+    elif kind == "checkout.session" and thing.get("mode") == "subscription":
+        facts = _session_facts(thing)
+    else:
+        return None
+    if not facts.get("subscription_id"):
+        return None
+    created = _moment(payload.get("created"))
+    if created is None:
+        raise ValueError("event created")
+    return SubscriptionNews(
+        event_id=payload["id"],
+        type=payload["type"],
+        created=created,
+        checkout_intent_id=_checkout_intent_id(thing),
+        customer_id=thing.get("customer"),
+        **facts,
+    )
+
+
+def _subscription_facts(thing: dict[str, Any]) -> dict[str, Any]:
+    items = (thing.get("items") or {}).get("data") or [{}]
+    # Stripe moved the period to the items (API 2025-03); older ones have it here.
+    period_end = thing.get("current_period_end") or items[0].get("current_period_end")
+    cancel_at = thing.get("cancel_at")
+    if cancel_at is None and thing.get("cancel_at_period_end"):
+        cancel_at = period_end
+    return {
+        "subscription_id": thing["id"],
+        "status": status_of(thing.get("status")),
+        "current_period_end": _moment(period_end),
+        "states_cancellation": True,
+        "cancel_at": _moment(cancel_at),
+        "canceled_at": _moment(thing.get("canceled_at") or thing.get("ended_at")),
+    }
+
+
+def _invoice_facts(event_type: str, thing: dict[str, Any]) -> dict[str, Any]:
+    details = (thing.get("parent") or {}).get("subscription_details") or {}
+    subscription = details.get("subscription") or thing.get("subscription")
+    if isinstance(subscription, dict):
+        subscription = subscription.get("id")
+    lines = (thing.get("lines") or {}).get("data") or [{}]
+    paid = event_type == "invoice.paid"
+    return {
+        "subscription_id": subscription,
+        "status": SubscriptionStatus.ACTIVE if paid else SubscriptionStatus.PAST_DUE,
+        # The service period the invoice bills (an invoice's own period_end is
+        # the previous one's, for subscriptions billed in advance).
+        "current_period_end": _moment((lines[0].get("period") or {}).get("end")) if paid else None,
+        "invoice_id": thing["id"],
+        "billing_reason": thing.get("billing_reason"),
+        "notice": None if paid else SubscriptionNotice.PAYMENT_FAILED,
+        **(_cashed(thing) if paid else {}),
+    }
+
+
+def _session_facts(thing: dict[str, Any]) -> dict[str, Any]:
+    subscription = thing.get("subscription")
+    if isinstance(subscription, dict):
+        subscription = subscription.get("id")
+    paid = thing.get("payment_status") in ("paid", "no_payment_required")
+    return {
+        "subscription_id": subscription,
+        "status": SubscriptionStatus.ACTIVE if paid else None,
+    }
 
 
 def _cashed(thing: dict[str, Any]) -> dict[str, Any]:
@@ -360,6 +537,17 @@ async def _card_refusals() -> AsyncIterator[None]:
         raise InvalidPaymentMethod(
             f"The card was refused: {error.user_message or 'invalid payment method'}."
         ) from None
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        raise ProviderUnavailable(type(error).__name__) from None
+
+
+@contextlib.asynccontextmanager
+async def _checkout_errors() -> AsyncIterator[None]:
+    """A request Stripe refuses (the price is gone) will be refused again."""
+    try:
+        yield
+    except stripe.InvalidRequestError as error:
+        raise CheckoutRefused(error.user_message or str(error)) from None
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
         raise ProviderUnavailable(type(error).__name__) from None
 

@@ -20,14 +20,16 @@ from temporalio.client import WorkflowExecutionStatus
 
 from api.app import create_app
 from domain.academies import SCHEDULE_ID, IntentPaid, SyncInput, SyncResult
-from models.academies import AcademySubscription, CheckoutIntent
+from models.academies import CheckoutIntent
 from models.accounting import LedgerEntry
+from models.subscriptions import AcademySubscription
 from settings import AcademyPriceSource, PaymentBackend
 from tests.api.test_payments_stripe import _post, _signed
 from tests.conftest import build_test_worker, token_for
 from tests.fakes import serve
 from tests.fakes.catalog_service import FakeCatalogService, academy
-from tests.fakes.stripe_prices import FakeStripePrices, price
+from tests.fakes.stripe_billing import FakeStripeBilling
+from tests.fakes.stripe_prices import price
 from tests.workflows.histories import save_history
 from worker import ensure_catalog_schedule
 from workflows.academy import CatalogSyncWorkflow
@@ -52,8 +54,8 @@ async def catalogue() -> AsyncIterator[FakeCatalogService]:
 
 
 @pytest.fixture
-async def stripe_prices() -> AsyncIterator[FakeStripePrices]:
-    fake = FakeStripePrices(
+async def stripe_prices() -> AsyncIterator[FakeStripeBilling]:
+    fake = FakeStripeBilling(
         prices=[
             price(1, "academy_1_monthly"),
             price(2, "academy_2_monthly", amount=1900),
@@ -76,8 +78,8 @@ OVERRIDES = {
 }
 
 
-@pytest.fixture
-def settings(settings, temporal_env, catalogue, stripe_prices):
+def academy_settings(settings, temporal_env, catalogue, stripe_prices):
+    """Stripe for prices and payments (the fakes), the fake catalogue, Temporal."""
     return settings.model_copy(
         update={
             "temporal_address": temporal_env.client.service_client.config.target_host,
@@ -94,6 +96,11 @@ def settings(settings, temporal_env, catalogue, stripe_prices):
             "academy_rate_limit": "1000/minute",
         }
     )
+
+
+@pytest.fixture
+def settings(settings, temporal_env, catalogue, stripe_prices):
+    return academy_settings(settings, temporal_env, catalogue, stripe_prices)
 
 
 @pytest.fixture
@@ -441,7 +448,7 @@ async def test_a_paid_checkout_is_fulfilled(
             assert answers == [{"status": "accepted"}, {"status": "duplicate"}]
             handle = temporal_client.get_workflow_handle(f"checkout-intent:{intent['id']}")
             assert await asyncio.wait_for(handle.result(), 30) == "fulfilled"
-            save_history("checkout_intent_fulfilled", await handle.fetch_history())
+            save_history("checkout_intent_paid_page_made", await handle.fetch_history())
             done = (await buyer.get(f"/api/v1/checkout-intents/{intent['id']}")).json()
     assert done["state"] == "fulfilled"
     assert (done["stripe_checkout_session_id"], done["stripe_customer_id"]) == (
@@ -474,7 +481,7 @@ async def test_an_unpaid_intent_expires(
         intent = (await client.post("/api/v1/checkout-intents", json={"academy": "prod_2"})).json()
         handle = temporal_client.get_workflow_handle(f"checkout-intent:{intent['id']}")
         assert await handle.result() == "expired"
-        save_history("checkout_intent_expired", await handle.fetch_history())
+        save_history("checkout_intent_page_made_expired", await handle.fetch_history())
         renewed = await client.post("/api/v1/checkout-intents", json={"academy": "prod_2"})
     assert renewed.status_code == 201 and renewed.json()["id"] != intent["id"]
 

@@ -207,6 +207,33 @@ def test_demo_academies_are_served_and_scheduled(stack: DevStack) -> None:
     assert "CatalogSyncWorkflow" in schedule.stdout
 
 
+def test_a_learner_subscribes_to_an_academy_on_the_dummy_checkout_page(stack: DevStack) -> None:
+    """From an academy to an active subscription, as the README tells it."""
+    headers = {"Authorization": f"Bearer {stack.token('Learner')}"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(f"{stack.api}/api/v1/academy-products").json().get("count", 0) >= 3:
+            break
+        time.sleep(0.5)
+    intent = httpx.post(
+        f"{stack.api}/api/v1/checkout-intents",
+        json={"academy": "data-academy"},
+        headers=headers,
+        timeout=30,
+    )
+    assert intent.status_code == 201, intent.text
+    url = intent.json()["checkout_url"]
+    assert url.startswith(f"{stack.api}/api/v1/dummy-payments/checkout/")
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200 and 'value="pay"' in page.text
+    key = url.split("key=", 1)[1]
+    paid = httpx.post(url.split("?")[0], data={"key": key, "action": "pay"}, timeout=30)
+    assert "Paid: your subscription is active." in paid.text, paid.text
+    mine = httpx.get(f"{stack.api}/api/v1/subscriptions", headers=headers, timeout=10).json()
+    (subscription,) = mine["results"]
+    assert subscription["status"] == "active" and subscription["academy"]["name"] == "Data Academy"
+
+
 def test_ctrl_c_stops_every_process(stack: DevStack) -> None:
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(60) == 0
