@@ -168,7 +168,7 @@ REGISTRY: list[DomainRegistration] = [
         "promo_codes",
         workflows=(PromoCampaignWorkflow,),
         activities=lambda deps: defined_activities(
-            PromoCodeActivities(sessionmaker=deps.sessionmaker)
+            PromoCodeActivities(sessionmaker=deps.sessionmaker, mailer=mailer(deps.settings))
         ),
     ),
 ]

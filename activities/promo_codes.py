@@ -10,7 +10,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
-from domain.promo_codes import CampaignInput, CampaignStatus, GenerationProgress
+from domain.emails import EmailContext, EmailKind
+from domain.promo_codes import (
+    CampaignChange,
+    CampaignInput,
+    CampaignStatus,
+    GenerationProgress,
+    MoreCodes,
+)
+from integrations.mail import Mailer, MailRefused, MailUnavailable, render
 from models import promo_codes
 
 
@@ -22,8 +30,11 @@ class CampaignMove(BaseModel):
 
 
 class PromoCodeActivities:
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, *, sessionmaker: async_sessionmaker[AsyncSession], mailer: Mailer | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._mailer = mailer
 
     @activity.defn(name="promo_codes.create_campaign")
     @raises_domain_errors
@@ -65,3 +76,46 @@ class PromoCodeActivities:
                 expected=move.expected,
                 reason=move.reason,
             )
+
+    @activity.defn(name="promo_codes.change")
+    @raises_domain_errors
+    async def change(self, change: CampaignChange) -> None:
+        async with self._sessionmaker.begin() as session:
+            await promo_codes.change_campaign(session=session, change=change)
+
+    @activity.defn(name="promo_codes.raise_count")
+    @raises_domain_errors
+    async def raise_count(self, more: MoreCodes) -> None:
+        async with self._sessionmaker.begin() as session:
+            await promo_codes.raise_count(session=session, more=more)
+
+    @activity.defn(name="promo_codes.notify_expiring")
+    async def notify_expiring(self, campaign_id: uuid.UUID) -> bool:
+        """campaign_expiring to the campaign's creator, once per end date; True
+        if this call sent it. A refusal for good is logged, not retried."""
+        try:
+            async with self._sessionmaker.begin() as session:
+                return await self._notify_expiring(session, campaign_id)
+        except MailRefused as refusal:
+            activity.logger.warning("campaign_expiring refused: %s", refusal)
+            return False
+        except MailUnavailable as outage:
+            raise ApplicationError(str(outage), type="mail_unavailable") from None
+
+    async def _notify_expiring(self, session: AsyncSession, campaign_id: uuid.UUID) -> bool:
+        notice = await promo_codes.expiry_notice(session=session, campaign_id=campaign_id)
+        if notice is None or self._mailer is None:
+            return False
+        context = EmailContext(
+            learner_name=notice.creator_name,
+            product_title=notice.campaign.name,
+            ends_at=notice.campaign.valid_until,
+            used_count=notice.used,
+            unused_count=notice.campaign.generated_count - notice.used,
+        )
+        mail = render(
+            kind=EmailKind.CAMPAIGN_EXPIRING, language=None, context=context, to=notice.email
+        )
+        # Sent inside the transaction that notes it: a failure sends again on retry.
+        await self._mailer.send(mail)
+        return True

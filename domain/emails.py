@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -33,6 +33,8 @@ class EmailKind(StrEnum):
     CARD_EXPIRING = "card_expiring"
     # About an academy subscription, not an order.
     SUBSCRIPTION_PAYMENT_FAILED = "subscription_payment_failed"
+    # To a promo campaign's creator (product_title: the campaign's name).
+    CAMPAIGN_EXPIRING = "campaign_expiring"
 
 
 LANGUAGES = ("fr", "en")
@@ -147,6 +149,15 @@ class EmailContext(BaseModel):
     pay_url: str | None = None
     # Where the learner sees their academy subscriptions.
     subscriptions_url: str | None = None
+    # A promo campaign's end and its codes used and not (campaign_expiring).
+    ends_at: datetime | None = None
+    used_count: int | None = None
+    unused_count: int | None = None
+
+    @property
+    def ends_on(self) -> date | None:
+        """The French day a campaign ends."""
+        return paris_day(self.ends_at) if self.ends_at else None
 
     @property
     def next_retry_on(self) -> date | None:
@@ -174,4 +185,7 @@ def sample_context() -> EmailContext:
         order_url="https://learn.example.org/orders/42",
         pay_url="https://learn.example.org/orders/42/installments/2/pay",
         subscriptions_url="https://learn.example.org/subscriptions",
+        ends_at=datetime(2027, 6, 30, 21, 59, tzinfo=UTC),
+        used_count=412,
+        unused_count=88,
     )

@@ -4,7 +4,7 @@ activation answers. The code format itself is domain/codes.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -21,8 +21,14 @@ InvalidCampaignName = error_class(Unprocessable, "invalid_campaign_name")
 InvalidCampaignProduct = error_class(Unprocessable, "invalid_campaign_product")
 InvalidValidUntil = error_class(Unprocessable, "invalid_valid_until")
 TooManyCodes = error_class(Unprocessable, "too_many_codes")
+# Its workflow is over (expired, failed): nothing about it changes any more.
+CampaignOver = error_class(Conflict, "campaign_over")
+# Codes are added to a ready campaign only (not while it generates).
+CampaignNotReady = error_class(Conflict, "campaign_not_ready")
 
 WORKFLOW_PREFIX = "promo-campaign:"
+# The campaign's creator hears of its end this long before (campaign_expiring).
+EXPIRY_NOTICE = timedelta(days=7)
 # Codes written per transaction: progress is visible, a retry redoes at most this.
 GENERATION_BATCH = 50_000
 
@@ -66,11 +72,48 @@ class NewCampaign(BaseModel):
 
 class CampaignInput(BaseModel):
     campaign_id: uuid.UUID
-    valid_until: datetime
+    # None: the campaign never expires.
+    valid_until: datetime | None
     batch_size: int = GENERATION_BATCH
     # The campaign the workflow writes first; None in runs started when the
     # API wrote it.
     new: NewCampaign | None = None
+
+
+class CampaignChange(BaseModel):
+    """What an operator changes on a live campaign; None leaves it as it is."""
+
+    campaign_id: uuid.UUID
+    valid_until: datetime | None = None
+    # True: no end date any more (valid_until is then ignored).
+    never_expires: bool = False
+    is_active: bool | None = None
+
+    @property
+    def moves_validity(self) -> bool:
+        return self.never_expires or self.valid_until is not None
+
+    def new_valid_until(self, current: datetime | None) -> datetime | None:
+        if self.never_expires:
+            return None
+        return self.valid_until or current
+
+
+class AddCodes(BaseModel):
+    """An operator's request: `count` codes more (at most `max_codes` in all)."""
+
+    count: int
+    max_codes: int
+
+
+class MoreCodes(BaseModel):
+    """A ready campaign's count raised: the generation draws the difference."""
+
+    campaign_id: uuid.UUID
+    # The count it reaches (the workflow adds the request's count to what it
+    # knows): a retried activity raises it once.
+    target: int
+    max_codes: int
 
 
 class GenerationProgress(BaseModel):
@@ -94,10 +137,20 @@ def check_request(
     count: int,
     code_length: int,
     max_codes: int,
-    valid_until: datetime,
+    valid_until: datetime | None,
     now: datetime,
 ) -> str:
     """Refuse up front what could not be generated; the codes' prefix otherwise."""
+    check_count(count=count, code_length=code_length, max_codes=max_codes)
+    check_valid_until(valid_until, now=now)
+    try:
+        return codes.prefix(client_code=client_code, campaign_name=name)
+    except codes.InvalidCodePart as error:
+        raise InvalidCampaignName(f"{error}.") from None
+
+
+def check_count(*, count: int, code_length: int, max_codes: int) -> None:
+    """A campaign's (new) count of codes: within the setting, and room to draw them."""
     if count > max_codes:
         raise TooManyCodes(
             f"A campaign has at most {max_codes} codes.", details={"max_codes": max_codes}
@@ -108,9 +161,13 @@ def check_request(
             f"room to spare; use longer codes.",
             details={"max_count": codes.space_size(code_length) // codes.ROOM},
         )
-    if valid_until <= now:
+
+
+def check_valid_until(valid_until: datetime | None, *, now: datetime) -> None:
+    if valid_until is not None and valid_until <= now:
         raise InvalidValidUntil("valid_until must be in the future.")
-    try:
-        return codes.prefix(client_code=client_code, campaign_name=name)
-    except codes.InvalidCodePart as error:
-        raise InvalidCampaignName(f"{error}.") from None
+
+
+def expiry_notice_at(valid_until: datetime | None) -> datetime | None:
+    """When the creator hears the campaign ends; None when it never does."""
+    return valid_until - EXPIRY_NOTICE if valid_until is not None else None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -196,8 +197,11 @@ _TAKE = (
         _codes.c.revoked_at.is_(None),
         _codes.c.campaign_id.in_(
             select(_campaigns.c.id).where(
-                _campaigns.c.valid_until > bindparam("now"),
+                or_(
+                    _campaigns.c.valid_until.is_(None), _campaigns.c.valid_until > bindparam("now")
+                ),
                 _campaigns.c.status.in_(ACTIVATABLE),
+                _campaigns.c.is_active.is_(True),
             )
         ),
         exists(_MEMBERS_OPEN_CART),

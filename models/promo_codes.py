@@ -11,12 +11,14 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +40,7 @@ from domain import codes
 from domain.exports import safe_cell
 from domain.promo_codes import (
     ActivationRefusal,
+    CampaignChange,
     CampaignInput,
     CampaignNameTaken,
     CampaignNotFound,
@@ -44,6 +48,8 @@ from domain.promo_codes import (
     CodeNotFound,
     CodeUsed,
     GenerationProgress,
+    MoreCodes,
+    check_count,
 )
 from models.base import Base, TimestampMixin, UTCDateTime, new_id, utcnow
 from models.users import User
@@ -73,7 +79,12 @@ class Campaign(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     client_code: Mapped[str] = mapped_column(String(16))
     code_prefix: Mapped[str] = mapped_column(String(40))
-    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    # None: the campaign never expires.
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # False: disabled by an operator, its codes answer Invalid code.
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The end date the creator was told of (campaign_expiring), once per date.
+    expiry_notice_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     codes_count: Mapped[int] = mapped_column(Integer)
     code_length: Mapped[int] = mapped_column(Integer)
@@ -216,6 +227,68 @@ async def fill_batch(
     campaign.generated_count += added
     await session.flush()
     return GenerationProgress(generated=campaign.generated_count, target=campaign.codes_count)
+
+
+async def change_campaign(*, session: AsyncSession, change: CampaignChange) -> Campaign:
+    """An operator's change of a live campaign, written once (asking twice
+    writes the same)."""
+    campaign = await _locked(session, change.campaign_id)
+    campaign.valid_until = change.new_valid_until(campaign.valid_until)
+    if change.is_active is not None:
+        campaign.is_active = change.is_active
+    campaign.updated_at = utcnow()
+    await session.flush()
+    return campaign
+
+
+async def raise_count(*, session: AsyncSession, more: MoreCodes) -> Campaign:
+    """The count raised to `more.target` for the generation to draw the
+    difference; a retried activity finds it raised already."""
+    campaign = await _locked(session, more.campaign_id)
+    if campaign.codes_count >= more.target:
+        return campaign
+    check_count(count=more.target, code_length=campaign.code_length, max_codes=more.max_codes)
+    campaign.codes_count = more.target
+    campaign.status = CampaignStatus.GENERATING.value
+    campaign.updated_at = utcnow()
+    await session.flush()
+    return campaign
+
+
+async def _locked(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await session.scalar(
+        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+    )
+    if campaign is None:
+        raise CampaignNotFound(f"No campaign {campaign_id}.")
+    return campaign
+
+
+@dataclass(frozen=True)
+class ExpiryNotice:
+    campaign: Campaign
+    email: str
+    creator_name: str
+    used: int
+
+
+async def expiry_notice(*, session: AsyncSession, campaign_id: uuid.UUID) -> ExpiryNotice | None:
+    """What the creator is told of the campaign's end, noted as told in
+    this transaction; None when told already for this date (or it has none)."""
+    campaign = await _locked(session, campaign_id)
+    if campaign.valid_until is None or campaign.expiry_notice_for == campaign.valid_until:
+        return None
+    creator = await session.get(User, campaign.created_by)
+    campaign.expiry_notice_for = campaign.valid_until
+    if creator is None or not creator.email:
+        return None
+    used = (await used_counts(session=session, ids=[campaign_id])).get(campaign_id, 0)
+    return ExpiryNotice(
+        campaign=campaign,
+        email=creator.email,
+        creator_name=creator.name or creator.email,
+        used=used,
+    )
 
 
 class CodeSpaceExhausted(Exception):
@@ -424,13 +497,14 @@ async def why_not(*, connection: AsyncConnection, code: str, now: datetime) -> A
     """Why a code could not be taken: unknown or used, or its campaign is over."""
     found = (
         await connection.execute(
-            select(PromoCode.used_by, Campaign.valid_until, Campaign.status)
+            select(PromoCode.used_by, Campaign.valid_until, Campaign.status, Campaign.is_active)
             .join(Campaign, Campaign.id == PromoCode.campaign_id)
             .where(PromoCode.code == code)
         )
     ).first()
-    if found is None or found.used_by is not None:
+    if found is None or found.used_by is not None or not found.is_active:
         return ActivationRefusal.INVALID
-    if found.valid_until <= now or found.status == CampaignStatus.EXPIRED:
+    ended = found.valid_until is not None and found.valid_until <= now
+    if ended or found.status == CampaignStatus.EXPIRED:
         return ActivationRefusal.EXPIRED
     return ActivationRefusal.INVALID

@@ -18,11 +18,16 @@ from temporalio.common import WorkflowIDConflictPolicy
 from domain import codes as code_text
 from domain.catalog import ProductType
 from domain.promo_codes import (
+    AddCodes,
+    CampaignChange,
     CampaignInput,
     CampaignNameTaken,
+    CampaignOver,
+    CampaignStatus,
     InvalidCampaignProduct,
     NewCampaign,
     check_request,
+    check_valid_until,
     workflow_id,
 )
 from models import promo_codes
@@ -44,7 +49,7 @@ async def start_campaign(
     client_code: str | None,
     count: int,
     code_length: int,
-    valid_until: datetime,
+    valid_until: datetime | None,
     product_id: uuid.UUID,
     max_codes_per_member: int | None = None,
 ) -> Campaign:
@@ -91,6 +96,70 @@ async def start_campaign(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
     return await promo_codes.get_campaign(session=session, id=params.campaign_id)
+
+
+# --- a campaign's life after launch: through its workflow --------------------------
+
+
+async def change_campaign(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    campaign_id: uuid.UUID,
+    change: CampaignChange,
+) -> Campaign:
+    """Move or remove its end date (the workflow's timer follows) and
+    disable or enable it. 409 `campaign_over` once expired or failed."""
+    await _live_campaign(session, campaign_id)
+    if change.valid_until is not None and not change.never_expires:
+        check_valid_until(change.valid_until, now=utcnow())
+    await workflows.update(
+        temporal=temporal,
+        run=PromoCampaignWorkflow.run,
+        workflow_id=workflow_id(campaign_id),
+        update=PromoCampaignWorkflow.change,
+        argument=change.model_copy(update={"campaign_id": campaign_id}),
+        within=settings.workflow_call_timeout,
+    )
+    return await _fresh(session, campaign_id)
+
+
+async def add_codes(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    campaign_id: uuid.UUID,
+    count: int,
+) -> Campaign:
+    """`count` codes more, drawn by the campaign's workflow as the first
+    ones were (the campaign is `generating` meanwhile, its codes usable).
+    409 `campaign_not_ready` while it generates, `campaign_over` after it."""
+    await _live_campaign(session, campaign_id)
+    await workflows.update(
+        temporal=temporal,
+        run=PromoCampaignWorkflow.run,
+        workflow_id=workflow_id(campaign_id),
+        update=PromoCampaignWorkflow.add_codes,
+        argument=AddCodes(count=count, max_codes=settings.promo_max_codes),
+        within=settings.workflow_call_timeout,
+    )
+    return await _fresh(session, campaign_id)
+
+
+async def _live_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    found = await promo_codes.get_campaign(session=session, id=campaign_id)
+    if found.status in (CampaignStatus.EXPIRED.value, CampaignStatus.FAILED.value):
+        raise CampaignOver(f"The campaign is {found.status}: it no longer changes.")
+    return found
+
+
+async def _fresh(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    """As its workflow's activity just wrote it."""
+    found = await promo_codes.get_campaign(session=session, id=campaign_id)
+    await session.refresh(found)
+    return found
 
 
 # --- reads: the JSON API, the back office and the CSV export alike ------------------

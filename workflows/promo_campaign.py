@@ -1,21 +1,36 @@
 """PromoCampaignWorkflow (`promo-campaign:<id>`): generate the campaign's codes
-(status generating → ready, or failed with the reason), then expire it at
-`valid_until` with a durable timer."""
+(status generating → ready, or failed with the reason), then live until
+`valid_until` (durable timers): an operator moves or removes the date, or
+disables the campaign, through the `change` update (the timer follows);
+`add_codes` draws more through the same generation; the creator hears of the
+end EXPIRY_NOTICE before it (campaign_expiring). A campaign without an end
+date lives until an operator gives it one."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+import uuid
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import search
 from workflows.process_owned import WritesItsRow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.emails import EMAIL_RETRY
     from activities.promo_codes import CampaignMove, PromoCodeActivities
-    from domain.promo_codes import CampaignInput, CampaignStatus
+    from domain.promo_codes import (
+        AddCodes,
+        CampaignChange,
+        CampaignInput,
+        CampaignNotReady,
+        CampaignStatus,
+        MoreCodes,
+        expiry_notice_at,
+    )
 
 GENERATION_OPTIONS = {
     # A million codes take about a minute; the heartbeat finds a dead worker sooner.
@@ -29,6 +44,10 @@ GENERATION_OPTIONS = {
 }
 # Runs started before the workflow wrote its own row replay without it.
 PATCH_WRITES_ITS_ROW = "campaign-writes-its-row"
+# Runs started before a campaign could change after launch sleep to their
+# first valid_until and refuse changes.
+PATCH_LIFE_AFTER_LAUNCH = "campaign-life-after-launch"
+MAIL_OPTIONS = {"start_to_close_timeout": timedelta(seconds=60), "retry_policy": EMAIL_RETRY}
 MOVE_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -37,9 +56,23 @@ MOVE_OPTIONS = {
 
 @workflow.defn(name="PromoCampaignWorkflow")
 class PromoCampaignWorkflow(WritesItsRow):
+    def __init__(self) -> None:
+        super().__init__()
+        self._valid_until: datetime | None = None
+        # Counts each change, so a wait wakes up on any of them.
+        self._changes = 0
+        # The count the campaign is generated up to, once ready (None before).
+        self._codes_count: int | None = None
+        # The count asked by add_codes and not drawn yet.
+        self._target: int | None = None
+        self._live = False
+        self._campaign_id: uuid.UUID | None = None
+
     @workflow.run
     async def run(self, params: CampaignInput) -> CampaignStatus:
         search.index_start("promo_campaign", (search.CAMPAIGN, str(params.campaign_id)))
+        self._valid_until = params.valid_until
+        self._campaign_id = params.campaign_id
         if params.new is not None and workflow.patched(PATCH_WRITES_ITS_ROW):
             # No campaign exists without the workflow that generates and expires it.
             await self._write_row(
@@ -47,18 +80,99 @@ class PromoCampaignWorkflow(WritesItsRow):
                     PromoCodeActivities.create_campaign, params, **MOVE_OPTIONS
                 )
             )
+        if not await self._generate(params, on_failure=CampaignStatus.FAILED):
+            return CampaignStatus.FAILED
+        if workflow.patched(PATCH_LIFE_AFTER_LAUNCH):
+            return await self._live_until_the_end(params)
+        assert params.valid_until is not None  # runs of before always had one
+        await workflow.sleep(max(params.valid_until - workflow.now(), timedelta(0)))
+        await self._move(params, CampaignStatus.EXPIRED, [CampaignStatus.READY])
+        return CampaignStatus.EXPIRED
+
+    async def _generate(self, params: CampaignInput, *, on_failure: CampaignStatus) -> bool:
+        """Codes drawn up to the campaign's count, then ready; False when
+        they could not be (the campaign moved to `on_failure` with the reason)."""
         try:
-            await workflow.execute_activity_method(
+            progress = await workflow.execute_activity_method(
                 PromoCodeActivities.generate, params, **GENERATION_OPTIONS
             )
         except ActivityError as error:
             reason = str(error.cause or error)
-            await self._move(params, CampaignStatus.FAILED, [CampaignStatus.GENERATING], reason)
-            return CampaignStatus.FAILED
+            await self._move(params, on_failure, [CampaignStatus.GENERATING], reason)
+            return False
+        self._codes_count = progress.target
         await self._move(params, CampaignStatus.READY, [CampaignStatus.GENERATING])
-        await workflow.sleep(max(params.valid_until - workflow.now(), timedelta(0)))
-        await self._move(params, CampaignStatus.EXPIRED, [CampaignStatus.READY])
-        return CampaignStatus.EXPIRED
+        return True
+
+    async def _live_until_the_end(self, params: CampaignInput) -> CampaignStatus:
+        """Ready until valid_until, which `change` may move; more codes drawn
+        when asked; the creator told before the end, once per end date."""
+        self._live = True
+        noticed_for: datetime | None = None
+        while True:
+            if self._target is not None:
+                # Codes added to a ready campaign that cannot be drawn leave it
+                # ready with those it has (the reason kept on it).
+                await self._generate(params, on_failure=CampaignStatus.READY)
+                self._target = None
+                continue
+            until, now = self._valid_until, workflow.now()
+            if until is not None and now >= until:
+                await self._move(params, CampaignStatus.EXPIRED, [CampaignStatus.READY])
+                return CampaignStatus.EXPIRED
+            notice = expiry_notice_at(until)
+            if notice is not None and noticed_for != until and now >= notice:
+                await self._notify_expiring(params)
+                noticed_for = until
+            wake = notice if notice is not None and noticed_for != until else until
+            await self._next_change(wake)
+
+    async def _next_change(self, wake: datetime | None) -> None:
+        """Until a change, or `wake` (None: a change only)."""
+        seen = self._changes
+        timeout = max(wake - workflow.now(), timedelta(0)) if wake is not None else None
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
+
+    async def _notify_expiring(self, params: CampaignInput) -> None:
+        # A mail never holds the campaign up: given up after its retries.
+        with contextlib.suppress(ActivityError):
+            await workflow.execute_activity_method(
+                PromoCodeActivities.notify_expiring, params.campaign_id, **MAIL_OPTIONS
+            )
+
+    @workflow.update(name="change")
+    async def change(self, change: CampaignChange) -> None:
+        """An operator's change, written, then followed by the timers."""
+        self._check_live()
+        await workflow.execute_activity_method(PromoCodeActivities.change, change, **MOVE_OPTIONS)
+        if change.moves_validity:
+            self._valid_until = change.new_valid_until(self._valid_until)
+        self._changes += 1
+
+    @workflow.update(name="add_codes")
+    async def add_codes(self, request: AddCodes) -> int:
+        """The campaign's new count, once its raise is written (the codes
+        are drawn after, by the run)."""
+        self._check_live()
+        if self._codes_count is None or self._target is not None:
+            raise _refusal(CampaignNotReady, "Codes are being drawn: add more once it is ready.")
+        target = self._codes_count + request.count
+        more = MoreCodes(
+            campaign_id=self._campaign_id,
+            target=target,
+            max_codes=request.max_codes,
+        )
+        await workflow.execute_activity_method(
+            PromoCodeActivities.raise_count, more, **MOVE_OPTIONS
+        )
+        self._target = target
+        self._changes += 1
+        return target
+
+    def _check_live(self) -> None:
+        if not self._live:
+            raise _refusal(CampaignNotReady, "The campaign is not ready (or too old) to change.")
 
     async def _move(
         self,
@@ -74,3 +188,8 @@ class PromoCampaignWorkflow(WritesItsRow):
             ),
             **MOVE_OPTIONS,
         )
+
+
+def _refusal(error: type, message: str) -> ApplicationError:
+    """A domain refusal across the update's boundary (the API's status and code)."""
+    return ApplicationError(message, {"status": error.status, "details": None}, type=error.code)

@@ -24,7 +24,13 @@ from api.pages.access import (
     staff_with,
     templates,
 )
-from api.schemas.promo_codes import CampaignIn, campaign_out, codes_csv
+from api.schemas.promo_codes import (
+    CampaignIn,
+    CampaignPatch,
+    MoreCodesIn,
+    campaign_out,
+    codes_csv,
+)
 from domain import codes
 from domain.errors import DomainError
 from domain.promo_codes import CampaignStatus
@@ -86,8 +92,7 @@ async def create(
     try:
         body = CampaignIn(
             name=name,
-            # The end of the chosen day, UTC: "valid until the 31st" includes the 31st.
-            valid_until=datetime.combine(date.fromisoformat(valid_until), time.max, UTC),
+            valid_until=_end_of(valid_until),
             count=int(count),
             product_id=uuid.UUID(product_id),
             code_length=int(code_length or codes.DEFAULT_LENGTH),
@@ -113,13 +118,19 @@ async def create(
     return see_other(f"{PREFIX}/promo-campaigns/{campaign.id}")
 
 
+def _end_of(day: str) -> datetime | None:
+    """The end of the chosen day, UTC ("valid until the 31st" includes the
+    31st); no day: the campaign never expires."""
+    return datetime.combine(date.fromisoformat(day), time.max, UTC) if day else None
+
+
 def _readable(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         )
-    return "Every field is required: a name, a validity date, a count and a product."
+    return "A name, a count and a product are required; a date reads YYYY-MM-DD."
 
 
 @router.get("/promo-campaigns/{campaign_id}")
@@ -192,6 +203,80 @@ async def revoke_or_restore(
             request, staff, campaign_id, error=error.message, status_code=error.status
         )
     done = f"{code} revoked." if action == "revoke" else f"{code} restored."
+    return see_other(f"{PREFIX}/promo-campaigns/{campaign_id}?done={quote(done)}")
+
+
+@router.post("/promo-campaigns/{campaign_id}/change", dependencies=[Depends(csrf_checked)])
+async def change(
+    request: Request,
+    staff: Manager,
+    campaign_id: uuid.UUID,
+    action: Annotated[Literal["dates", "disable", "enable"], Form()],
+    valid_until: Annotated[str, Form()] = "",
+) -> Response:
+    """The end date moved (or removed), or the campaign disabled / enabled."""
+    try:
+        patch = (
+            CampaignPatch(valid_until=_end_of(valid_until))
+            if action == "dates"
+            else CampaignPatch(is_active=action == "enable")
+        )
+    except ValueError:
+        return await _campaign_page(
+            request, staff, campaign_id, error="A date reads YYYY-MM-DD.", status_code=422
+        )
+    done = {"dates": "End date saved.", "disable": "Disabled.", "enable": "Enabled."}[action]
+    return await _through_workflow(
+        request,
+        staff,
+        campaign_id,
+        done,
+        campaign_services.change_campaign,
+        change=patch.change(),
+    )
+
+
+@router.post("/promo-campaigns/{campaign_id}/more-codes", dependencies=[Depends(csrf_checked)])
+async def more_codes(
+    request: Request,
+    staff: Manager,
+    campaign_id: uuid.UUID,
+    count: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        wanted = MoreCodesIn(count=int(count)).count
+    except (ValueError, ValidationError):
+        return await _campaign_page(
+            request,
+            staff,
+            campaign_id,
+            error="Give a number of codes (1 or more).",
+            status_code=422,
+        )
+    done = f"{wanted} codes being added."
+    return await _through_workflow(
+        request, staff, campaign_id, done, campaign_services.add_codes, count=wanted
+    )
+
+
+async def _through_workflow(
+    request: Request, staff: Claims, campaign_id: uuid.UUID, done: str, action, **arguments
+) -> Response:
+    """A campaign service that goes through its workflow; a refusal shown
+    on the page with its reason and status."""
+    try:
+        async with request.app.state.read_sessionmaker() as session:
+            await action(
+                session=session,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+                campaign_id=campaign_id,
+                **arguments,
+            )
+    except DomainError as error:
+        return await _campaign_page(
+            request, staff, campaign_id, error=error.message, status_code=error.status
+        )
     return see_other(f"{PREFIX}/promo-campaigns/{campaign_id}?done={quote(done)}")
 
 

@@ -12,7 +12,15 @@ from api.auth import Claims, Role
 from api.deps import ReadSessionDep, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
-from api.schemas.promo_codes import CampaignIn, CampaignOut, PromoCodeOut, campaign_out, codes_csv
+from api.schemas.promo_codes import (
+    CampaignIn,
+    CampaignOut,
+    CampaignPatch,
+    MoreCodesIn,
+    PromoCodeOut,
+    campaign_out,
+    codes_csv,
+)
 from services import promo_codes as campaign_services
 
 PromoManager = Annotated[Claims, Depends(require_roles(Role.PROMO_MANAGER))]
@@ -51,6 +59,57 @@ async def create_campaign(
         **body.service_arguments(),
     )
     return CampaignOut.model_validate(campaign)
+
+
+@router.patch(
+    "/{campaign_id}",
+    summary="Change a campaign's end date, or disable / enable it",
+    description="`valid_until` moves the end (its workflow's timer follows at once; null: it "
+    "never expires; 422 `invalid_valid_until` in the past); `is_active: false` makes its "
+    "codes answer Invalid code until it is enabled again. 409 `campaign_over` once expired "
+    "or failed, `campaign_not_ready` while it generates its first codes.",
+)
+async def change_campaign(
+    campaign_id: uuid.UUID,
+    body: CampaignPatch,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CampaignOut:
+    await campaign_services.change_campaign(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        campaign_id=campaign_id,
+        change=body.change(),
+    )
+    return campaign_out(await campaign_services.campaign(session=session, campaign_id=campaign_id))
+
+
+@router.post(
+    "/{campaign_id}/codes",
+    summary="Add codes to a ready campaign",
+    description="Drawn by the campaign's workflow as its first codes were: the answer is the "
+    "campaign `generating` with its new `codes_count`; `ready` again once written. 422 "
+    "`too_many_codes` / `code_space_too_small` as at creation; 409 `campaign_not_ready` "
+    "while codes are being drawn, `campaign_over` once expired or failed.",
+    status_code=202,
+)
+async def add_codes(
+    campaign_id: uuid.UUID,
+    body: MoreCodesIn,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CampaignOut:
+    await campaign_services.add_codes(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        campaign_id=campaign_id,
+        count=body.count,
+    )
+    return campaign_out(await campaign_services.campaign(session=session, campaign_id=campaign_id))
 
 
 @router.get("", summary="List campaigns, newest first, with their used codes")

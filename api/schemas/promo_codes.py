@@ -12,13 +12,15 @@ from pydantic import Field
 from api.csv import attachment
 from api.schemas.common import InputModel, OutputModel, UtcDatetime
 from domain import codes
-from domain.promo_codes import CampaignStatus
+from domain.promo_codes import CampaignChange, CampaignStatus
 from services.promo_codes import CampaignRead, export_codes
 
 
 class CampaignIn(InputModel):
     name: str = Field(min_length=1, max_length=255, examples=["Rentrée 2026"])
-    valid_until: UtcDatetime
+    valid_until: UtcDatetime | None = Field(
+        default=None, description="when its codes stop working; null: the campaign never expires"
+    )
     count: int = Field(ge=1, description="how many codes; at most GUICHET_PROMO_MAX_CODES")
     product_id: uuid.UUID = Field(description="a `membership` product: what a code gives")
     client_code: str | None = Field(
@@ -58,7 +60,8 @@ class CampaignOut(OutputModel):
     name: str
     client_code: str
     code_prefix: str
-    valid_until: datetime
+    valid_until: datetime | None = Field(description="null: it never expires")
+    is_active: bool = Field(description="false: disabled, its codes answer Invalid code")
     product_id: uuid.UUID
     codes_count: int
     code_length: int
@@ -70,6 +73,27 @@ class CampaignOut(OutputModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+
+
+class CampaignPatch(InputModel):
+    """Only what is sent changes: `valid_until` moves the end date (null: it
+    never expires); `is_active` disables or enables the campaign."""
+
+    valid_until: UtcDatetime | None = None
+    is_active: bool | None = None
+
+    def change(self) -> CampaignChange:
+        sent = self.model_fields_set
+        return CampaignChange(
+            campaign_id=uuid.UUID(int=0),  # the route's, set by the service
+            valid_until=self.valid_until,
+            never_expires="valid_until" in sent and self.valid_until is None,
+            is_active=self.is_active,
+        )
+
+
+class MoreCodesIn(InputModel):
+    count: int = Field(ge=1, description="codes to add; in all at most GUICHET_PROMO_MAX_CODES")
 
 
 class PromoCodeOut(OutputModel):

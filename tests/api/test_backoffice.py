@@ -264,8 +264,10 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
     too_many = await client.post("/backoffice/promo-campaigns", data=form | {"count": "501"})
     assert too_many.status_code == 422 and "at most 500 codes" in too_many.text
     assert 'value="Salon 2026"' in too_many.text  # the form keeps what was typed
-    no_date = await client.post("/backoffice/promo-campaigns", data=form | {"valid_until": ""})
-    assert no_date.status_code == 422 and 'role="alert"' in no_date.text
+    bad_date = await client.post(
+        "/backoffice/promo-campaigns", data=form | {"valid_until": "31/12/2099"}
+    )
+    assert bad_date.status_code == 422 and 'role="alert"' in bad_date.text
     created = await client.post("/backoffice/promo-campaigns", data=form)
     assert created.status_code == 303
     detail_path = created.headers["location"]
@@ -314,6 +316,34 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
     assert download.headers["content-type"].startswith("text/csv")
     assert download.text.count("\n") == 13 and "student-9@example.org" in download.text
     assert (await client.post("/backoffice/promo-campaigns", data=form)).status_code == 409
+
+    # Its life after launch, from the page: the end date moved then removed,
+    # disabled and enabled, more codes drawn.
+    change = f"{detail_path}/change"
+    moved = await client.post(change, data=csrf | {"action": "dates", "valid_until": "2100-06-30"})
+    assert moved.status_code == 303, moved.text
+    page = await client.get(moved.headers["location"])
+    assert "End date saved." in page.text and "2100-06-30 23:59 UTC" in page.text
+    endless = await client.post(change, data=csrf | {"action": "dates", "valid_until": ""})
+    assert "never expires" in (await client.get(endless.headers["location"])).text
+    past = await client.post(change, data=csrf | {"action": "dates", "valid_until": "2001-01-01"})
+    assert past.status_code == 422 and "in the future" in past.text
+    disabled = await client.post(change, data=csrf | {"action": "disable"})
+    page = await client.get(disabled.headers["location"])
+    assert "disabled: its codes answer Invalid code" in page.text
+    assert (await activate(finder, (await cart_of(finder))["id"], codes[7])).status_code == 400
+    await client.post(change, data=csrf | {"action": "enable"})
+    assert (await activate(finder, (await cart_of(finder))["id"], codes[7])).status_code == 200
+    more = await client.post(f"{detail_path}/more-codes", data=csrf | {"count": "3"})
+    assert more.status_code == 303, more.text
+    for _ in range(100):
+        detail = await client.get(detail_path)
+        if "Codes generated: 15 of 15" in detail.text and "chip ok" in detail.text:
+            break
+        await asyncio.sleep(0.1)
+    assert "Codes generated: 15 of 15" in detail.text
+    none = await client.post(f"{detail_path}/more-codes", data=csrf | {"count": "zero"})
+    assert none.status_code == 422 and "Give a number of codes" in none.text
 
 
 async def test_the_cash_book_page_shows_entries_and_totals(browser, factory, client_for) -> None:

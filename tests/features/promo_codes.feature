@@ -80,3 +80,67 @@ Fonctionnalité: Codes promo imprimés pour une adhésion offerte
     Alors la réponse indique "NothingToPay" et le panier est validé
     Et l'adhésion "Adhésion annuelle" de l'étudiant est active
     Et le livre de caisse du jour montre "Code promo (Rentrée 2026)" pour 9.00 € dont 0.00 € encaissé
+
+  # La vie d'une campagne après son lancement (spec 55).
+
+  @revocation
+  Scénario: Un code perdu est révoqué puis rétabli
+    Étant donné la campagne "Rentrée 2026" prête
+    Et un étudiant connecté avec son panier
+    Quand le responsable révoque le premier code de la campagne
+    Et l'étudiant active le premier code de la campagne
+    Alors la réponse est 400 "Activation Failed" avec l'erreur "Invalid code"
+    Quand le responsable rétablit le premier code de la campagne
+    Et l'étudiant active le premier code de la campagne
+    Alors la réponse est 200 "Activation Succeeded" sans erreur
+
+  @desactivation
+  Scénario: Une campagne désactivée refuse ses codes jusqu'à ce qu'elle soit réactivée
+    Étant donné la campagne "Rentrée 2026" prête
+    Et un étudiant connecté avec son panier
+    Quand le responsable désactive la campagne
+    Et l'étudiant active le premier code de la campagne
+    Alors la réponse est 400 "Activation Failed" avec l'erreur "Invalid code"
+    Quand le responsable réactive la campagne
+    Et l'étudiant active le premier code de la campagne
+    Alors la réponse est 200 "Activation Succeeded" sans erreur
+
+  @prolongation
+  Scénario: Une campagne prolongée juste avant son terme reste ouverte
+    Étant donné la campagne "Rentrée 2026" prête qui se termine dans 6 secondes
+    Et un étudiant connecté avec son panier
+    Quand le responsable repousse sa fin de 30 jours
+    Et son terme d'origine est passé
+    Alors la campagne est toujours prête
+    Quand l'étudiant active le premier code de la campagne
+    Alors la réponse est 200 "Activation Succeeded" sans erreur
+
+  @sansfin
+  Scénario: Une campagne sans date de fin n'expire jamais
+    Quand il crée la campagne "Permanente" de 3 codes sans date de fin
+    Alors la campagne est prête avec 3 codes
+    Et la campagne n'a pas de date de fin
+
+  @ajout
+  Scénario: Des codes sont ajoutés à une campagne déjà imprimée
+    Étant donné la campagne "Rentrée 2026" prête
+    Quand le responsable ajoute 5 codes à la campagne
+    Alors la campagne est prête avec 25 codes
+
+  @limite
+  Scénario: Un étudiant n'active pas plus de codes que la campagne ne le permet
+    Étant donné la campagne "Un par étudiant" prête avec 1 code par étudiant
+    Et un étudiant connecté avec son panier
+    Quand l'étudiant active le premier code de la campagne
+    Alors la réponse est 200 "Activation Succeeded" sans erreur
+    Quand l'étudiant active le deuxième code de la campagne
+    Alors la réponse est 400 "Activation Failed" avec l'erreur "Code limit reached"
+
+  @reprise
+  Scénario: Une activation renvoyée par l'application réussit à nouveau sans rien ajouter
+    Étant donné la campagne "Rentrée 2026" prête
+    Et un étudiant connecté avec son panier
+    Quand l'étudiant active le premier code de la campagne
+    Et l'étudiant active le premier code de la campagne
+    Alors la réponse est 200 "Activation Succeeded" sans erreur
+    Et son panier contient "Adhésion annuelle" au tarif "promo_code" à 0.00 € au lieu de 9.00 €

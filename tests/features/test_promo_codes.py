@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Awaitable, Iterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -54,6 +54,8 @@ class World:
         self.cart: dict = {}
         self.answer: httpx.Response | None = None
         self.code = ""
+        # When a campaign of the scenario was due to end.
+        self.ends = datetime.now(UTC)
 
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
@@ -379,3 +381,107 @@ def cash_book(world: World, label: str, amount: str, net: str) -> None:
     ).json()
     (entry,) = book["entries"]
     assert (entry["label"], entry["amount"], entry["net_amount"]) == (label, amount, net)
+
+
+# --- la vie d'une campagne après son lancement ------------------------------------------
+
+
+def _campaign_url(world: World) -> str:
+    return f"/api/v1/admin/promo-campaigns/{world.campaigns[_first_campaign(world)]['id']}"
+
+
+def _nth_code(world: World, rank: str) -> str:
+    index = {"premier": 0, "deuxième": 1}[rank]
+    return _codes(world, _first_campaign(world))[index]
+
+
+@given(parsers.parse('la campagne "{name}" prête qui se termine dans {seconds:d} secondes'))
+def ending_campaign(world: World, name: str, seconds: int) -> None:
+    world.ends = datetime.now(UTC) + timedelta(seconds=seconds)
+    world.campaigns[name] = world.run(
+        create_campaign(
+            world.manager,
+            world.product,
+            name=name,
+            count=3,
+            valid_until=world.ends.isoformat(),
+        )
+    )
+    world.run(until_status(world.manager, world.campaigns[name], "ready"))
+
+
+@given(parsers.parse('la campagne "{name}" prête avec {limit:d} code par étudiant'))
+def limited_campaign(world: World, name: str, limit: int) -> None:
+    world.campaigns[name] = world.run(
+        create_campaign(
+            world.manager, world.product, name=name, count=5, max_codes_per_member=limit
+        )
+    )
+    world.run(until_status(world.manager, world.campaigns[name], "ready"))
+
+
+@when(parsers.parse('il crée la campagne "{name}" de {count:d} codes sans date de fin'))
+def create_endless(world: World, name: str, count: int) -> None:
+    world.campaigns[name] = world.run(
+        create_campaign(world.manager, world.product, name=name, count=count, valid_until=None)
+    )
+
+
+@when(parsers.parse("le responsable {action} le {rank} code de la campagne"))
+def revoke_or_restore(world: World, action: str, rank: str) -> None:
+    verb = {"révoque": "revoke", "rétablit": "restore"}[action]
+    code = _nth_code(world, rank)
+    answer = world.run(world.manager.post(f"{_campaign_url(world)}/codes/{code}/{verb}"))
+    assert answer.status_code == 200, answer.text
+
+
+@when("le responsable désactive la campagne")
+def disable(world: World) -> None:
+    _set_active(world, False)
+
+
+@when("le responsable réactive la campagne")
+def enable(world: World) -> None:
+    _set_active(world, True)
+
+
+def _set_active(world: World, active: bool) -> None:
+    answer = world.run(world.manager.patch(_campaign_url(world), json={"is_active": active}))
+    assert answer.status_code == 200 and answer.json()["is_active"] is active, answer.text
+
+
+@when(parsers.parse("le responsable repousse sa fin de {days:d} jours"))
+def extend(world: World, days: int) -> None:
+    later = (datetime.now(UTC) + timedelta(days=days)).isoformat()
+    answer = world.run(world.manager.patch(_campaign_url(world), json={"valid_until": later}))
+    assert answer.status_code == 200, answer.text
+
+
+@when("son terme d'origine est passé")
+def original_end_passed(world: World) -> None:
+    # Nothing to poll for: the old end must come and go without effect.
+    wait = (world.ends + timedelta(seconds=3) - datetime.now(UTC)).total_seconds()
+    world.run(asyncio.sleep(max(wait, 0)))
+
+
+@when(parsers.parse("le responsable ajoute {count:d} codes à la campagne"))
+def add_codes(world: World, count: int) -> None:
+    answer = world.run(world.manager.post(f"{_campaign_url(world)}/codes", json={"count": count}))
+    assert answer.status_code == 202, answer.text
+
+
+@when(parsers.parse("l'étudiant active le {rank} code de la campagne"))
+def student_activates_nth(world: World, rank: str) -> None:
+    assert world.student is not None
+    world.answer = world.run(activate(world.student, world.cart["id"], _nth_code(world, rank)))
+
+
+@then("la campagne est toujours prête")
+def still_ready(world: World) -> None:
+    found = world.run(world.manager.get(_campaign_url(world))).json()
+    assert found["status"] == "ready"
+
+
+@then("la campagne n'a pas de date de fin")
+def no_end(world: World) -> None:
+    assert world.run(world.manager.get(_campaign_url(world))).json()["valid_until"] is None

@@ -1,0 +1,179 @@
+# ruff: noqa: F401, F811 - the promo-code fixtures, imported by name
+"""A campaign's life after launch (spec 55): its end date moved through its
+workflow (the timer follows), no end date at all, disabled and enabled, more
+codes drawn, and its creator told a week before the end."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType
+
+from api.app import create_app
+from domain.promo_codes import workflow_id
+from tests.api.test_promo_codes import (
+    INVALID,
+    SUCCESS,
+    _in,
+    activate,
+    cart_of,
+    codes_of,
+    create_campaign,
+    manager,
+    membership,
+    until_status,
+)
+from tests.conftest import SmtpInbox
+from tests.workflows.histories import save_history
+
+
+@pytest.fixture
+def settings(settings, temporal_env, smtp):
+    return settings.model_copy(
+        update={
+            "temporal_address": temporal_env.client.service_client.config.target_host,
+            "promo_activation_rate_limit_user": "1000/minute",
+            "promo_activation_rate_limit_ip": "1000/minute",
+            "promo_max_codes": 100,
+            "mail_backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp[1],
+        }
+    )
+
+
+@pytest.fixture
+async def app(settings, worker, sessionmaker):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _patch(manager: httpx.AsyncClient, campaign: dict, **body) -> httpx.Response:
+    return await manager.patch(f"/api/v1/admin/promo-campaigns/{campaign['id']}", json=body)
+
+
+async def _mails(inbox: SmtpInbox, count: int, seconds: float = 30) -> list:
+    for _ in range(int(seconds * 10)):
+        if len(inbox.messages) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return inbox.messages
+
+
+async def test_a_campaign_due_to_expire_in_seconds_is_extended(
+    manager, client_for, membership, temporal_client
+) -> None:
+    ends = datetime.now(UTC) + timedelta(seconds=6)
+    campaign = await create_campaign(manager, membership, count=3, valid_until=ends.isoformat())
+    await until_status(manager, campaign, "ready")
+    later = datetime.now(UTC) + timedelta(days=30)
+    moved = await _patch(manager, campaign, valid_until=later.isoformat())
+    assert moved.status_code == 200, moved.text
+    assert datetime.fromisoformat(moved.json()["valid_until"]) == later
+    # Past the old end, with margin (nothing to poll for: it must not happen):
+    # still ready, its codes still work.
+    await asyncio.sleep(max((ends + timedelta(seconds=3) - datetime.now(UTC)).total_seconds(), 0))
+    found = (await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}")).json()
+    assert found["status"] == "ready"
+    handle = temporal_client.get_workflow_handle(workflow_id(uuid.UUID(campaign["id"])))
+    history = await handle.fetch_history()
+    timers = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    # The first timer was the old end's; the one running now, the new end's
+    # less a week (the creator's notice).
+    assert timers[0] < timedelta(seconds=7)
+    assert timers[-1] > timedelta(days=22)
+    member = await client_for(sub="extended-1")
+    code = (await codes_of(manager, campaign))[0]["code"]
+    assert (await activate(member, (await cart_of(member))["id"], code)).json() == SUCCESS
+
+    # Shortened now: it ends at the new date.
+    soon = await _patch(manager, campaign, valid_until=_in(timedelta(seconds=3)))
+    assert soon.status_code == 200, soon.text
+    await until_status(manager, campaign, "expired", seconds=45)
+    assert await handle.result() == "expired"
+    save_history("promo_campaign_moved_then_expired", await handle.fetch_history())
+    over = await _patch(manager, campaign, valid_until=_in(timedelta(days=3)))
+    assert over.status_code == 409 and over.json()["error"]["code"] == "campaign_over"
+
+
+async def test_a_campaign_without_end_date_disabled_then_enabled(
+    manager, client_for, membership
+) -> None:
+    campaign = await create_campaign(manager, membership, count=4, valid_until=None)
+    assert campaign["valid_until"] is None
+    await until_status(manager, campaign, "ready")
+    first, second, *_ = [item["code"] for item in await codes_of(manager, campaign)]
+    member = await client_for(sub="no-end-1")
+    cart = await cart_of(member)
+
+    disabled = await _patch(manager, campaign, is_active=False)
+    assert disabled.status_code == 200 and disabled.json()["is_active"] is False
+    assert disabled.json()["valid_until"] is None  # untouched
+    assert (await activate(member, cart["id"], first)).json() == INVALID
+    enabled = await _patch(manager, campaign, is_active=True)
+    assert enabled.json()["is_active"] is True
+    assert (await activate(member, cart["id"], first)).json() == SUCCESS
+
+    dated = await _patch(manager, campaign, valid_until=_in(timedelta(days=40)))
+    assert dated.json()["valid_until"] is not None
+    endless = await _patch(manager, campaign, valid_until=None)
+    assert endless.json()["valid_until"] is None
+    assert (await activate(member, cart["id"], second)).json() == SUCCESS
+    past = await _patch(manager, campaign, valid_until=_in(timedelta(seconds=-5)))
+    assert past.status_code == 422 and past.json()["error"]["code"] == "invalid_valid_until"
+    unknown = await manager.patch(f"/api/v1/admin/promo-campaigns/{uuid.uuid4()}", json={})
+    assert unknown.status_code == 404
+    learner = await client_for(sub="no-end-2")
+    assert (await _patch(learner, campaign, is_active=False)).status_code == 403
+
+
+async def test_more_codes_are_drawn_for_a_ready_campaign(manager, client_for, membership) -> None:
+    campaign = await create_campaign(manager, membership, count=10, name="Réimpression")
+    await until_status(manager, campaign, "ready")
+    base = f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes"
+    added = await manager.post(base, json={"count": 15})
+    assert added.status_code == 202, added.text
+    assert added.json()["codes_count"] == 25
+    ready = await until_status(manager, campaign, "ready")
+    assert (ready["codes_count"], ready["generated_count"]) == (25, 25)
+    listed = await codes_of(manager, campaign)
+    assert len({item["code"] for item in listed}) == 25
+    member = await client_for(sub="reprint-1")
+    assert (await activate(member, (await cart_of(member))["id"], listed[-1]["code"])).json() == (
+        SUCCESS
+    )
+    too_many = await manager.post(base, json={"count": 80})  # 105 > GUICHET_PROMO_MAX_CODES
+    assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "too_many_codes"
+    assert (await manager.post(base, json={"count": 0})).status_code == 422
+
+
+async def test_the_creator_hears_a_week_before_the_end(
+    client_for, membership, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox = smtp[0]
+    creator = await client_for(sub="creator-1", roles=["promo_manager"], email="ops@example.org")
+    # Ends in five days: the notice is due already.
+    campaign = await create_campaign(
+        creator, membership, count=5, name="Fin proche", valid_until=_in(timedelta(days=5))
+    )
+    await until_status(creator, campaign, "ready")
+    (mail,) = await _mails(inbox, 1)
+    assert mail["To"] == "ops@example.org"
+    assert "Fin proche" in str(mail["Subject"])
+    body = mail.get_body(("plain",)).get_content()
+    assert "0 codes ont été utilisés, 5 ne l'ont pas encore été" in body
+    # A new end date a few days off: told again; far off: not yet.
+    await _patch(creator, campaign, valid_until=_in(timedelta(days=6)))
+    assert len(await _mails(inbox, 2)) == 2
+    await _patch(creator, campaign, valid_until=_in(timedelta(days=60)))
+    await _patch(creator, campaign, is_active=False)  # a change that wakes the workflow
+    assert len(await _mails(inbox, 3, seconds=3)) == 2
