@@ -253,6 +253,9 @@ class Settings(BaseSettings):
     # subscription events of the last 3 days a webhook did not bring.
     stripe_events_backfill_interval: Duration = timedelta(hours=1)
 
+    # A promo code activated into a cart not validated within this long goes
+    # back to unused and its line leaves the cart; fixed per campaign at its creation.
+    cart_code_hold: Duration = timedelta(days=7)
     # Promo-code campaigns: the codes' first part, and how many a campaign may ask.
     promo_client_code: str = Field(default="GUICHET", min_length=1, max_length=16)
     promo_max_codes: int = Field(default=500, ge=1, le=1_000_000)

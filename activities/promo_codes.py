@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,9 +18,14 @@ from domain.promo_codes import (
     CampaignStatus,
     GenerationProgress,
     MoreCodes,
+    ReleaseHolds,
 )
 from integrations.mail import Mailer, MailRefused, MailUnavailable, render
-from models import promo_codes
+from models import carts, promo_codes
+from models.base import utcnow
+
+# Held codes released per transaction.
+RELEASE_BATCH = 500
 
 
 class CampaignMove(BaseModel):
@@ -88,6 +94,27 @@ class PromoCodeActivities:
     async def raise_count(self, more: MoreCodes) -> None:
         async with self._sessionmaker.begin() as session:
             await promo_codes.raise_count(session=session, more=more)
+
+    @activity.defn(name="promo_codes.release_holds")
+    async def release_holds(self, request: ReleaseHolds) -> datetime | None:
+        """Codes held past the hold in carts still open released, a batch per
+        transaction; when the next held one is due (None: none is held)."""
+        while True:
+            async with self._sessionmaker.begin() as session:
+                released = await carts.release_held_codes(
+                    session=session,
+                    campaign_id=request.campaign_id,
+                    held_since=utcnow() - request.hold,
+                    limit=RELEASE_BATCH,
+                )
+            if released:
+                activity.logger.info("released %d held promo codes", released)
+            if released < RELEASE_BATCH:
+                break
+            activity.heartbeat(released)
+        async with self._sessionmaker() as session:
+            first = await carts.first_held_at(session=session, campaign_id=request.campaign_id)
+        return first + request.hold if first is not None else None
 
     @activity.defn(name="promo_codes.notify_expiring")
     async def notify_expiring(self, campaign_id: uuid.UUID) -> bool:

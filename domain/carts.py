@@ -9,6 +9,9 @@ from domain.errors import Conflict, NotFound, error_class
 CartNotFound = error_class(NotFound, "cart_not_found")
 PaymentRequired = error_class(Conflict, "payment_required")
 CartEmpty = error_class(Conflict, "cart_empty")
+CartLineNotFound = error_class(NotFound, "cart_line_not_found")
+# A validated cart keeps its lines: what it gave is the member's.
+CartValidated = error_class(Conflict, "cart_validated")
 
 # The e-venement client matches these sentences: do not reword them.
 LOGIN_REQUIRED = "You need to be identified, please login"

@@ -75,6 +75,9 @@ class CampaignInput(BaseModel):
     # None: the campaign never expires.
     valid_until: datetime | None
     batch_size: int = GENERATION_BATCH
+    # A code activated into a cart not validated within this long is
+    # released (GUICHET_CART_CODE_HOLD); None in runs started before: never.
+    code_hold: timedelta | None = None
     # The campaign the workflow writes first; None in runs started when the
     # API wrote it.
     new: NewCampaign | None = None
@@ -97,6 +100,11 @@ class CampaignChange(BaseModel):
         if self.never_expires:
             return None
         return self.valid_until or current
+
+
+class ReleaseHolds(BaseModel):
+    campaign_id: uuid.UUID
+    hold: timedelta
 
 
 class AddCodes(BaseModel):

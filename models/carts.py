@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.carts import CartNotFound, CartState, Tariff
+from domain.carts import CartLineNotFound, CartNotFound, CartState, Tariff
 from domain.catalog import ProductType
 from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, upsert_insert, utcnow
 from models.catalog import Product
@@ -336,3 +337,62 @@ async def activate_memberships(
             ),
             rows,
         )
+
+
+# --- lines leaving a cart: the member's choice, or a code held too long ---------------
+
+
+async def remove_line(*, session: AsyncSession, cart: Cart, line_id: int) -> None:
+    """A line out of the (locked, open) cart; its promo code unused again."""
+    line = await session.scalar(
+        select(CartLine).where(CartLine.id == line_id, CartLine.cart_id == cart.id)
+    )
+    if line is None:
+        raise CartLineNotFound(f"No line {line_id} in cart {cart.id}.")
+    await _drop_lines(session, [(line.id, line.promo_code_id)])
+
+
+async def _drop_lines(session: AsyncSession, lines: list[tuple[int, int | None]]) -> None:
+    await session.execute(delete(CartLine).where(CartLine.id.in_([line for line, _ in lines])))
+    freed = [code for _, code in lines if code is not None]
+    if freed:
+        await session.execute(
+            update(PromoCode).where(PromoCode.id.in_(freed)).values(used_by=None, activated_at=None)
+        )
+
+
+def _held_lines(campaign_id: uuid.UUID):
+    """Lines of the campaign's codes in carts not validated yet."""
+    return (
+        select(CartLine.id, CartLine.promo_code_id, CartLine.created_at)
+        .join(PromoCode, PromoCode.id == CartLine.promo_code_id)
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(PromoCode.campaign_id == campaign_id, Cart.state == CartState.OPEN.value)
+    )
+
+
+async def release_held_codes(
+    *, session: AsyncSession, campaign_id: uuid.UUID, held_since: datetime, limit: int
+) -> int:
+    """Up to `limit` of the campaign's codes activated at or before
+    `held_since` into carts still open: their lines leave the carts, the
+    codes are unused again. The carts are locked first, so a validation
+    waits for the release (or the release skips a cart validated meanwhile)."""
+    stale = _held_lines(campaign_id).where(CartLine.created_at <= held_since).limit(limit)
+    cart_ids = select(CartLine.cart_id).where(CartLine.id.in_(stale.with_only_columns(CartLine.id)))
+    await session.execute(
+        select(Cart.id)
+        .where(Cart.id.in_(cart_ids), Cart.state == CartState.OPEN.value)
+        .order_by(Cart.id)
+        .with_for_update()
+    )
+    lines = [(line, code) for line, code, _ in await session.execute(stale)]
+    if lines:
+        await _drop_lines(session, lines)
+    return len(lines)
+
+
+async def first_held_at(*, session: AsyncSession, campaign_id: uuid.UUID) -> datetime | None:
+    """When the oldest of the campaign's codes still held in an open cart was activated."""
+    query = _held_lines(campaign_id).with_only_columns(func.min(CartLine.created_at))
+    return await session.scalar(query)

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.carts import CartEmpty, CartNotFound, CartState, PaymentMethod, PaymentRequired, Tariff
+from domain.carts import (
+    CartEmpty,
+    CartNotFound,
+    CartState,
+    CartValidated,
+    PaymentMethod,
+    PaymentRequired,
+    Tariff,
+)
 from domain.promo_codes import Activated, ActivationRefusal, ledger_label
 from models import accounting, carts, promo_codes
 from models.base import utcnow
@@ -106,6 +114,19 @@ async def _nothing_to_pay(session: AsyncSession, cart: Cart, views: list[LineVie
             if view.line.tariff == Tariff.PROMO_CODE
         ],
     )
+
+
+async def remove_line(
+    *, session: AsyncSession, cart_id: int, line_id: int, owner_id: str
+) -> tuple[Cart, list[LineView]]:
+    """A line out of the member's open cart; a promo code it held is unused
+    again (anyone may activate it). 404 `cart_line_not_found`, 409
+    `cart_validated` once the cart is validated."""
+    cart = await carts.owned_cart(session=session, cart_id=cart_id, owner_id=owner_id, lock=True)
+    if cart.state != CartState.OPEN:
+        raise CartValidated(f"Cart {cart_id} is validated: its lines stay.")
+    await carts.remove_line(session=session, cart=cart, line_id=line_id)
+    return cart, await carts.lines(session=session, cart_id=cart.id)
 
 
 async def memberships_of(

@@ -74,6 +74,7 @@ async def start_campaign(
     params = CampaignInput(
         campaign_id=uuid.uuid4(),
         valid_until=valid_until,
+        code_hold=settings.cart_code_hold,
         new=NewCampaign(
             name=name,
             client_code=client,

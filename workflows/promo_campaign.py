@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         CampaignNotReady,
         CampaignStatus,
         MoreCodes,
+        ReleaseHolds,
         expiry_notice_at,
     )
 
@@ -47,7 +48,14 @@ PATCH_WRITES_ITS_ROW = "campaign-writes-its-row"
 # Runs started before a campaign could change after launch sleep to their
 # first valid_until and refuse changes.
 PATCH_LIFE_AFTER_LAUNCH = "campaign-life-after-launch"
+# Runs started before codes were held at most GUICHET_CART_CODE_HOLD never release them.
+PATCH_CODE_HOLD = "campaign-code-hold"
 MAIL_OPTIONS = {"start_to_close_timeout": timedelta(seconds=60), "retry_policy": EMAIL_RETRY}
+RELEASE_OPTIONS = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "heartbeat_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
 MOVE_OPTIONS = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -65,6 +73,8 @@ class PromoCampaignWorkflow(WritesItsRow):
         self._codes_count: int | None = None
         # The count asked by add_codes and not drawn yet.
         self._target: int | None = None
+        # When a held code is next due for release (None: ask the database).
+        self._next_release: datetime | None = None
         self._live = False
         self._campaign_id: uuid.UUID | None = None
 
@@ -120,12 +130,30 @@ class PromoCampaignWorkflow(WritesItsRow):
             if until is not None and now >= until:
                 await self._move(params, CampaignStatus.EXPIRED, [CampaignStatus.READY])
                 return CampaignStatus.EXPIRED
+            release = await self._release_holds(params, now)
             notice = expiry_notice_at(until)
             if notice is not None and noticed_for != until and now >= notice:
                 await self._notify_expiring(params)
                 noticed_for = until
             wake = notice if notice is not None and noticed_for != until else until
-            await self._next_change(wake)
+            await self._next_change(_earliest(wake, release))
+
+    async def _release_holds(self, params: CampaignInput, now: datetime) -> datetime | None:
+        """Codes held too long in carts not validated go back to unused; when
+        to look again. Not before the next one is due: a change wakes the
+        run, not the database."""
+        hold = params.code_hold
+        if hold is None or not workflow.patched(PATCH_CODE_HOLD):
+            return None
+        if self._next_release is None or now >= self._next_release:
+            due = await workflow.execute_activity_method(
+                PromoCodeActivities.release_holds,
+                ReleaseHolds(campaign_id=params.campaign_id, hold=hold),
+                **RELEASE_OPTIONS,
+            )
+            # Nothing held: a code activated from now on is due a hold from now.
+            self._next_release = due or workflow.now() + hold
+        return self._next_release
 
     async def _next_change(self, wake: datetime | None) -> None:
         """Until a change, or `wake` (None: a change only)."""
@@ -188,6 +216,11 @@ class PromoCampaignWorkflow(WritesItsRow):
             ),
             **MOVE_OPTIONS,
         )
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [moment for moment in moments if moment is not None]
+    return min(known) if known else None
 
 
 def _refusal(error: type, message: str) -> ApplicationError:

@@ -201,6 +201,24 @@ async def select_payment(
     return SelectPaymentOut(methods=NOTHING_TO_PAY, cart=cart_out(cart, views))
 
 
+@router.delete(
+    "/carts/{cart_id}/items/{line_id}",
+    summary="Remove a line from my open cart",
+    description="The cart as it is after; a promo code the line held is unused again. "
+    "404 `cart_not_found` / `cart_line_not_found`, 409 `cart_validated` once validated.",
+)
+async def remove_line(
+    cart_id: Annotated[int, Path(ge=1, le=MAX_CART_ID)],
+    line_id: Annotated[int, Path(ge=1, le=MAX_CART_ID)],
+    user: CurrentUser,
+    session: SessionDep,
+) -> CartOut:
+    cart, views = await cart_services.remove_line(
+        session=session, cart_id=cart_id, line_id=line_id, owner_id=user.sub
+    )
+    return cart_out(cart, views)
+
+
 @memberships_router.get("", summary="List my memberships")
 async def list_memberships(
     request: Request, user: CurrentUser, session: ReadSessionDep, params: PageDep

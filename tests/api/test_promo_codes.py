@@ -368,7 +368,7 @@ async def test_a_code_past_its_campaign_is_expired_and_the_campaign_too(
     assert (answer.status_code, answer.json()) == (400, EXPIRED)
     handle = temporal_client.get_workflow_handle(workflow_id(uuid.UUID(campaign["id"])))
     assert await handle.result() == "expired"
-    save_history("promo_campaign_lived_expired", await handle.fetch_history())
+    save_history("promo_campaign_holds_expired", await handle.fetch_history())
 
 
 async def test_nothing_to_pay_refuses_what_is_not_free(client_for, factory: Factory) -> None:

@@ -144,3 +144,12 @@ Fonctionnalité: Codes promo imprimés pour une adhésion offerte
     Et l'étudiant active le premier code de la campagne
     Alors la réponse est 200 "Activation Succeeded" sans erreur
     Et son panier contient "Adhésion annuelle" au tarif "promo_code" à 0.00 € au lieu de 9.00 €
+
+  @retrait
+  Scénario: Un étudiant retire un code de son panier et le code redevient libre
+    Étant donné la campagne "Rentrée 2026" prête
+    Et un étudiant connecté avec son panier
+    Et l'étudiant a activé un code de la campagne
+    Quand l'étudiant retire cette ligne de son panier
+    Alors son panier est vide
+    Et un autre étudiant peut activer ce code

@@ -485,3 +485,25 @@ def still_ready(world: World) -> None:
 @then("la campagne n'a pas de date de fin")
 def no_end(world: World) -> None:
     assert world.run(world.manager.get(_campaign_url(world))).json()["valid_until"] is None
+
+
+@when("l'étudiant retire cette ligne de son panier")
+def remove_line(world: World) -> None:
+    assert world.student is not None
+    (line,) = world.run(cart_of(world.student))["items"]
+    path = f"/api/v2/carts/{world.cart['id']}/items/{line['id']}"
+    world.answer = world.run(world.student.delete(path))
+    assert world.answer.status_code == 200, world.answer.text
+
+
+@then("son panier est vide")
+def cart_empty(world: World) -> None:
+    assert world.student is not None
+    assert world.run(cart_of(world.student))["items"] == []
+
+
+@then("un autre étudiant peut activer ce code")
+def another_takes_it(world: World) -> None:
+    other = world.client("student-2")
+    answer = world.run(activate(other, world.run(cart_of(other))["id"], world.code))
+    assert answer.status_code == 200, answer.text
