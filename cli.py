@@ -5,6 +5,7 @@ guichet api            the HTTP API          guichet worker     a Temporal worke
 guichet migrate        upgrade the database  guichet seed       demo catalogue if empty
 guichet token ...      print a JWT           guichet check-worker  end-to-end worker probe
 guichet promo export <campaign> [-o file]    a campaign's codes as CSV
+guichet promo import <campaign> FILE         codes printed elsewhere, from a CSV
 """
 
 from __future__ import annotations
@@ -171,6 +172,44 @@ def cmd_promo_export(args: argparse.Namespace) -> None:
     print(f"{count} codes exported", file=sys.stderr)
 
 
+async def _import_codes(settings: Settings, campaign_key: str, csv_text: str) -> int:
+    from domain.promo_codes import ImportRejected
+    from models import promo_codes
+    from services import promo_codes as campaign_services
+
+    async def ask(*, session: Any, temporal: Any) -> int:
+        campaign = await promo_codes.find_campaign(session=session, key=campaign_key)
+        try:
+            return await campaign_services.import_codes(
+                session=session,
+                temporal=temporal,
+                settings=settings,
+                campaign_id=campaign.id,
+                csv_text=csv_text,
+            )
+        except ImportRejected as refused:
+            for problem in refused.details or []:
+                code = f" {problem['code']!r}" if problem.get("code") else ""
+                print(
+                    f"line {problem.get('line', '?')}{code}: {problem['reason']}", file=sys.stderr
+                )
+            raise
+
+    return await _with_session_and_temporal(settings, ask)
+
+
+def cmd_promo_import(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            csv_text = source.read()
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"cannot read {args.file}: {error}")
+    count = asyncio.run(_import_codes(settings, args.campaign, csv_text))
+    print(f"{count} codes imported", file=sys.stderr)
+    done_with_temporal()
+
+
 async def _check_worker(settings: Settings, seconds: float) -> str:
     from integrations import temporal
     from workflows.health import WORKFLOW_ID_PREFIX, WorkerHealthWorkflow
@@ -193,12 +232,14 @@ async def _with_session_and_temporal(settings: Settings, ask: Callable[..., Any]
     a refusal (a bad query value, no such order) in one line."""
     from domain.errors import DomainError
     from integrations import temporal
-    from models.session import create_engine, create_sessionmaker
+    from models.session import autocommit, create_engine, create_sessionmaker
 
     client = await temporal.connect(settings)
     engine = create_engine(settings.effective_database_url)
     try:
-        async with create_sessionmaker(engine)() as session:
+        # Reads only, each statement its own transaction, as the API's read
+        # sessions: none held open while a workflow (and its writes) is awaited.
+        async with create_sessionmaker(autocommit(engine))() as session:
             return await ask(session=session, temporal=client)
     except DomainError as error:
         fail(error.message)
@@ -646,6 +687,14 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("campaign", help="the campaign's id or name")
     export.add_argument("--output", "-o", help="a file (default: standard output)")
     export.set_defaults(func=cmd_promo_export)
+    imported = promo_commands.add_parser(
+        "import",
+        help="add codes printed elsewhere to a ready campaign (a CSV with a `code` column); "
+        "one bad line imports nothing and each is named",
+    )
+    imported.add_argument("campaign", help="the campaign's id or name")
+    imported.add_argument("file", help="the CSV file (UTF-8)")
+    imported.set_defaults(func=cmd_promo_import)
 
     orders_command = commands.add_parser("orders", help="find orders and what is next for one")
     orders_commands = orders_command.add_subparsers(dest="orders_command", required=True)

@@ -16,6 +16,7 @@ from domain.promo_codes import (
     CampaignChange,
     CampaignInput,
     CampaignStatus,
+    CodesImported,
     GenerationProgress,
     MoreCodes,
     ReleaseHolds,
@@ -94,6 +95,12 @@ class PromoCodeActivities:
     async def raise_count(self, more: MoreCodes) -> None:
         async with self._sessionmaker.begin() as session:
             await promo_codes.raise_count(session=session, more=more)
+
+    @activity.defn(name="promo_codes.import_codes")
+    @raises_domain_errors
+    async def import_codes(self, imported: CodesImported) -> int:
+        async with self._sessionmaker.begin() as session:
+            return await promo_codes.import_codes(session=session, imported=imported)
 
     @activity.defn(name="promo_codes.release_holds")
     async def release_holds(self, request: ReleaseHolds) -> datetime | None:

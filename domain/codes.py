@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import secrets
 import unicodedata
+from enum import StrEnum
 from functools import cache
+
+from pydantic import BaseModel, Field
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RADIX = len(CODE_ALPHABET)  # 32: five random bits per character
@@ -97,7 +101,7 @@ def check_character(body: str) -> str:
 def is_well_formed(code: str) -> bool:
     """A normalised code: a prefix, a random part of an allowed length, a right check."""
     head, dash, tail = code.rpartition("-")
-    if not dash or not head.strip("-") or not MIN_LENGTH < len(tail) <= MAX_LENGTH + 1:
+    if not dash or not head.strip("-") or not FORMAT_MIN_LENGTH < len(tail) <= MAX_LENGTH + 1:
         return False
     if any(character not in _VALUES for character in head.replace("-", "")):
         return False
@@ -153,3 +157,128 @@ def fits(*, count: int, length: int) -> bool:
 
 def random_bits(length: int) -> int:
     return length * BITS_PER_CHARACTER
+
+
+# --- code formats: a campaign's random part in another alphabet ---------------------------
+#
+# The default stays the Crockford code above (check over the whole code). A
+# campaign may ask for digits (`YYY-XXX-000`, numbers printed elsewhere) or
+# letters and digits, with or without a check character: then ISO 7064's
+# hybrid system MOD 11,10 or MOD 37,36, over the random part only (its
+# prefix holds letters a digit check cannot read).
+
+
+class Alphabet(StrEnum):
+    CROCKFORD = "crockford"
+    DIGITS = "digits"
+    ALNUM = "alnum"
+
+
+ALPHABETS = {
+    Alphabet.CROCKFORD: CODE_ALPHABET,
+    Alphabet.DIGITS: "0123456789",
+    Alphabet.ALNUM: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+}
+# A format's random part may be this short (the seed's three digits).
+FORMAT_MIN_LENGTH = 3
+
+
+class CodeFormat(BaseModel):
+    alphabet: Alphabet = Alphabet.CROCKFORD
+    length: int = Field(default=DEFAULT_LENGTH, ge=FORMAT_MIN_LENGTH, le=MAX_LENGTH)
+    check_character: bool = True
+
+    @property
+    def characters(self) -> str:
+        return ALPHABETS[self.alphabet]
+
+    @property
+    def is_default_kind(self) -> bool:
+        """Today's codes: Crockford with its whole-code check."""
+        return self.alphabet is Alphabet.CROCKFORD and self.check_character
+
+    def space_size(self) -> int:
+        return len(self.characters) ** self.length
+
+    def fits(self, count: int) -> bool:
+        return count * ROOM <= self.space_size()
+
+
+def _hybrid_check(text: str, characters: str) -> str:
+    """ISO 7064 hybrid MOD (M+1),M over `text` in an alphabet of M characters."""
+    radix, state = len(characters), len(characters)
+    for character in text:
+        total = (state + characters.index(character)) % radix or radix
+        state = (2 * total) % (radix + 1)
+    return characters[(1 - state) % radix]
+
+
+def format_random_parts(count: int, code_format: CodeFormat) -> list[str]:
+    """`count` random parts of the format, from `secrets`."""
+    if code_format.alphabet is Alphabet.CROCKFORD:
+        return random_parts(count, code_format.length)
+    characters = code_format.characters
+    return [
+        "".join(secrets.choice(characters) for _ in range(code_format.length)) for _ in range(count)
+    ]
+
+
+def format_codes(code_prefix: str, randoms: list[str], code_format: CodeFormat) -> list[str]:
+    """Whole codes of the format: the prefix, each random part, its check if any."""
+    if code_format.is_default_kind:
+        return with_checks(code_prefix, randoms)
+    if not code_format.check_character:
+        return [f"{code_prefix}{random}" for random in randoms]
+    characters = code_format.characters
+    return [f"{code_prefix}{random}{_hybrid_check(random, characters)}" for random in randoms]
+
+
+def is_of_format(code: str, *, code_prefix: str, code_format: CodeFormat) -> bool:
+    """A code as the format writes it, its check right."""
+    if code_format.is_default_kind:
+        return code.startswith(code_prefix) and is_well_formed(code)
+    body = code.removeprefix(code_prefix)
+    if not code.startswith(code_prefix) or any(c not in code_format.characters for c in body):
+        return False
+    checked = int(code_format.check_character)
+    if len(body) != code_format.length + checked:
+        return False
+    return not checked or body[-1] == _hybrid_check(body[:-1], code_format.characters)
+
+
+# --- what a member types, whatever the format; codes printed elsewhere ------------------
+
+MAX_IMPORTED_LENGTH = 40
+_PLAUSIBLE = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")
+
+
+def squeezed(typed: str) -> str:
+    """Spaces out, upper case: the code as typed, in any format."""
+    return "".join(typed.split()).upper()
+
+
+def candidates(typed: str) -> list[str]:
+    """The codes a member may have meant, exact first: as typed, then read
+    as a Crockford code (O as 0, I and L as 1 in the random part). The
+    exact spelling wins, so a code of another alphabet holding an O is never
+    taken for a Crockford one."""
+    exact = squeezed(typed)
+    crockford = normalise(typed)
+    return [exact] if crockford == exact else [exact, crockford]
+
+
+def is_plausible(code: str) -> bool:
+    """Could be a code of some campaign (letters, digits, dashes between):
+    anything else is refused before a lookup."""
+    return len(code) <= 64 and _PLAUSIBLE.fullmatch(code) is not None
+
+
+def import_problem(code: str) -> str | None:
+    """Why a code printed elsewhere cannot be imported (None: it can)."""
+    if not code:
+        return "empty"
+    if len(code) > MAX_IMPORTED_LENGTH:
+        return f"longer than {MAX_IMPORTED_LENGTH} characters"
+    if not _PLAUSIBLE.fullmatch(code):
+        return "only letters A-Z, digits and single dashes between them"
+    return None

@@ -3,6 +3,7 @@ activation answers. The code format itself is domain/codes.py."""
 
 from __future__ import annotations
 
+import csv
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,6 +26,10 @@ TooManyCodes = error_class(Unprocessable, "too_many_codes")
 CampaignOver = error_class(Conflict, "campaign_over")
 # Codes are added to a ready campaign only (not while it generates).
 CampaignNotReady = error_class(Conflict, "campaign_not_ready")
+# A file of codes printed elsewhere with a bad line: nothing imported.
+ImportRejected = error_class(Unprocessable, "import_rejected")
+# Codes imported at once, at most (they ride in the campaign's workflow history).
+IMPORT_MAX_LINES = 10_000
 
 WORKFLOW_PREFIX = "promo-campaign:"
 # The campaign's creator hears of its end this long before (campaign_expiring).
@@ -66,6 +71,8 @@ class NewCampaign(BaseModel):
     codes_count: int
     code_length: int
     created_by: str
+    # None: today's format (Crockford, its check) of code_length characters.
+    code_format: dict | None = None
     # None in runs started before the limit existed: no limit.
     max_codes_per_member: int | None = None
 
@@ -100,6 +107,67 @@ class CampaignChange(BaseModel):
         if self.never_expires:
             return None
         return self.valid_until or current
+
+
+class ImportCodes(BaseModel):
+    """Codes printed elsewhere, checked and normalised by the service."""
+
+    codes: list[str]
+
+
+class CodesImported(BaseModel):
+    campaign_id: uuid.UUID
+    codes: list[str]
+
+
+def read_codes_csv(text: str) -> list[tuple[int, str]]:
+    """(line number, code as written) of a CSV whose header names a `code`
+    column (any case; comma or semicolon); blank lines skipped.
+    ImportRejected when the file itself is wrong."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or not lines[0].strip():
+        raise ImportRejected("The file is empty.", details=[{"line": 1, "reason": "empty"}])
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [name.strip().lower() for name in next(reader)]
+    if "code" not in header:
+        details = [{"line": 1, "reason": "no `code` column in the header"}]
+        raise ImportRejected("The file has no `code` column.", details=details)
+    column = header.index("code")
+    found = [
+        (reader.line_num, row[column] if column < len(row) else "")
+        for row in reader
+        if any(cell.strip() for cell in row)
+    ]
+    if len(found) > IMPORT_MAX_LINES:
+        details = [{"line": found[IMPORT_MAX_LINES][0], "reason": "one code too many"}]
+        raise ImportRejected(f"At most {IMPORT_MAX_LINES} codes per file.", details=details)
+    return found
+
+
+def import_lines(lines: list[tuple[int, str]], *, taken: set[str]) -> list[str]:
+    """The codes to import, as stored, or ImportRejected naming each bad
+    line: empty, malformed, too long, twice in the file, or a code some
+    campaign has already."""
+    found: list[str] = []
+    problems: list[dict[str, object]] = []
+    first_line: dict[str, int] = {}
+    for line, typed in lines:
+        code = codes.squeezed(typed)
+        reason = codes.import_problem(code)
+        if reason is None and code in first_line:
+            reason = f"the same code as line {first_line[code]}"
+        if reason is None and code in taken:
+            reason = "a code of a campaign already"
+        if reason is not None:
+            problems.append({"line": line, "code": code[:80], "reason": reason})
+        first_line.setdefault(code, line)
+        found.append(code)
+    if problems:
+        raise ImportRejected(
+            f"{len(problems)} line(s) cannot be imported: nothing was.", details=problems
+        )
+    return found
 
 
 class ReleaseHolds(BaseModel):
@@ -143,13 +211,13 @@ def check_request(
     name: str,
     client_code: str,
     count: int,
-    code_length: int,
+    code_format: codes.CodeFormat,
     max_codes: int,
     valid_until: datetime | None,
     now: datetime,
 ) -> str:
     """Refuse up front what could not be generated; the codes' prefix otherwise."""
-    check_count(count=count, code_length=code_length, max_codes=max_codes)
+    check_count(count=count, code_format=code_format, max_codes=max_codes)
     check_valid_until(valid_until, now=now)
     try:
         return codes.prefix(client_code=client_code, campaign_name=name)
@@ -157,17 +225,19 @@ def check_request(
         raise InvalidCampaignName(f"{error}.") from None
 
 
-def check_count(*, count: int, code_length: int, max_codes: int) -> None:
-    """A campaign's (new) count of codes: within the setting, and room to draw them."""
+def check_count(*, count: int, code_format: codes.CodeFormat, max_codes: int) -> None:
+    """A campaign's (new) count of codes: within the setting, and room to
+    draw them in its format (ROOM times the count within its code space)."""
     if count > max_codes:
         raise TooManyCodes(
             f"A campaign has at most {max_codes} codes.", details={"max_codes": max_codes}
         )
-    if not codes.fits(count=count, length=code_length):
+    if not code_format.fits(count):
+        size = len(code_format.characters)
         raise CodeSpaceTooSmall(
-            f"{count} codes do not fit in {codes.RADIX}^{code_length} random parts with "
+            f"{count} codes do not fit in {size}^{code_format.length} random parts with "
             f"room to spare; use longer codes.",
-            details={"max_count": codes.space_size(code_length) // codes.ROOM},
+            details={"max_count": code_format.space_size() // codes.ROOM},
         )
 
 

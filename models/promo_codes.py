@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -46,8 +47,10 @@ from domain.promo_codes import (
     CampaignNotFound,
     CampaignStatus,
     CodeNotFound,
+    CodesImported,
     CodeUsed,
     GenerationProgress,
+    ImportRejected,
     MoreCodes,
     check_count,
 )
@@ -94,6 +97,14 @@ class Campaign(TimestampMixin, Base):
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     # How many of its codes one member may activate; None: no limit.
     max_codes_per_member: Mapped[int | None] = mapped_column(Integer)
+    # {"alphabet", "length", "check_character"}; None: today's format.
+    code_format: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def format(self) -> codes.CodeFormat:
+        if self.code_format is None:
+            return codes.CodeFormat(length=self.code_length)
+        return codes.CodeFormat.model_validate(self.code_format)
 
 
 class PromoCode(Base):
@@ -215,8 +226,11 @@ async def fill_batch(
     for _ in range(FILL_ROUNDS):
         if added >= wanted:
             break
-        drawn = codes.with_checks(
-            campaign.code_prefix, codes.random_parts(wanted - added, campaign.code_length)
+        code_format = campaign.format
+        drawn = codes.format_codes(
+            campaign.code_prefix,
+            codes.format_random_parts(wanted - added, code_format),
+            code_format,
         )
         added += await _insert_new(session, campaign_id, drawn)
     else:
@@ -247,7 +261,7 @@ async def raise_count(*, session: AsyncSession, more: MoreCodes) -> Campaign:
     campaign = await _locked(session, more.campaign_id)
     if campaign.codes_count >= more.target:
         return campaign
-    check_count(count=more.target, code_length=campaign.code_length, max_codes=more.max_codes)
+    check_count(count=more.target, code_format=campaign.format, max_codes=more.max_codes)
     campaign.codes_count = more.target
     campaign.status = CampaignStatus.GENERATING.value
     campaign.updated_at = utcnow()
@@ -262,6 +276,50 @@ async def _locked(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
     if campaign is None:
         raise CampaignNotFound(f"No campaign {campaign_id}.")
     return campaign
+
+
+async def taken_codes(*, session: AsyncSession, candidates: list[str]) -> set[str]:
+    """Which of these codes some campaign has already."""
+    found: set[str] = set()
+    for start in range(0, len(candidates), 1000):
+        chunk = candidates[start : start + 1000]
+        found.update(await session.scalars(select(PromoCode.code).where(PromoCode.code.in_(chunk))))
+    return found
+
+
+async def import_codes(*, session: AsyncSession, imported: CodesImported) -> int:
+    """Codes printed elsewhere added to the campaign, all or none; counted
+    like generated ones. A retried activity finds them there and adds
+    nothing. The campaign's count of codes after."""
+    campaign = await _locked(session, imported.campaign_id)
+    taken = await taken_codes(session=session, candidates=imported.codes)
+    ours = (
+        set(
+            await session.scalars(
+                select(PromoCode.code).where(
+                    PromoCode.campaign_id == campaign.id, PromoCode.code.in_(list(taken))
+                )
+            )
+        )
+        if taken
+        else set()
+    )
+    if taken and ours == set(imported.codes):
+        return campaign.codes_count  # this very import, committed before a retry
+    if taken:
+        details = [
+            {"code": code, "reason": "a code of a campaign already"} for code in sorted(taken)
+        ]
+        raise ImportRejected("Codes taken meanwhile: nothing was imported.", details=details[:100])
+    await session.execute(
+        PromoCode.__table__.insert(),
+        [{"code": code, "campaign_id": campaign.id} for code in imported.codes],
+    )
+    campaign.codes_count += len(imported.codes)
+    campaign.generated_count += len(imported.codes)
+    campaign.updated_at = utcnow()
+    await session.flush()
+    return campaign.codes_count
 
 
 @dataclass(frozen=True)
@@ -493,15 +551,25 @@ async def set_revoked(
     return found
 
 
-async def why_not(*, connection: AsyncConnection, code: str, now: datetime) -> ActivationRefusal:
-    """Why a code could not be taken: unknown or used, or its campaign is over."""
-    found = (
+async def why_not(
+    *, connection: AsyncConnection, meant: list[str], now: datetime
+) -> ActivationRefusal:
+    """Why a code could not be taken: unknown or used, or its campaign is
+    over; of the codes meant, the first that exists."""
+    rows = (
         await connection.execute(
-            select(PromoCode.used_by, Campaign.valid_until, Campaign.status, Campaign.is_active)
+            select(
+                PromoCode.code,
+                PromoCode.used_by,
+                Campaign.valid_until,
+                Campaign.status,
+                Campaign.is_active,
+            )
             .join(Campaign, Campaign.id == PromoCode.campaign_id)
-            .where(PromoCode.code == code)
+            .where(PromoCode.code.in_(meant))
         )
-    ).first()
+    ).all()
+    found = min(rows, key=lambda row: meant.index(row.code), default=None)
     if found is None or found.used_by is not None or not found.is_active:
         return ActivationRefusal.INVALID
     ended = found.valid_until is not None and found.valid_until <= now

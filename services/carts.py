@@ -42,37 +42,41 @@ def cart_number(cart_id: str) -> int:
 
 
 async def activate_code(
-    *, engine: AsyncEngine, cart_id: str, member_id: str, code: str
+    *, engine: AsyncEngine, cart_id: str, member_id: str, meant: list[str]
 ) -> Activated | ActivationRefusal:
     """Take the code for the member's open cart and add its line, in one
     transaction of two prebuilt statements (the hot path, bench/activation.py):
     Activated when it is in the cart, else why not; CartNotFound for no open
-    cart of theirs. However many requests race for one code, exactly one succeeds.
-    A member's retry of a code already in this cart of theirs (a mobile
-    client retrying on a timeout) succeeds again, adding nothing."""
+    cart of theirs. However many requests race for one code, exactly one
+    succeeds. `meant`: the code as typed, then as read in Crockford's way
+    (codes.candidates); the second is tried only when the first is no free
+    code. A member's retry of a code already in this cart of theirs (a
+    mobile client retrying on a timeout) succeeds again, adding nothing."""
     cart = cart_number(cart_id)
     try:
-        return await _activate(engine=engine, cart=cart, member_id=member_id, code=code)
+        return await _activate(engine=engine, cart=cart, member_id=member_id, meant=meant)
     except carts.CodeLimitReached:
         return ActivationRefusal.LIMIT  # rolled back: the code is free again
 
 
 async def _activate(
-    *, engine: AsyncEngine, cart: int, member_id: str, code: str
+    *, engine: AsyncEngine, cart: int, member_id: str, meant: list[str]
 ) -> Activated | ActivationRefusal:
     async with engine.begin() as connection:
         now = utcnow()
-        if await carts.add_promo_code(
-            connection=connection, cart_id=cart, member_id=member_id, code=code, now=now
-        ):
-            return Activated.NOW
+        for code in meant:
+            if await carts.add_promo_code(
+                connection=connection, cart_id=cart, member_id=member_id, code=code, now=now
+            ):
+                return Activated.NOW
         if not await carts.is_open_cart_of(
             connection=connection, cart_id=cart, member_id=member_id
         ):
             raise CartNotFound(f"No open cart {cart}.")
-        if await carts.holds_code(connection=connection, cart_id=cart, code=code):
-            return Activated.ALREADY
-        return await promo_codes.why_not(connection=connection, code=code, now=now)
+        for code in meant:
+            if await carts.holds_code(connection=connection, cart_id=cart, code=code):
+                return Activated.ALREADY
+        return await promo_codes.why_not(connection=connection, meant=meant, now=now)
 
 
 async def select_payment(

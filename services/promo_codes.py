@@ -24,10 +24,13 @@ from domain.promo_codes import (
     CampaignNameTaken,
     CampaignOver,
     CampaignStatus,
+    ImportCodes,
     InvalidCampaignProduct,
     NewCampaign,
     check_request,
     check_valid_until,
+    import_lines,
+    read_codes_csv,
     workflow_id,
 )
 from models import promo_codes
@@ -52,15 +55,18 @@ async def start_campaign(
     valid_until: datetime | None,
     product_id: uuid.UUID,
     max_codes_per_member: int | None = None,
+    code_format: code_text.CodeFormat | None = None,
 ) -> Campaign:
     """Check the request, then start the campaign's workflow; answers once
-    the workflow has written the campaign (`generating`)."""
+    the workflow has written the campaign (`generating`). Without a
+    `code_format`, today's: Crockford with a check, `code_length` long."""
     client = (client_code or settings.promo_client_code).upper()
+    chosen = code_format or code_text.CodeFormat(length=code_length)
     code_prefix = check_request(
         name=name,
         client_code=client,
         count=count,
-        code_length=code_length,
+        code_format=chosen,
         max_codes=settings.promo_max_codes,
         valid_until=valid_until,
         now=utcnow(),
@@ -81,8 +87,9 @@ async def start_campaign(
             code_prefix=code_prefix,
             product_id=product.id,
             codes_count=count,
-            code_length=code_length,
+            code_length=chosen.length,
             created_by=manager_id,
+            code_format=None if code_format is None else chosen.model_dump(mode="json"),
             max_codes_per_member=max_codes_per_member,
         ),
     )
@@ -147,6 +154,34 @@ async def add_codes(
         within=settings.workflow_call_timeout,
     )
     return await _fresh(session, campaign_id)
+
+
+async def import_codes(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    campaign_id: uuid.UUID,
+    csv_text: str,
+) -> int:
+    """Codes printed elsewhere (a CSV with a `code` column) added to a ready
+    campaign, then activated like generated ones; how many. One bad line
+    (empty, malformed, longer than 40, twice in the file, some campaign's
+    already) refuses the whole file: 422 `import_rejected`, each line's
+    reason in the details."""
+    await _live_campaign(session, campaign_id)
+    lines = read_codes_csv(csv_text)
+    found = [code_text.squeezed(typed) for _, typed in lines]
+    taken = await promo_codes.taken_codes(session=session, candidates=found)
+    imported = import_lines(lines, taken=taken)
+    return await workflows.update(
+        temporal=temporal,
+        run=PromoCampaignWorkflow.run,
+        workflow_id=workflow_id(campaign_id),
+        update=PromoCampaignWorkflow.import_codes,
+        argument=ImportCodes(codes=imported),
+        within=settings.workflow_call_timeout,
+    )
 
 
 async def _live_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:

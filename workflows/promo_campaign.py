@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         CampaignInput,
         CampaignNotReady,
         CampaignStatus,
+        CodesImported,
+        ImportCodes,
         MoreCodes,
         ReleaseHolds,
         expiry_notice_at,
@@ -197,6 +199,20 @@ class PromoCampaignWorkflow(WritesItsRow):
         self._target = target
         self._changes += 1
         return target
+
+    @workflow.update(name="import_codes")
+    async def import_codes(self, request: ImportCodes) -> int:
+        """Codes printed elsewhere, added at once (all or none); how many."""
+        self._check_live()
+        if self._codes_count is None or self._target is not None:
+            raise _refusal(CampaignNotReady, "Codes are being drawn: import once it is ready.")
+        # What add_codes counts from: the campaign's count after.
+        self._codes_count = await workflow.execute_activity_method(
+            PromoCodeActivities.import_codes,
+            CodesImported(campaign_id=self._campaign_id, codes=request.codes),
+            **MOVE_OPTIONS,
+        )
+        return len(request.codes)
 
     def _check_live(self) -> None:
         if not self._live:

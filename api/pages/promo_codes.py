@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
@@ -233,6 +233,49 @@ async def change(
         done,
         campaign_services.change_campaign,
         change=patch.change(),
+    )
+
+
+@router.post("/promo-campaigns/{campaign_id}/import", dependencies=[Depends(csrf_checked)])
+async def import_codes(
+    request: Request,
+    staff: Manager,
+    campaign_id: uuid.UUID,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Codes printed elsewhere, from a CSV file; a bad line imports nothing
+    and the page names each one."""
+    try:
+        text = (await file.read()).decode("utf-8") if file is not None else ""
+    except UnicodeDecodeError:
+        text = None
+    if not text:
+        message = "Choose a UTF-8 CSV file with a `code` column."
+        return await _campaign_page(request, staff, campaign_id, error=message, status_code=422)
+    try:
+        async with request.app.state.read_sessionmaker() as session:
+            count = await campaign_services.import_codes(
+                session=session,
+                temporal=request.app.state.temporal,
+                settings=request.app.state.settings,
+                campaign_id=campaign_id,
+                csv_text=text,
+            )
+    except DomainError as error:
+        lines = (
+            "; ".join(
+                f"line {item.get('line', '?')}: {item['reason']}"
+                for item in (error.details or [])[:20]
+            )
+            if isinstance(error.details, list)
+            else ""
+        )
+        message = f"{error.message} {lines}".strip()
+        return await _campaign_page(
+            request, staff, campaign_id, error=message, status_code=error.status
+        )
+    return see_other(
+        f"{PREFIX}/promo-campaigns/{campaign_id}?done={quote(f'{count} codes imported.')}"
     )
 
 

@@ -121,14 +121,15 @@ async def _within_limits(request: Request, member: Claims) -> None:
     )
 
 
-async def _typed_code(request: Request) -> str | None:
-    """The code as stored, or None for a body that holds no readable code."""
+async def _typed_code(request: Request) -> list[str] | None:
+    """The codes the member may have meant (exact first), or None for a body
+    that holds nothing a code could be."""
     try:
         typed = ActivationIn.model_validate(await request.json()).promocode
     except (ValueError, ValidationError):
         return None
-    code = codes.normalise(typed)
-    return code if codes.is_well_formed(code) else None
+    meant = codes.candidates(typed)
+    return meant if codes.is_plausible(meant[0]) else None
 
 
 @router.post(
@@ -154,15 +155,15 @@ async def activate_code(cart_id: str, request: Request) -> JSONResponse:
     except RateLimited as limited:
         _count(request, "rate_limited")
         return _answer(429, TOO_MANY_ATTEMPTS, [TOO_MANY_ATTEMPTS], **_retry(limited))
-    code = await _typed_code(request)
-    if code is None:
-        # Malformed or a wrong check character: refused before any lookup.
+    meant = await _typed_code(request)
+    if meant is None:
+        # Nothing a code of any format could be: refused before any lookup.
         _count(request, "malformed")
         return _failed()
     await ensure_user(request, member)
     try:
         outcome = await cart_services.activate_code(
-            engine=request.app.state.engine, cart_id=cart_id, member_id=member.sub, code=code
+            engine=request.app.state.engine, cart_id=cart_id, member_id=member.sub, meant=meant
         )
     except CartNotFound:
         return _answer(404, CART_NOT_FOUND, [CART_NOT_FOUND])

@@ -16,11 +16,13 @@ from api.schemas.promo_codes import (
     CampaignIn,
     CampaignOut,
     CampaignPatch,
+    CodesImportedOut,
     MoreCodesIn,
     PromoCodeOut,
     campaign_out,
     codes_csv,
 )
+from domain.promo_codes import ImportRejected
 from services import promo_codes as campaign_services
 
 PromoManager = Annotated[Claims, Depends(require_roles(Role.PROMO_MANAGER))]
@@ -110,6 +112,44 @@ async def add_codes(
         count=body.count,
     )
     return campaign_out(await campaign_services.campaign(session=session, campaign_id=campaign_id))
+
+
+@router.post(
+    "/{campaign_id}/codes/import",
+    summary="Import codes printed elsewhere into a ready campaign",
+    description="A CSV body (`text/csv`, UTF-8) whose header names a `code` column (comma "
+    "or semicolon). Each code: letters, digits and dashes, at most 40 characters, unique "
+    "across campaigns; then it activates like a generated one. One bad line refuses the "
+    "whole file: 422 `import_rejected`, `details` a list of `{line, code, reason}`. At most "
+    "10,000 codes per file. 409 `campaign_not_ready` while codes are drawn, `campaign_over` "
+    "once expired or failed.",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
+)
+async def import_codes(
+    campaign_id: uuid.UUID,
+    request: Request,
+    session: ReadSessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> CodesImportedOut:
+    imported = await campaign_services.import_codes(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        campaign_id=campaign_id,
+        csv_text=await _text_body(request),
+    )
+    read = await campaign_services.campaign(session=session, campaign_id=campaign_id)
+    return CodesImportedOut(imported=imported, campaign=campaign_out(read))
+
+
+async def _text_body(request: Request) -> str:
+    try:
+        return (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ImportRejected(
+            "The file is not UTF-8 text.", details=[{"line": 1, "reason": "not UTF-8"}]
+        ) from None
 
 
 @router.get("", summary="List campaigns, newest first, with their used codes")

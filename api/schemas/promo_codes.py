@@ -16,6 +16,25 @@ from domain.promo_codes import CampaignChange, CampaignStatus
 from services.promo_codes import CampaignRead, export_codes
 
 
+class CodeFormatIn(InputModel):
+    alphabet: codes.Alphabet = Field(
+        default=codes.Alphabet.CROCKFORD,
+        description="`crockford` (no I, L, O, U), `digits`, or `alnum` (A-Z and digits)",
+    )
+    length: int = Field(
+        default=codes.DEFAULT_LENGTH,
+        ge=codes.FORMAT_MIN_LENGTH,
+        le=codes.MAX_LENGTH,
+        description="random characters",
+    )
+    check_character: bool = Field(
+        default=True, description="one more character that refuses a one-character typo"
+    )
+
+    def domain(self) -> codes.CodeFormat:
+        return codes.CodeFormat(**self.model_dump())
+
+
 class CampaignIn(InputModel):
     name: str = Field(min_length=1, max_length=255, examples=["Rentrée 2026"])
     valid_until: UtcDatetime | None = Field(
@@ -39,10 +58,16 @@ class CampaignIn(InputModel):
         description="how many of its codes one member may activate; null: no limit "
         "(a student may use several codes)",
     )
+    code_format: CodeFormatIn | None = Field(
+        default=None,
+        description="null: today's format, `code_length` Crockford characters and a check "
+        'character; e.g. `{"alphabet": "digits", "length": 3, "check_character": false}` '
+        "for YYY-XXX-000. Its length replaces `code_length`.",
+    )
 
     def service_arguments(self) -> dict:
         """What services.promo_codes.start_campaign takes from the request."""
-        return self.model_dump(
+        arguments = self.model_dump(
             include={
                 "name",
                 "client_code",
@@ -53,6 +78,7 @@ class CampaignIn(InputModel):
                 "max_codes_per_member",
             }
         )
+        return arguments | {"code_format": self.code_format.domain() if self.code_format else None}
 
 
 class CampaignOut(OutputModel):
@@ -70,6 +96,7 @@ class CampaignOut(OutputModel):
     status: CampaignStatus
     failure_reason: str | None
     max_codes_per_member: int | None
+    code_format: dict | None = Field(description="null: today's Crockford format")
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -90,6 +117,11 @@ class CampaignPatch(InputModel):
             never_expires="valid_until" in sent and self.valid_until is None,
             is_active=self.is_active,
         )
+
+
+class CodesImportedOut(OutputModel):
+    imported: int
+    campaign: CampaignOut
 
 
 class MoreCodesIn(InputModel):

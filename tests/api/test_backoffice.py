@@ -344,6 +344,15 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
     assert "Codes generated: 15 of 15" in detail.text
     none = await client.post(f"{detail_path}/more-codes", data=csrf | {"count": "zero"})
     assert none.status_code == 422 and "Give a number of codes" in none.text
+    # Codes printed elsewhere, uploaded: a bad line imports nothing and is named.
+    bad = {"file": ("codes.csv", b"code\nSALON-A-1\nSALON A 2 !\n", "text/csv")}
+    refused = await client.post(f"{detail_path}/import", data=csrf, files=bad)
+    assert refused.status_code == 422 and "line 3: only letters" in refused.text
+    good = {"file": ("codes.csv", b"code\nSALON-A-1\nSALON-A-2\n", "text/csv")}
+    imported = await client.post(f"{detail_path}/import", data=csrf, files=good)
+    assert imported.status_code == 303, imported.text
+    page = await client.get(imported.headers["location"])
+    assert "2 codes imported." in page.text and "Codes generated: 17 of 17" in page.text
 
 
 async def test_the_cash_book_page_shows_entries_and_totals(browser, factory, client_for) -> None:

@@ -109,12 +109,15 @@ async def test_the_api_counts_activations_and_times_webhooks(
 ) -> None:
     member = await client_for(sub=f"member-{uuid.uuid4().hex[:6]}")
     cart = await cart_of(member)
-    assert (await activate(member, cart["id"], "NOT A CODE")).status_code == 400
+    # Nothing a code could be (a code is letters, digits and dashes): no lookup.
+    assert (await activate(member, cart["id"], "NOT A CODE!")).status_code == 400
+    assert (await activate(member, cart["id"], "NO-SUCH-CODE")).status_code == 400
     event = {"event_id": f"evt_{uuid.uuid4().hex}", "type": "charge_succeeded"}
     event |= {"kind": "charge_succeeded", "charge_reference": "dummy_pi_nobody"}
     assert (await _deliver(anonymous, event)).json() == {"status": "ignored"}
     page = samples((await anonymous.get("/metrics")).text)
     assert value(page, "guichet_promo_activations_total", outcome="malformed") == 1
+    assert value(page, "guichet_promo_activations_total", outcome="invalid") == 1
     assert value(page, "guichet_webhook_to_signal_seconds_count", source="dummy") == 1
 
 

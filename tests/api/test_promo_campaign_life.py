@@ -7,6 +7,8 @@ nobody validates released (GUICHET_CART_CODE_HOLD) or removed by the member."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +29,7 @@ from tests.api.test_promo_codes import (
     membership,
     until_status,
 )
-from tests.conftest import SmtpInbox
+from tests.conftest import ROOT, SmtpInbox, process_env
 from tests.workflows.histories import save_history
 
 
@@ -211,3 +213,86 @@ async def test_a_code_held_too_long_goes_back_and_a_member_removes_a_line(
     assert used == {removed}  # the validated cart keeps its code
     later = await client_for(sub="later-1")
     assert (await activate(later, (await cart_of(later))["id"], held)).json() == SUCCESS
+
+
+async def test_codes_of_another_format_and_codes_printed_elsewhere(
+    manager, client_for, membership, settings
+) -> None:
+    """The seed's numeric YYY-XXX-000 codes; then codes printed elsewhere
+    imported (by the route and by `guichet promo import`), activated like
+    generated ones; a file with a bad line imports nothing."""
+    numeric = {"alphabet": "digits", "length": 3, "check_character": False}
+    campaign = await create_campaign(
+        manager, membership, name="XXX", client_code="YYY", count=40, code_format=numeric
+    )
+    assert campaign["code_format"] == numeric and campaign["code_length"] == 3
+    ready = await until_status(manager, campaign, "ready")
+    listed = [item["code"] for item in await codes_of(manager, campaign)]
+    assert ready["generated_count"] == len(set(listed)) == 40
+    assert all(code[:8] == "YYY-XXX-" and code[8:].isdigit() and len(code) == 11 for code in listed)
+    member = await client_for(sub="numeric-1")
+    cart = await cart_of(member)
+    assert (await activate(member, cart["id"], listed[0].lower())).json() == SUCCESS
+    too_big = await manager.post(
+        "/api/v1/admin/promo-campaigns",
+        json={
+            "name": "Trop",
+            "count": 101,
+            "product_id": str(membership.id),
+            "code_format": numeric,
+        },
+    )
+    assert too_big.status_code == 422  # over GUICHET_PROMO_MAX_CODES and 1,000 / 10
+
+    base = f"/api/v1/admin/promo-campaigns/{campaign['id']}/codes/import"
+    headers = {"Content-Type": "text/csv"}
+    spoiled = f"code\nTEST-CODE-56FE78\nnot a code!\n{listed[1]}\nTEST-CODE-56fe78\n"
+    refused = await manager.post(base, content=spoiled.encode(), headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "import_rejected"
+    assert [(item["line"], item["reason"]) for item in refused.json()["error"]["details"]] == [
+        (3, "only letters A-Z, digits and single dashes between them"),
+        (4, "a code of a campaign already"),
+        (5, "the same code as line 2"),
+    ]
+    unchanged = (await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}")).json()
+    assert unchanged["codes_count"] == 40
+
+    printed = "code\nTEST-CODE-56FE78\nTEST-CODE-0O0O\n"
+    imported = await manager.post(base, content=printed.encode(), headers=headers)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["imported"] == 2
+    assert imported.json()["campaign"]["codes_count"] == 42
+    # Typed as printed: an O of another alphabet stays an O.
+    assert (await activate(member, cart["id"], "test-code-0o0o")).json() == SUCCESS
+    assert (await activate(member, cart["id"], "TEST-CODE-56FE78")).json() == SUCCESS
+
+    with_cli = settings.model_copy()
+    source = with_cli.data_dir / "printed.csv"
+    source.write_text("Code;Salle\nSALON-A-1;A\nSALON-A-2;A\n", encoding="utf-8")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", "promo", "import", "XXX", str(source)],
+        cwd=ROOT,
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 codes imported" in done.stderr
+    source.write_text("code\nSALON-A-1\n", encoding="utf-8")
+    again = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", "promo", "import", "XXX", str(source)],
+        cwd=ROOT,
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 2
+    assert "line 2 'SALON-A-1': a code of a campaign already" in again.stderr
+    assert "Traceback" not in again.stderr
+    final = (await manager.get(f"/api/v1/admin/promo-campaigns/{campaign['id']}")).json()
+    assert (final["codes_count"], final["generated_count"]) == (44, 44)

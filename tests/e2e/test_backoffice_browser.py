@@ -159,7 +159,7 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     # A campaign, its CSV.
     await page.get_by_role("link", name="Promo campaigns").click()
     await page.get_by_label("Operation name").fill("Rentrée 2026")
-    await page.get_by_label("Valid until (included)").fill("2099-06-30")
+    await page.get_by_label("Valid until (included; empty: never expires)").fill("2099-06-30")
     await page.get_by_label("Number of codes").fill("25")
     await shoot(page, "campaigns")
     await page.get_by_role("button", name="Create and generate").click()
@@ -173,6 +173,18 @@ async def test_a_staff_member_does_the_tasks_of_the_spec_in_a_browser(
     assert download.suggested_filename == "codes-promo-campagne-Rentrée 2026.csv"
     lines = (await _text(download)).splitlines()
     assert lines[0] == "campaign,code,contact_email,activated_at" and len(lines) == 26
+    # Its life after launch: more codes, disabled then enabled, a new end date.
+    await page.get_by_label("Add codes").fill("5")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await page.get_by_text("Codes generated: 30 of 30").wait_for(timeout=15_000)
+    await page.get_by_role("button", name="Disable the campaign").click()
+    await page.get_by_text("disabled: its codes answer Invalid code", exact=True).wait_for()
+    await shoot(page, "campaign-actions")
+    await page.get_by_role("button", name="Enable the campaign").click()
+    await page.get_by_role("button", name="Disable the campaign").wait_for()
+    await page.locator("#new_valid_until").fill("2099-09-30")
+    await page.get_by_role("button", name="Save the end date").click()
+    await page.get_by_text("2099-09-30 23:59 UTC").wait_for()
 
     # The cash book, and the academies.
     await page.get_by_role("link", name="Cash book").click()

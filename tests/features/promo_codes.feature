@@ -15,7 +15,7 @@ Fonctionnalité: Codes promo imprimés pour une adhésion offerte
     Quand il crée la campagne "Rentrée 2026" de 3 codes pour le client "YOOT"
     Alors la campagne est prête avec 3 codes
     Et chaque code s'écrit "YOOT-RENTREE2026-" puis 8 caractères aléatoires et 1 caractère de contrôle
-    Et chaque code recopié avec un caractère faux est refusé sans être cherché
+    Et chaque code recopié avec un caractère faux n'est le code de personne
 
   @codes
   Scénario: Une campagne de 500 codes exportée en CSV

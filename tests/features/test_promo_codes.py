@@ -205,7 +205,7 @@ def code_format(world: World, prefix: str, length: int) -> None:
         assert codes.is_well_formed(code)
 
 
-@then("chaque code recopié avec un caractère faux est refusé sans être cherché")
+@then("chaque code recopié avec un caractère faux n'est le code de personne")
 def typos_refused(world: World) -> None:
     (name,) = world.campaigns
     for code in _codes(world, name):

@@ -63,7 +63,7 @@ async def test_a_members_second_activation_waits_for_the_first_then_counts_it(
         assert taken
         second = asyncio.create_task(
             cart_services.activate_code(
-                engine=engine, cart_id=str(cart.id), member_id=MEMBER, code=second_code
+                engine=engine, cart_id=str(cart.id), member_id=MEMBER, meant=[second_code]
             )
         )
         # Until the second is blocked behind the first (or, were the cart
