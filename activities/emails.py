@@ -9,6 +9,7 @@ EMAIL_ATTEMPTS times (the workflows' retry policy), then recorded alike."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 from activities.failures import raises_domain_errors
 from domain.emails import (
@@ -194,6 +196,26 @@ class EmailActivities:
                     "permanent": permanent,
                 },
             )
+
+
+async def mail_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    send: Callable[[AsyncSession], Awaitable[bool]],
+    *,
+    kind: str,
+) -> bool:
+    """`send(session)`: a mail not about an order (a subscription's, a
+    campaign's), sent in the transaction that notes it sent. A refusal for
+    good is logged and not retried; a server down is retried by the caller's
+    policy. Whether this call sent it."""
+    try:
+        async with sessionmaker.begin() as session:
+            return await send(session)
+    except MailRefused as refusal:
+        activity.logger.warning("%s mail refused: %s", kind, refusal)
+        return False
+    except MailUnavailable as outage:
+        raise ApplicationError(str(outage), type="mail_unavailable") from None
 
 
 def _last_attempt() -> bool:

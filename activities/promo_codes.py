@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.emails import mail_once
 from activities.failures import raises_domain_errors
 from domain.emails import EmailContext, EmailKind
 from domain.promo_codes import (
@@ -21,7 +22,7 @@ from domain.promo_codes import (
     MoreCodes,
     ReleaseHolds,
 )
-from integrations.mail import Mailer, MailRefused, MailUnavailable, render
+from integrations.mail import Mailer, render
 from models import carts, promo_codes
 from models.base import utcnow
 
@@ -127,14 +128,11 @@ class PromoCodeActivities:
     async def notify_expiring(self, campaign_id: uuid.UUID) -> bool:
         """campaign_expiring to the campaign's creator, once per end date; True
         if this call sent it. A refusal for good is logged, not retried."""
-        try:
-            async with self._sessionmaker.begin() as session:
-                return await self._notify_expiring(session, campaign_id)
-        except MailRefused as refusal:
-            activity.logger.warning("campaign_expiring refused: %s", refusal)
-            return False
-        except MailUnavailable as outage:
-            raise ApplicationError(str(outage), type="mail_unavailable") from None
+        return await mail_once(
+            self._sessionmaker,
+            lambda session: self._notify_expiring(session, campaign_id),
+            kind=EmailKind.CAMPAIGN_EXPIRING.value,
+        )
 
     async def _notify_expiring(self, session: AsyncSession, campaign_id: uuid.UUID) -> bool:
         notice = await promo_codes.expiry_notice(session=session, campaign_id=campaign_id)

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.emails import mail_once
 from domain.academies import IntentPaid
 from domain.emails import EmailContext, EmailKind
 from domain.errors import MalformedNotification
 from domain.subscriptions import NoticeRequest
-from integrations.mail import Mailer, MailRefused, MailUnavailable, render
+from integrations.mail import Mailer, render
 from integrations.payments.base import PaymentProvider, ProviderUnavailable, intent_paid
 from models import inbound_events, subscriptions
 from models.users import User
@@ -54,14 +55,11 @@ class SubscriptionActivities:
     async def notify(self, request: NoticeRequest) -> bool:
         """The mail, once per event; True if this call sent it. A refusal
         for good is logged and not retried; a server down is retried."""
-        try:
-            async with self._sessionmaker.begin() as session:
-                return await self._send(session, request)
-        except MailRefused as refusal:
-            activity.logger.warning("subscription mail refused: %s", refusal)
-            return False
-        except MailUnavailable as outage:
-            raise ApplicationError(str(outage), type="mail_unavailable") from None
+        return await mail_once(
+            self._sessionmaker,
+            lambda session: self._send(session, request),
+            kind=request.notice.value,
+        )
 
     async def _send(self, session: AsyncSession, request: NoticeRequest) -> bool:
         view = await subscriptions.get(

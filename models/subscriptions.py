@@ -102,9 +102,17 @@ def _write(row: AcademySubscription, state: SubscriptionState) -> None:
 async def grant(*, session: AsyncSession, intent: CheckoutIntent) -> None:
     """The subscription a fulfilled intent gives, once: its events may have
     made the row first (they name the intent too)."""
-    insert = upsert_insert(session)
+    row = await _learners_row(session, intent)
+    if row.checkout_intent_id != intent.id and not row.is_active:
+        # A new purchase after a cancellation: the row starts again from it.
+        _restart(row, intent.id)
+
+
+async def _learners_row(session: AsyncSession, intent: CheckoutIntent) -> AcademySubscription:
+    """The learner's row for the intent's academy (made from the intent if
+    they have none), locked."""
     await session.execute(
-        insert(AcademySubscription)
+        upsert_insert(session)(AcademySubscription)
         .values(
             id=new_id(),
             user_id=intent.user_id,
@@ -116,9 +124,8 @@ async def grant(*, session: AsyncSession, intent: CheckoutIntent) -> None:
         .on_conflict_do_nothing()
     )
     row = await _of_learner(session, intent.user_id, intent.academy_id)
-    if row is not None and row.checkout_intent_id != intent.id and not row.is_active:
-        # A new purchase after a cancellation: the row starts again from it.
-        _restart(row, intent.id)
+    assert row is not None
+    return row
 
 
 def _restart(row: AcademySubscription, intent_id: uuid.UUID) -> None:
@@ -153,20 +160,7 @@ async def _row_for(session: AsyncSession, news: SubscriptionNews) -> AcademySubs
     intent = await session.get(CheckoutIntent, intent_id)
     if intent is None:
         return None
-    await session.execute(
-        upsert_insert(session)(AcademySubscription)
-        .values(
-            id=new_id(),
-            user_id=intent.user_id,
-            academy_id=intent.academy_id,
-            checkout_intent_id=intent.id,
-            is_active=True,
-            status=SubscriptionStatus.ACTIVE.value,
-        )
-        .on_conflict_do_nothing()
-    )
-    row = await _of_learner(session, intent.user_id, intent.academy_id)
-    assert row is not None
+    row = await _learners_row(session, intent)
     if row.checkout_intent_id != intent.id:
         held = await session.get(CheckoutIntent, row.checkout_intent_id)
         if row.is_active or (held is not None and held.created_at > intent.created_at):

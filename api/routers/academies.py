@@ -83,10 +83,16 @@ def _thumbnail(path: str, base: str) -> str:
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
 
 
+def public_id(academy) -> str:
+    """How the public catalogue names an academy: the first non-empty of its
+    Stripe product, product key, slug and uuid."""
+    return academy.stripe_product_id or academy.product_key or academy.slug or str(academy.id)
+
+
 def product_out(priced: academy_services.PricedAcademy, thumbnail_base: str) -> AcademyProductOut:
     academy, price = priced.academy, priced.price
     return AcademyProductOut(
-        id=academy.stripe_product_id or academy.product_key or academy.slug or str(academy.id),
+        id=public_id(academy),
         name=academy.name,
         long_name=academy.long_name or academy.name,
         description=academy.description,

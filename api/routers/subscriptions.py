@@ -10,6 +10,7 @@ from api.auth import Role
 from api.deps import CurrentUser, ReadSessionDep, SessionDep
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page
+from api.routers.academies import public_id
 from api.schemas.subscriptions import SubscribedAcademy, SubscriptionOut
 from services import subscriptions as subscription_services
 
@@ -22,14 +23,7 @@ def subscription_out(view) -> SubscriptionOut:
     row, academy = view.subscription, view.academy
     return SubscriptionOut(
         id=row.id,
-        academy=SubscribedAcademy(
-            id=academy.id,
-            name=academy.name,
-            product_id=academy.stripe_product_id
-            or academy.product_key
-            or academy.slug
-            or str(academy.id),
-        ),
+        academy=SubscribedAcademy(id=academy.id, name=academy.name, product_id=public_id(academy)),
         status=row.status,
         is_active=row.is_active,
         current_period_end=row.current_period_end,

@@ -61,6 +61,19 @@ async def _patch(manager: httpx.AsyncClient, campaign: dict, **body) -> httpx.Re
     return await manager.patch(f"/api/v1/admin/promo-campaigns/{campaign['id']}", json=body)
 
 
+async def _guichet(settings, *arguments: str) -> subprocess.CompletedProcess:
+    """`guichet …` as an operator runs it, on this test's database and Temporal."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", *arguments],
+        cwd=ROOT,
+        env=process_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 async def _mails(inbox: SmtpInbox, count: int, seconds: float = 30) -> list:
     for _ in range(int(seconds * 10)):
         if len(inbox.messages) >= count:
@@ -270,27 +283,11 @@ async def test_codes_of_another_format_and_codes_printed_elsewhere(
     with_cli = settings.model_copy()
     source = with_cli.data_dir / "printed.csv"
     source.write_text("Code;Salle\nSALON-A-1;A\nSALON-A-2;A\n", encoding="utf-8")
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cli", "promo", "import", "XXX", str(source)],
-        cwd=ROOT,
-        env=process_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = await _guichet(settings, "promo", "import", "XXX", str(source))
     assert done.returncode == 0, done.stderr
     assert "2 codes imported" in done.stderr
     source.write_text("code\nSALON-A-1\n", encoding="utf-8")
-    again = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cli", "promo", "import", "XXX", str(source)],
-        cwd=ROOT,
-        env=process_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = await _guichet(settings, "promo", "import", "XXX", str(source))
     assert again.returncode == 2
     assert "line 2 'SALON-A-1': a code of a campaign already" in again.stderr
     assert "Traceback" not in again.stderr
