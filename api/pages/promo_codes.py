@@ -27,6 +27,7 @@ from api.pages.access import (
 from api.schemas.promo_codes import (
     CampaignIn,
     CampaignPatch,
+    CodeFormatIn,
     MoreCodesIn,
     campaign_out,
     codes_csv,
@@ -57,9 +58,9 @@ async def _campaigns_page(
         staff=staff,
         campaigns=[campaign_out(item) for item in found],
         products=products,
-        form=form or {"code_length": codes.DEFAULT_LENGTH},
+        form=form or {"code_length": codes.DEFAULT_LENGTH, "check_character": "on"},
         max_codes=request.app.state.settings.promo_max_codes,
-        lengths=range(codes.MIN_LENGTH, codes.MAX_LENGTH + 1),
+        lengths=range(codes.FORMAT_MIN_LENGTH, codes.MAX_LENGTH + 1),
         error=error,
         status_code=status_code,
     )
@@ -80,6 +81,8 @@ async def create(
     product_id: Annotated[str, Form()] = "",
     code_length: Annotated[str, Form()] = "",
     max_codes_per_member: Annotated[str, Form()] = "",
+    alphabet: Annotated[str, Form()] = codes.Alphabet.CROCKFORD.value,
+    check_character: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
         "name": name,
@@ -88,16 +91,23 @@ async def create(
         "product_id": product_id,
         "code_length": code_length,
         "max_codes_per_member": max_codes_per_member,
+        "alphabet": alphabet,
+        "check_character": check_character,
     }
     try:
+        code_format = _code_format(alphabet, code_length, check=bool(check_character))
         body = CampaignIn(
             name=name,
             valid_until=_end_of(valid_until),
             count=int(count),
             product_id=uuid.UUID(product_id),
-            code_length=int(code_length or codes.DEFAULT_LENGTH),
+            # Another format carries its own length.
+            code_length=int(code_length or codes.DEFAULT_LENGTH)
+            if code_format is None
+            else codes.DEFAULT_LENGTH,
             # Empty: no limit.
             max_codes_per_member=int(max_codes_per_member) if max_codes_per_member else None,
+            code_format=code_format,
         )
     except (ValueError, ValidationError) as error:
         message = _readable(error)
@@ -116,6 +126,15 @@ async def create(
             request, staff, form=form, error=error.message, status_code=error.status
         )
     return see_other(f"{PREFIX}/promo-campaigns/{campaign.id}")
+
+
+def _code_format(alphabet: str, length: str, *, check: bool) -> CodeFormatIn | None:
+    """Today's format (None) unless the page asks for another."""
+    if alphabet == codes.Alphabet.CROCKFORD and check:
+        return None
+    return CodeFormatIn(
+        alphabet=alphabet, length=int(length or codes.DEFAULT_LENGTH), check_character=check
+    )
 
 
 def _end_of(day: str) -> datetime | None:

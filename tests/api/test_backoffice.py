@@ -260,6 +260,8 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
         "count": "12",
         "product_id": str(membership.id),
         "code_length": "8",
+        "alphabet": "crockford",
+        "check_character": "on",
     }
     too_many = await client.post("/backoffice/promo-campaigns", data=form | {"count": "501"})
     assert too_many.status_code == 422 and "at most 500 codes" in too_many.text
@@ -316,6 +318,19 @@ async def test_a_campaign_is_created_followed_and_downloaded_from_its_pages(
     assert download.headers["content-type"].startswith("text/csv")
     assert download.text.count("\n") == 13 and "student-9@example.org" in download.text
     assert (await client.post("/backoffice/promo-campaigns", data=form)).status_code == 409
+    # Another format, chosen on the page: three digits, no check character.
+    numeric = form | {"name": "Salon chiffres", "alphabet": "digits", "code_length": "3"}
+    del numeric["check_character"]
+    made = await client.post("/backoffice/promo-campaigns", data=numeric)
+    assert made.status_code == 303, made.text
+    for _ in range(100):
+        page = await client.get(made.headers["location"])
+        if "Codes generated: 12 of 12" in page.text and "chip ok" in page.text:
+            break
+        await asyncio.sleep(0.1)
+    printed = re.findall(r'<td data-label="Code" class="mono">([^<]+)</td>', page.text)
+    assert len(printed) == 12
+    assert all(re.fullmatch(r"GUICHET-SALONCHIFFRES-\d{3}", code) for code in printed)
 
     # Its life after launch, from the page: the end date moved then removed,
     # disabled and enabled, more codes drawn.
