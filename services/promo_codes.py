@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -122,15 +123,11 @@ async def change_campaign(
     await _live_campaign(session, campaign_id)
     if change.valid_until is not None and not change.never_expires:
         check_valid_until(change.valid_until, now=utcnow())
-    await workflows.update(
-        temporal=temporal,
-        run=PromoCampaignWorkflow.run,
-        workflow_id=workflow_id(campaign_id),
-        update=PromoCampaignWorkflow.change,
-        argument=change.model_copy(update={"campaign_id": campaign_id}),
-        within=settings.workflow_call_timeout,
+    argument = change.model_copy(update={"campaign_id": campaign_id})
+    await _ask_workflow(
+        session, temporal, settings, campaign_id, PromoCampaignWorkflow.change, argument
     )
-    return await _fresh(session, campaign_id)
+    return await promo_codes.get_campaign(session=session, id=campaign_id)
 
 
 async def add_codes(
@@ -145,15 +142,11 @@ async def add_codes(
     ones were (the campaign is `generating` meanwhile, its codes usable).
     409 `campaign_not_ready` while it generates, `campaign_over` after it."""
     await _live_campaign(session, campaign_id)
-    await workflows.update(
-        temporal=temporal,
-        run=PromoCampaignWorkflow.run,
-        workflow_id=workflow_id(campaign_id),
-        update=PromoCampaignWorkflow.add_codes,
-        argument=AddCodes(count=count, max_codes=settings.promo_max_codes),
-        within=settings.workflow_call_timeout,
+    argument = AddCodes(count=count, max_codes=settings.promo_max_codes)
+    await _ask_workflow(
+        session, temporal, settings, campaign_id, PromoCampaignWorkflow.add_codes, argument
     )
-    return await _fresh(session, campaign_id)
+    return await promo_codes.get_campaign(session=session, id=campaign_id)
 
 
 async def import_codes(
@@ -174,13 +167,13 @@ async def import_codes(
     found = [code_text.squeezed(typed) for _, typed in lines]
     taken = await promo_codes.taken_codes(session=session, candidates=found)
     imported = import_lines(lines, taken=taken)
-    return await workflows.update(
-        temporal=temporal,
-        run=PromoCampaignWorkflow.run,
-        workflow_id=workflow_id(campaign_id),
-        update=PromoCampaignWorkflow.import_codes,
-        argument=ImportCodes(codes=imported),
-        within=settings.workflow_call_timeout,
+    return await _ask_workflow(
+        session,
+        temporal,
+        settings,
+        campaign_id,
+        PromoCampaignWorkflow.import_codes,
+        ImportCodes(codes=imported),
     )
 
 
@@ -191,11 +184,26 @@ async def _live_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campa
     return found
 
 
-async def _fresh(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
-    """As its workflow's activity just wrote it."""
-    found = await promo_codes.get_campaign(session=session, id=campaign_id)
-    await session.refresh(found)
-    return found
+async def _ask_workflow(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    campaign_id: uuid.UUID,
+    update: Any,
+    argument: Any,
+) -> Any:
+    """The campaign workflow's answer to `update`; the session's copy of the
+    campaign refreshed after, as the workflow's activity wrote it."""
+    answer = await workflows.update(
+        temporal=temporal,
+        run=PromoCampaignWorkflow.run,
+        workflow_id=workflow_id(campaign_id),
+        update=update,
+        argument=argument,
+        within=settings.workflow_call_timeout,
+    )
+    await session.refresh(await promo_codes.get_campaign(session=session, id=campaign_id))
+    return answer
 
 
 # --- reads: the JSON API, the back office and the CSV export alike ------------------
