@@ -43,6 +43,7 @@ from api.routers import (
     payments,
     promo_codes,
     subscriptions,
+    vouchers,
 )
 from integrations import temporal
 from integrations.payload_codec import AesGcmCodec
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
         catalog.admin_router,
         deep_links.admin_router,
         orders.admin_router,
+        vouchers.router,
         contracts.admin_router,
         academies.admin_router,
         academies.intents_router,

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     String,
     UniqueConstraint,
+    distinct,
     func,
     select,
     text,
@@ -56,10 +57,12 @@ from domain.payment_schedule import (
 )
 from domain.payments import Customer
 from domain.vouchers import (
-    UnusableVoucher,
     VoucherNotValidForOffering,
+    VoucherUsage,
     VoucherUse,
-    is_usable_by,
+    already_used,
+    check_usable,
+    count_uses,
 )
 from models import catalog, invoices, vouchers
 from models.base import Base, Money, TimestampMixin, UTCDateTime, new_id, utcnow
@@ -401,20 +404,59 @@ async def voucher_uses(*, session: AsyncSession, voucher_id: uuid.UUID) -> list[
     return [VoucherUse(owner_id=owner, state=state) for owner, state in rows.all()]
 
 
-async def _checked_voucher(
-    *, session: AsyncSession, code: str, offering: Offering, owner_id: str
-) -> Voucher:
-    voucher = await vouchers.find_active(session=session, code=code)
+def _counted_use() -> Any:
+    """An order that counts as a use of its voucher (domain.vouchers.count_uses)."""
+    return Order.owner_id.is_not(None) & Order.state.not_in(INACTIVE_VALUES)
+
+
+async def voucher_usage(
+    *, session: AsyncSession, voucher_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, VoucherUsage]:
+    """Counted orders and distinct learners of each voucher (one query a page)."""
+    if not voucher_ids:
+        return {}
+    rows = await session.execute(
+        select(Order.voucher_id, func.count(), func.count(distinct(Order.owner_id)))
+        .where(Order.voucher_id.in_(voucher_ids), _counted_use())
+        .group_by(Order.voucher_id)
+    )
+    found = {voucher: VoucherUsage(uses=uses, users=users) for voucher, uses, users in rows.all()}
+    return {voucher: found.get(voucher, VoucherUsage()) for voucher in voucher_ids}
+
+
+async def voucher_orders(
+    *, session: AsyncSession, voucher_id: uuid.UUID, limit: int
+) -> list[tuple[Order, str | None]]:
+    """The newest orders that carry a voucher (counted or not), each with its
+    learner's email."""
+    rows = await session.execute(
+        select(Order, User.email)
+        .outerjoin(User, User.id == Order.owner_id)
+        .where(Order.voucher_id == voucher_id)
+        .order_by(Order.created_at.desc(), Order.id)
+        .limit(limit)
+    )
+    return [(order, email) for order, email in rows.all()]
+
+
+def _check_offering(voucher: Voucher, offering: Offering) -> None:
     if voucher.offering_id is not None and voucher.offering_id != offering.id:
         raise VoucherNotValidForOffering("This voucher is for another offering.")
-    usable = is_usable_by(
+
+
+async def _checked_voucher(
+    *, session: AsyncSession, code: str, offering: Offering, owner_id: str, lock: bool
+) -> Voucher:
+    voucher = await vouchers.find_active(session=session, code=code, lock=lock)
+    _check_offering(voucher, offering)
+    check_usable(
+        validity=voucher.validity,
         user_id=owner_id,
         multiple_use=voucher.multiple_use,
         multiple_users=voucher.multiple_users,
         uses=await voucher_uses(session=session, voucher_id=voucher.id),
+        at=utcnow(),
     )
-    if not usable:
-        raise UnusableVoucher("This voucher has already been used.")
     return voucher
 
 
@@ -433,9 +475,12 @@ async def refuse_second_active_order(*, session: AsyncSession, new: NewOrder) ->
         )
 
 
-async def plan_order(*, session: AsyncSession, new: NewOrder, policy: SchedulePolicy) -> OrderPlan:
+async def plan_order(
+    *, session: AsyncSession, new: NewOrder, policy: SchedulePolicy, lock: bool = False
+) -> OrderPlan:
     """Every rule a new order must pass; the API runs it before starting the
-    workflow, the creation activity again in its transaction."""
+    workflow, the creation activity again in its transaction (`lock`: its
+    voucher's row locked until the order is written)."""
     offering = await catalog.get(session=session, model=Offering, id=new.offering_id)
     product = offering.product
     voucher = None
@@ -446,7 +491,11 @@ async def plan_order(*, session: AsyncSession, new: NewOrder, policy: SchedulePo
     elif new.voucher_code:
         assert new.owner_id is not None
         voucher = await _checked_voucher(
-            session=session, code=new.voucher_code, offering=offering, owner_id=new.owner_id
+            session=session,
+            code=new.voucher_code,
+            offering=offering,
+            owner_id=new.owner_id,
+            lock=lock,
         )
         discount = voucher.discount.taken_off(product.price)
     check_enrollment_open(product.target_course_runs, at=utcnow())
@@ -476,6 +525,7 @@ def _prepaid_voucher(code: str, offering: Offering) -> Voucher:
         offering_id=offering.id,
         multiple_use=False,
         multiple_users=False,
+        for_prepaid_seat=True,
     )
 
 
@@ -508,7 +558,7 @@ async def create_order(*, session: AsyncSession, new: NewOrder, policy: Schedule
     existing = await session.get(Order, new.order_id)
     if existing is not None:
         return existing
-    plan = await plan_order(session=session, new=new, policy=policy)
+    plan = await plan_order(session=session, new=new, policy=policy, lock=True)
     product = plan.offering.product
     if new.prepaid_voucher_code:
         plan.voucher = _prepaid_voucher(new.prepaid_voucher_code, plan.offering)
@@ -648,10 +698,14 @@ async def voucher_for_plan(
     *, session: AsyncSession, code: str, offering: Offering
 ) -> tuple[Voucher, bool]:
     """The voucher a payment plan applies, and whether it claims a prepaid order
-    (then the learner skips the contract and payment steps)."""
+    (then the learner skips the contract and payment steps). Its dates and
+    cap are checked (true for anyone); who may use it, at the order."""
     voucher = await vouchers.find_active(session=session, code=code)
-    if voucher.offering_id is not None and voucher.offering_id != offering.id:
-        raise VoucherNotValidForOffering("This voucher is for another offering.")
+    _check_offering(voucher, offering)
+    uses = await voucher_uses(session=session, voucher_id=voucher.id)
+    refusal = voucher.validity.refusal(at=utcnow(), used=count_uses(uses))
+    if refusal is not None:
+        raise refusal
     prepaid = await session.scalar(
         select(Order.id).where(Order.voucher_id == voucher.id, Order.is_prepaid).limit(1)
     )
@@ -673,7 +727,7 @@ async def claim_prepaid(*, session: AsyncSession, order_id: uuid.UUID, owner_id:
         current_owner = await session.scalar(select(Order.owner_id).where(Order.id == order_id))
         if current_owner == owner_id:
             return False
-        raise UnusableVoucher("This voucher has already been used.")
+        raise already_used()
     await add_event(session=session, order_id=order_id, type="claimed", detail={"owner": owner_id})
     await record_transition(
         session=session,

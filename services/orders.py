@@ -59,7 +59,7 @@ from domain.payments import (
     DunningPolicy,
     PaymentProviderUnavailable,
 )
-from domain.vouchers import UnusableVoucher, VoucherNotValidForOffering, new_code, normalize_code
+from domain.vouchers import VoucherNotValidForOffering, already_used, new_code, normalize_code
 from integrations.payments.base import PaymentProvider, ProviderUnavailable
 from models import catalog, orders
 from models.base import utcnow
@@ -539,7 +539,7 @@ async def _claim(
     if seat.owner_id == new.owner_id:
         return await _fresh(session, seat.id)  # a retried claim
     if seat.owner_id is not None:
-        raise UnusableVoucher("This voucher has already been used.")
+        raise already_used()
     await orders.refuse_second_active_order(
         session=session, new=new.model_copy(update={"order_id": seat.id})
     )
@@ -557,7 +557,7 @@ async def _claim(
         claimed = await _fresh(session, seat.id)
         if claimed.owner_id == new.owner_id:
             return claimed
-        raise UnusableVoucher("This voucher has already been used.") from None
+        raise already_used() from None
     return await _fresh(session, seat.id)
 
 

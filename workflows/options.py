@@ -50,8 +50,10 @@ async def call(activity: Any, argument: Any) -> Any:
     return await workflow.execute_activity_method(activity, argument, **ACTIVITY_OPTIONS)
 
 
-def business_error(error: ActivityError) -> BaseException:
+def business_error(error: ActivityError | ApplicationError) -> BaseException:
     """The activity's own ApplicationError (a business refusal) when there is one."""
+    if isinstance(error, ApplicationError):
+        return error
     return error.cause if isinstance(error.cause, ApplicationError) else error
 
 
@@ -66,7 +68,10 @@ class FirstStep:
     async def run(self, step: Awaitable[T]) -> T:
         try:
             return await step
-        except ActivityError as error:
+        # A regular activity's refusal comes wrapped in an ActivityError; a
+        # local activity's (db_step) as its own ApplicationError. Either way
+        # the updates waiting on the step answer it before the run fails.
+        except (ActivityError, ApplicationError) as error:
             self.refusal = business_error(error)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise self.refusal from None

@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.payments import CardSource
     from domain.signatures import SignatureWorkflowInput, Submission
-    from domain.vouchers import UnusableVoucher
+    from domain.vouchers import already_used
     from workflows import search, signature
     from workflows.installments import InstallmentCollector
     from workflows.options import (
@@ -79,7 +79,7 @@ def workflow_id(order_id: object) -> str:
 
 
 def _already_claimed() -> None:
-    raise UnusableVoucher("This voucher has already been used.")
+    raise already_used()
 
 
 def _on_file(saved: SavedPaymentMethod) -> CardOnFile:

@@ -58,6 +58,13 @@ RateOut = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^0\.\d{2,4}$", "examples": ["0.20"]}),
 ]
 
+# A discount's rate, up to 1 (100 %): "0.20", "1.00".
+DiscountRateOut = Annotated[
+    Decimal,
+    PlainSerializer(_rate_text, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(0\.\d{2,4}|1\.00)$", "examples": ["0.20"]}),
+]
+
 # In: a rate of at most four places, from 0 to below 1 (0.055 for 5.5 %).
 RateIn = Annotated[
     Decimal,

@@ -599,6 +599,16 @@ async def test_prepaid_seats_are_claimed_with_their_voucher(
     used = await _create(other, offering, voucher_code=codes[0])
     assert used.status_code == 400
     assert used.json()["error"]["code"] == "unusable_voucher"
+    assert used.json()["error"]["details"] == {"reason": "already_used"}
+    # The seats' vouchers are read in the vouchers administration, changed only with their order.
+    listed = (await admin.get("/api/v1/admin/vouchers", params={"kind": "prepaid_seat"})).json()
+    assert sorted(item["code"] for item in listed["results"]) == sorted(codes)
+    assert {item["kind"] for item in listed["results"]} == {"prepaid_seat"}
+    kept = await admin.patch(
+        f"/api/v1/admin/vouchers/{listed['results'][0]['id']}", json={"is_active": False}
+    )
+    assert kept.status_code == 409
+    assert kept.json()["error"]["code"] == "voucher_of_prepaid_seat"
     elsewhere = await _offering(factory)
     wrong = await other.post(
         "/api/v1/orders", json={"offering_id": str(elsewhere.id), "voucher_code": codes[1]}

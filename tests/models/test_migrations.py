@@ -23,7 +23,9 @@ from models import migrate
 from models.accounting import LedgerEntry
 from models.base import Money, UTCDateTime
 from models.invoices import Invoice, Transaction
+from models.orders import Order
 from models.session import create_engine, create_sessionmaker
+from models.vouchers import Voucher
 from tests.conftest import ROOT, create_scratch_database, drop_scratch_database
 
 
@@ -112,55 +114,63 @@ async def _insert(connection: AsyncConnection, table_name: str, /, **values: obj
     await connection.execute(sa.insert(table).values(values))
 
 
+async def _offering_at(insert) -> dict[str, uuid.UUID]:
+    """An offering as an older revision's tables hold it; the ids of its parts."""
+    ids = {name: uuid.uuid4() for name in ("org", "course", "product", "offering", "order")}
+    await insert(
+        "organizations", id=ids["org"], code="ORG", title="Org", country="FR", signatories=[]
+    )
+    await insert("courses", id=ids["course"], code="C1", title="Course")
+    await insert(
+        "products",
+        id=ids["product"],
+        type="credential",
+        title="Product",
+        description="",
+        price=Decimal("300.00"),
+        currency="EUR",
+        contract_required=False,
+    )
+    await insert(
+        "offerings",
+        id=ids["offering"],
+        course_id=ids["course"],
+        product_id=ids["product"],
+        product_type="credential",
+    )
+    return ids
+
+
+def _order_row(ids: dict[str, uuid.UUID], **values: object) -> dict[str, object]:
+    """An order of that offering, pending payment of 300 EUR; `values` change it."""
+    return {
+        "offering_id": ids["offering"],
+        "product_id": ids["product"],
+        "course_id": ids["course"],
+        "state": OrderState.PENDING_PAYMENT.value,
+        "price": Decimal("300.00"),
+        "discount": Decimal("0.00"),
+        "total": Decimal("300.00"),
+        "currency": "EUR",
+        "contract_required": False,
+        "is_prepaid": False,
+        "has_waived_withdrawal_right": False,
+        "withdrawal_days": 14,
+        "language": "fr",
+    } | values
+
+
 async def _card_payment_at(url: str) -> uuid.UUID:
     """An installment paid, with its invoice and transaction, as a database
     at an older revision holds it (no cash-book entry before 0017); the
     installment's id."""
-    ids = {name: uuid.uuid4() for name in ("org", "course", "product", "offering", "order")}
-    ids |= {name: uuid.uuid4() for name in ("paid", "main", "child")}
+    ids = {name: uuid.uuid4() for name in ("paid", "main", "child")}
     engine = create_engine(url)
     async with engine.begin() as connection:
         insert = partial(_insert, connection)
+        ids |= await _offering_at(insert)
         await insert("users", id="ada", email="ada@example.org", name="")
-        await insert(
-            "organizations", id=ids["org"], code="ORG", title="Org", country="FR", signatories=[]
-        )
-        await insert("courses", id=ids["course"], code="C1", title="Course")
-        await insert(
-            "products",
-            id=ids["product"],
-            type="credential",
-            title="Product",
-            description="",
-            price=Decimal("300.00"),
-            currency="EUR",
-            contract_required=False,
-        )
-        await insert(
-            "offerings",
-            id=ids["offering"],
-            course_id=ids["course"],
-            product_id=ids["product"],
-            product_type="credential",
-        )
-        await insert(
-            "orders",
-            id=ids["order"],
-            owner_id="ada",
-            offering_id=ids["offering"],
-            product_id=ids["product"],
-            course_id=ids["course"],
-            state=OrderState.PENDING_PAYMENT.value,
-            price=Decimal("300.00"),
-            discount=Decimal("0.00"),
-            total=Decimal("300.00"),
-            currency="EUR",
-            contract_required=False,
-            is_prepaid=False,
-            has_waived_withdrawal_right=False,
-            withdrawal_days=14,
-            language="fr",
-        )
+        await insert("orders", **_order_row(ids, id=ids["order"], owner_id="ada"))
         await insert(
             "installments",
             id=ids["paid"],
@@ -250,5 +260,49 @@ async def test_upgrades_that_rebuild_a_table_keep_the_rows_that_refer_to_it(
         await engine.dispose()
         assert sorted(documents) == ["F-1", "F-1-I1"]
         assert paid_by == "pi_1"
+    finally:
+        await drop_scratch_database(url)
+
+
+async def test_vouchers_of_prepaid_seats_made_before_0024_are_marked_as_theirs(
+    tmp_path: Path,
+) -> None:
+    """0024 rebuilds the vouchers table (SQLite) and marks the vouchers made
+    with a prepaid seat, which the vouchers administration leaves to their order."""
+    url = await create_scratch_database(tmp_path)
+    seat_voucher, discount_voucher, seat = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, "0023")
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            insert = partial(_insert, connection)
+            ids = await _offering_at(insert)
+            for id, code, rate in ((seat_voucher, "SEAT", "1"), (discount_voucher, "TEN", "0.1")):
+                await insert(
+                    "vouchers",
+                    id=id,
+                    code=code,
+                    discount_rate=Decimal(rate),
+                    multiple_use=False,
+                    multiple_users=False,
+                    is_active=True,
+                )
+            await insert(
+                "orders",
+                **_order_row(
+                    ids, id=seat, state="to_own", is_prepaid=True, voucher_id=seat_voucher
+                ),
+            )
+        await engine.dispose()
+        await asyncio.to_thread(migrate.upgrade, url, "head")
+        engine = create_engine(url)
+        async with create_sessionmaker(engine)() as session:
+            marked = dict(
+                (await session.execute(select(Voucher.code, Voucher.for_prepaid_seat))).all()
+            )
+            kept = await session.scalar(select(Order.voucher_id).where(Order.id == seat))
+        await engine.dispose()
+        assert marked == {"SEAT": True, "TEN": False}
+        assert kept == seat_voucher
     finally:
         await drop_scratch_database(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,18 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.orders import OrderState
-from domain.vouchers import Discount, VoucherUse, is_usable_by, normalize_code
+from domain.vouchers import (
+    Discount,
+    UnusableVoucher,
+    Validity,
+    VoucherDatesOutOfOrder,
+    VoucherUse,
+    check_usable,
+    count_uses,
+    given_code,
+    is_usable_by,
+    normalize_code,
+)
 
 ME, OTHER = "me", "other"
 
@@ -94,3 +106,68 @@ def test_usable_by(multiple_use: bool, multiple_users: bool, history: list, usab
         )
         is usable
     )
+
+
+NOON = datetime(2027, 3, 1, 12, tzinfo=UTC)
+
+
+def test_a_voucher_is_usable_between_its_dates_both_included() -> None:
+    window = Validity(valid_from=NOON, valid_until=NOON + timedelta(days=1))
+    assert window.refusal(at=NOON, used=0) is None
+    assert window.refusal(at=NOON + timedelta(days=1), used=0) is None
+    early = window.refusal(at=NOON - timedelta(seconds=1), used=0)
+    late = window.refusal(at=NOON + timedelta(days=1, seconds=1), used=0)
+    assert early is not None and early.details == {
+        "reason": "not_yet_valid",
+        "valid_from": "2027-03-01T12:00:00Z",
+    }
+    assert late is not None and late.details["reason"] == "expired"
+    assert Validity().refusal(at=NOON, used=10**6) is None
+
+
+def test_max_uses_counts_only_orders_that_count() -> None:
+    capped = Validity(max_uses=2)
+    uses = [
+        VoucherUse(owner_id=ME, state=OrderState.COMPLETED),
+        VoucherUse(owner_id=OTHER, state=OrderState.CANCELED),
+        VoucherUse(owner_id=None, state=OrderState.TO_OWN),
+    ]
+    assert count_uses(uses) == 1
+    assert capped.refusal(at=NOON, used=count_uses(uses)) is None
+    full = capped.refusal(at=NOON, used=2)
+    assert full is not None and full.details == {"reason": "max_uses_reached", "max_uses": 2}
+
+
+def test_dates_and_cap_come_before_who_may_use_it() -> None:
+    """Outside its dates, a voucher is refused for that reason to anyone,
+    even to a learner who had already used it."""
+    used = [VoucherUse(owner_id=ME, state=OrderState.COMPLETED)]
+    rules = {"user_id": ME, "multiple_use": False, "multiple_users": False, "uses": used}
+    with pytest.raises(UnusableVoucher) as over:
+        check_usable(validity=Validity(valid_until=NOON), at=NOON + timedelta(1), **rules)
+    assert over.value.details["reason"] == "expired"
+    with pytest.raises(UnusableVoucher) as spent:
+        check_usable(validity=Validity(), at=NOON, **rules)
+    assert spent.value.details == {"reason": "already_used"}
+
+
+def test_dates_out_of_order_are_refused() -> None:
+    with pytest.raises(VoucherDatesOutOfOrder):
+        Validity(valid_from=NOON, valid_until=NOON).check_dates()
+    Validity(valid_from=NOON).check_dates()
+
+
+@given(st.from_regex(r"[A-Za-z0-9]{1,10}([-_][A-Za-z0-9]{1,10}){0,4}", fullmatch=True))
+def test_every_readable_code_is_accepted_as_typed_in_any_case(code: str) -> None:
+    if len(code) < 3:
+        with pytest.raises(ValueError):
+            given_code(code)
+        return
+    accepted = given_code(f" {code.lower()} ")
+    assert accepted == code.upper() == given_code(accepted)
+
+
+@pytest.mark.parametrize("code", ["A B C", "ABC--D", "-ABC", "ABC_", "ÉCOLE", "A" * 65, "AB"])
+def test_codes_a_learner_cannot_type_back_are_refused(code: str) -> None:
+    with pytest.raises(ValueError):
+        given_code(code)
