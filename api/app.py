@@ -24,6 +24,7 @@ from api.pages import catalog as catalog_pages
 from api.pages import deep_links as deep_link_pages
 from api.pages import orders as order_pages
 from api.pages import promo_codes as promo_code_pages
+from api.pages import vouchers as voucher_pages
 from api.ratelimit import RateLimiter
 from api.request_limits import RequestLimits
 from api.routers import (
@@ -202,6 +203,7 @@ def create_app(settings: Settings) -> FastAPI:
         deep_link_pages.router,
         catalog_pages.router,
         order_pages.router,
+        voucher_pages.router,
         promo_code_pages.router,
         accounting_pages.router,
         academy_pages.router,

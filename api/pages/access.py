@@ -23,10 +23,12 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Claims, Role, Unauthenticated, verify_token
 from api.deps import ensure_user
+from domain.errors import DomainError
 from domain.payment_schedule import PARIS
 from services import access
 
@@ -78,6 +80,31 @@ def paris_input(moment: object) -> str:
     return str(moment) if isinstance(moment, str) else ""
 
 
+def paris_moment(text: str) -> datetime | None:
+    """A `datetime-local` field, typed in Paris time as every page shows
+    times; the API keeps UTC. Empty: None."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Not a date and time: {text!r}") from None
+    return moment.replace(tzinfo=PARIS) if moment.tzinfo is None else moment
+
+
+def refusal_of(error: Exception) -> tuple[str, int]:
+    """What a page says of a refused form, and its status."""
+    if isinstance(error, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(map(str, item['loc'])) or 'form'}: {item['msg']}" for item in error.errors()
+        )
+        return text, 422
+    if isinstance(error, DomainError):
+        return error.message, error.status
+    return str(error), 422
+
+
 templates.env.globals["tone"] = tone
 templates.env.filters["paris"] = paris
 templates.env.filters["paris_input"] = paris_input
@@ -99,6 +126,7 @@ MENU = (
     MenuEntry("Organizations", f"{PREFIX}/organizations", ()),
     MenuEntry("Orders", f"{PREFIX}/orders", ()),
     MenuEntry("Payment issues", f"{PREFIX}/payment-issues", ()),
+    MenuEntry("Vouchers", f"{PREFIX}/vouchers", ()),
     MenuEntry("Promo campaigns", f"{PREFIX}/promo-campaigns", (Role.PROMO_MANAGER,)),
     MenuEntry("Cash book", f"{PREFIX}/cash-book", (Role.ACCOUNTANT,)),
     MenuEntry("Academies", f"{PREFIX}/academies", ()),

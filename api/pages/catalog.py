@@ -9,9 +9,9 @@ are edited on its own page (api/pages/deep_links.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -27,6 +27,8 @@ from api.pages.access import (
     csrf_checked,
     page_number,
     pages_of,
+    paris_moment,
+    refusal_of,
     render,
     see_other,
     staff_with,
@@ -44,7 +46,6 @@ from api.schemas.catalog import (
 )
 from domain.catalog import ProductType
 from domain.errors import DomainError
-from domain.payment_schedule import PARIS
 from services import catalog
 
 Admin = Annotated[Claims, Depends(staff_with())]
@@ -109,21 +110,8 @@ def _course_fields(form: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _paris_moment(text: str) -> datetime | None:
-    """A `datetime-local` field, typed in Paris time as every page shows
-    times; the API keeps UTC."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"Not a date and time: {text!r}") from None
-    return moment.replace(tzinfo=PARIS) if moment.tzinfo is None else moment
-
-
 def _course_run_fields(form: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: _paris_moment(form.get(name, "")) for name in COURSE_RUN_DATES}
+    fields: dict[str, Any] = {name: paris_moment(form.get(name, "")) for name in COURSE_RUN_DATES}
     fields["title"] = form.get("title", "").strip() or None
     fields["course_id"] = form.get("course_id") or None
     return fields
@@ -131,18 +119,6 @@ def _course_run_fields(form: dict[str, Any]) -> dict[str, Any]:
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
-
-
-def _problem(error: Exception) -> tuple[str, int]:
-    """What the page says of a refusal, and its status."""
-    if isinstance(error, ValidationError):
-        text = "; ".join(
-            f"{'.'.join(map(str, item['loc'])) or 'form'}: {item['msg']}" for item in error.errors()
-        )
-        return text, 422
-    if isinstance(error, DomainError):
-        return error.message, error.status
-    return str(error), 422
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -184,7 +160,7 @@ async def _page(
                 session=session, kind=path, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
             )
         choices = await _choices(session, path)
-    message, status = _problem(error) if error else (None, 200)
+    message, status = refusal_of(error) if error else (None, 200)
     return render(
         request,
         f"{path}.html",
@@ -343,6 +319,29 @@ async def update_course_run(request: Request, staff: Admin, item_id: uuid.UUID) 
 
 # --- offerings ---------------------------------------------------------------------
 
+# Offerings a form's search finds (seed 000: a search field, not a list of all).
+FOUND_AT_MOST = 20
+
+
+async def offering_search(*, session: Any, search: str, offering_id: str) -> tuple[Any, list[Any]]:
+    """The offering a form chose (`offering_id`; none if not an offering's
+    id) and those its search finds (product title, course title or code)."""
+    chosen = None
+    with contextlib.suppress(ValueError, DomainError):
+        chosen = (await catalog.get_offering(session=session, id=uuid.UUID(offering_id))).offering
+    found: list[Any] = []
+    if search.strip():
+        _count, hits = await catalog.search_offerings(
+            session=session,
+            query=search.strip()[:200],
+            course_code=None,
+            product_type=None,
+            offset=0,
+            limit=FOUND_AT_MOST,
+        )
+        found = [item.offering for item in hits]
+    return chosen, found
+
 
 async def _offerings_page(
     request: Request,
@@ -371,7 +370,7 @@ async def _offerings_page(
             "products": await catalog.products_by_title(session=session),
             "organizations": await catalog.organizations_by_title(session=session),
         }
-    message, status = _problem(error) if error else (None, 200)
+    message, status = refusal_of(error) if error else (None, 200)
     return render(
         request,
         "offerings.html",

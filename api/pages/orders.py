@@ -4,7 +4,6 @@ functions: the same checks, the same workflows."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import date
 from typing import Annotated
@@ -26,6 +25,7 @@ from api.pages.access import (
     see_other,
     staff_with,
 )
+from api.pages.catalog import offering_search
 from api.routers.invoices import pdf_response
 from api.schemas.invoices import invoice_out
 from api.schemas.orders import PrepaidOrdersCreate, admin_order_detail, admin_order_out
@@ -128,10 +128,6 @@ async def new_orders_form(
     return await _new_orders_page(request, staff, search=q, offering_id=offering_id)
 
 
-# Offerings found by the form's search (seed 000: a search field, not a list of all).
-FOUND_AT_MOST = 20
-
-
 async def _new_orders_page(
     request: Request,
     staff: Claims,
@@ -144,22 +140,10 @@ async def _new_orders_page(
 ) -> HTMLResponse:
     """First find the offering (server-side search: product title, course
     title or code), then the seats, among its own organizations."""
-    chosen, found = None, []
     async with request.app.state.read_sessionmaker() as session:
-        wanted = _choice(offering_id, uuid.UUID)
-        if wanted is not None:
-            with contextlib.suppress(DomainError):
-                chosen = (await catalog.get_offering(session=session, id=wanted)).offering
-        if search.strip():
-            _count, hits = await catalog.search_offerings(
-                session=session,
-                query=search.strip()[:200],
-                course_code=None,
-                product_type=None,
-                offset=0,
-                limit=FOUND_AT_MOST,
-            )
-            found = [item.offering for item in hits]
+        chosen, found = await offering_search(
+            session=session, search=search, offering_id=offering_id
+        )
     return render(
         request,
         "new_orders.html",

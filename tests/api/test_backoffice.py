@@ -148,6 +148,7 @@ async def test_a_post_without_its_csrf_token_is_refused(browser, factory: Factor
                 "Organizations",
                 "Orders",
                 "Payment issues",
+                "Vouchers",
                 "Promo campaigns",
                 "Cash book",
                 "Academies",
