@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote
+
+from fastapi.responses import StreamingResponse
 
 from domain.exports import safe_cell
 
@@ -26,3 +29,24 @@ def attachment(filename: str, *, inline: bool = False) -> dict[str, str]:
     return {
         "Content-Disposition": f"{how}; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
     }
+
+
+def streamed_csv(
+    *,
+    columns: Sequence[str],
+    batches: AsyncIterable[Iterable[Any]],
+    row: Callable[[Any], Iterable[object]],
+    filename: str,
+) -> StreamingResponse:
+    """A CSV download written a batch at a time: memory stays flat whatever
+    the count."""
+
+    async def lines() -> AsyncIterator[str]:
+        yield csv_line(columns)
+        async for batch in batches:
+            for item in batch:
+                yield csv_line(row(item))
+
+    return StreamingResponse(
+        lines(), media_type="text/csv; charset=utf-8", headers=attachment(filename)
+    )

@@ -117,7 +117,10 @@ def search_query(
 
 
 async def get(*, session: AsyncSession, id: uuid.UUID) -> Voucher:
-    found = (await session.scalars(_with_offering().where(Voucher.id == id))).one_or_none()
+    """The voucher with its offering as the database has them now (after a
+    change in this session too: its offering is loaded again)."""
+    query = _with_offering().where(Voucher.id == id).execution_options(populate_existing=True)
+    found = (await session.scalars(query)).one_or_none()
     if found is None:
         raise VoucherNotFound(f"No voucher with id {id}.")
     return found

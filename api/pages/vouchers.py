@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from api.auth import Claims
-from api.csv import attachment, csv_line
+from api.csv import streamed_csv
 from api.pages.access import (
     PAGE_SIZE,
     PREFIX,
@@ -122,16 +122,7 @@ async def vouchers_csv(
     batches = vouchers.batches(
         sessionmaker=request.app.state.read_sessionmaker, search=_search(query, kind, active)
     )
-
-    async def lines():
-        yield csv_line(CSV_COLUMNS)
-        async for batch in batches:
-            for view in batch:
-                yield csv_line(csv_row(view))
-
-    return StreamingResponse(
-        lines(), media_type="text/csv; charset=utf-8", headers=attachment("vouchers.csv")
-    )
+    return streamed_csv(columns=CSV_COLUMNS, batches=batches, row=csv_row, filename="vouchers.csv")
 
 
 # --- a new voucher --------------------------------------------------------------------

@@ -5,14 +5,13 @@ services/orders.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.csv import csv_line
+from api.csv import streamed_csv
 from api.deps import (
     AdminUser,
     CurrentUser,
@@ -430,18 +429,7 @@ def _csv_row(order) -> list[str]:
 )
 async def admin_orders_csv(request: Request, search: SearchDep) -> StreamingResponse:
     batches = orders.admin_batches(sessionmaker=request.app.state.read_sessionmaker, search=search)
-
-    async def lines() -> AsyncIterator[str]:
-        yield csv_line(CSV_COLUMNS)
-        async for batch in batches:
-            for order in batch:
-                yield csv_line(_csv_row(order))
-
-    return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
-    )
+    return streamed_csv(columns=CSV_COLUMNS, batches=batches, row=_csv_row, filename="orders.csv")
 
 
 @admin_router.get("/{order_id}", summary="Read any order, with its event trail")

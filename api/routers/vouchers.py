@@ -4,13 +4,12 @@ read with their usage; prepaid seats' vouchers read only."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.csv import attachment, csv_line
+from api.csv import streamed_csv
 from api.deps import AdminUser, ReadSessionDep, SessionDep, require_roles
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageDep, build_page, known_query_only
@@ -98,16 +97,7 @@ async def list_vouchers(
 )
 async def vouchers_csv(request: Request, search: SearchDep) -> StreamingResponse:
     batches = vouchers.batches(sessionmaker=request.app.state.read_sessionmaker, search=search)
-
-    async def lines() -> AsyncIterator[str]:
-        yield csv_line(CSV_COLUMNS)
-        async for batch in batches:
-            for view in batch:
-                yield csv_line(csv_row(view))
-
-    return StreamingResponse(
-        lines(), media_type="text/csv; charset=utf-8", headers=attachment("vouchers.csv")
-    )
+    return streamed_csv(columns=CSV_COLUMNS, batches=batches, row=csv_row, filename="vouchers.csv")
 
 
 @router.get("/{voucher_id}", summary="Read a voucher, with its newest orders")

@@ -13,22 +13,14 @@ import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from api.app import create_app
 from domain.catalog import ProductType
+from tests.api.test_orders import app  # noqa: F401 - the API with a worker
 from tests.api.tunnel import ADDRESS
 from tests.conftest import ClientFor
 from tests.factories import Factory
 from tests.workflows.histories import save_history
 
 VOUCHERS = "/api/v1/admin/vouchers"
-
-
-@pytest.fixture
-async def app(settings, temporal_env, worker, sessionmaker):
-    target = temporal_env.client.service_client.config.target_host
-    application = create_app(settings.model_copy(update={"temporal_address": target}))
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 def _moment(days: float) -> str:
@@ -119,9 +111,16 @@ async def test_an_admin_makes_a_voucher_with_a_code_given_or_drawn(
     assert (await admin.get(f"{VOUCHERS}/{offering.id}")).status_code == 404
 
 
-async def test_a_patch_changes_only_what_it_sends(admin: httpx.AsyncClient) -> None:
-    voucher = await _voucher(admin, valid_until=_moment(10), max_uses=5)
+async def test_a_patch_changes_only_what_it_sends(
+    admin: httpx.AsyncClient, factory: Factory
+) -> None:
+    first, second = await _offering(factory), await _offering(factory)
+    voucher = await _voucher(admin, valid_until=_moment(10), max_uses=5, offering_id=str(first.id))
     url = f"{VOUCHERS}/{voucher['id']}"
+    moved = (await admin.patch(url, json={"offering_id": str(second.id)})).json()
+    assert moved["offering"]["id"] == str(second.id)
+    cleared = (await admin.patch(url, json={"offering_id": None})).json()
+    assert cleared["offering"] is None and (await admin.get(url)).json()["offering"] is None
     changed = await admin.patch(url, json={"discount": {"amount": "20.00"}, "valid_until": None})
     assert changed.status_code == 200, changed.text
     after = changed.json()
