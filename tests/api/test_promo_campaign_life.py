@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from api.app import create_app
 from domain.promo_codes import workflow_id
 from tests.api.test_promo_codes import (
     INVALID,
     SUCCESS,
     _in,
     activate,
+    app,
     cart_of,
     codes_of,
     create_campaign,
@@ -48,13 +48,6 @@ def settings(settings, temporal_env, smtp):
             "smtp_port": smtp[1],
         }
     )
-
-
-@pytest.fixture
-async def app(settings, worker, sessionmaker):
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
 
 
 async def _patch(manager: httpx.AsyncClient, campaign: dict, **body) -> httpx.Response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -19,7 +18,6 @@ import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError
 
-from api.app import create_app
 from domain.subscriptions import BACKFILL_SCHEDULE_ID
 from models.academies import CheckoutIntent
 from models.accounting import LedgerEntry
@@ -32,7 +30,8 @@ from tests.api.test_academies import (  # noqa: F401 - fixtures
     stripe_prices,
 )
 from tests.api.test_payments_stripe import _signed
-from tests.conftest import SmtpInbox, token_for
+from tests.api.test_promo_codes import app  # noqa: F401 - the API with a worker
+from tests.conftest import SmtpInbox
 from tests.fakes.stripe_billing import MONTH, FakeStripeBilling
 from tests.workflows.histories import save_history
 from worker import ensure_backfill_schedule
@@ -52,18 +51,8 @@ def settings(settings, temporal_env, catalogue, stripe_prices, smtp):
 
 
 @pytest.fixture
-async def app(settings, worker, sessionmaker):
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def buyer(app) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {token_for(sub='academy-buyer', roles=[])}"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
-        yield c
+async def buyer(client_for) -> httpx.AsyncClient:
+    return await client_for(sub="academy-buyer")
 
 
 async def _deliver(client: httpx.AsyncClient, event: dict) -> str:

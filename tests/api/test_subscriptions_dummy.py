@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -14,9 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from models.accounting import LedgerEntry
-from tests.conftest import token_for
+from tests.api.test_promo_codes import app  # noqa: F401 - the API with a worker
 from workflows.academy import CatalogSyncWorkflow
 
 
@@ -32,18 +30,8 @@ def settings(settings, temporal_env):
 
 
 @pytest.fixture
-async def app(settings, worker, sessionmaker):
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def learner(app) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {token_for(sub='dummy-buyer', roles=[])}"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as c:
-        yield c
+async def learner(client_for) -> httpx.AsyncClient:
+    return await client_for(sub="dummy-buyer")
 
 
 async def _demo_catalogue(temporal_client, task_queue: str) -> None:
